@@ -1,0 +1,62 @@
+//! Functions wired to in-memory backends and to each other: what `plugboard invoke` and the
+//! tests run, through exactly the code Lambda runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::backends::local::LocalInvoker;
+use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
+use crate::config::FunctionConfig;
+use crate::function::{Backends, Function};
+use crate::runtime::{Guest, GuestError, Runtime};
+
+/// A set of functions sharing in-memory tables, queues and an in-process invoker.
+pub struct LocalApp {
+    runtime: Runtime,
+    /// The tables every function's stores live in.
+    pub keyvalue: Arc<MemoryKeyValue>,
+    /// The queues every function sends to.
+    pub queues: Arc<MemoryQueue>,
+    invoker: Arc<LocalInvoker>,
+    functions: HashMap<String, Arc<Function>>,
+}
+
+impl LocalApp {
+    /// An empty app on `runtime`.
+    pub fn new(runtime: Runtime) -> Self {
+        LocalApp {
+            runtime,
+            keyvalue: Arc::new(MemoryKeyValue::new()),
+            queues: Arc::new(MemoryQueue::new()),
+            invoker: Arc::new(LocalInvoker::new()),
+            functions: HashMap::new(),
+        }
+    }
+
+    /// The shared runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Load `guest` for `config.role` as function `name`, creating the tables and queues it
+    /// is granted, and make it invokable by name.
+    pub fn add(&mut self, name: &str, config: FunctionConfig, guest: &[u8]) -> Result<Arc<Function>, GuestError> {
+        let guest = Guest::load(&self.runtime, guest, config.role)?;
+        config.grants.stores.values().for_each(|t| self.keyvalue.create_table(t));
+        config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
+        let backends = Backends {
+            keyvalue: self.keyvalue.clone(),
+            queue: self.queues.clone(),
+            invoker: self.invoker.clone(),
+        };
+        let function = Arc::new(Function::new(name, config, self.runtime.clone(), guest, backends));
+        self.invoker.register(&function);
+        self.functions.insert(name.to_string(), function.clone());
+        Ok(function)
+    }
+
+    /// The function called `name`.
+    pub fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.functions.get(name).cloned()
+    }
+}

@@ -1,0 +1,69 @@
+//! Invoking other functions of this process by name, as Lambda Invoke would.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
+use crate::function::{Function, Invocation};
+
+/// Calls functions registered in this process; holds them weakly so they can own it.
+#[derive(Default)]
+pub struct LocalInvoker {
+    functions: RwLock<HashMap<String, Weak<Function>>>,
+}
+
+impl LocalInvoker {
+    /// An invoker with no functions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Make `function` callable by its name.
+    pub fn register(&self, function: &Arc<Function>) {
+        let mut map = self.functions.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(function.name().to_string(), Arc::downgrade(function));
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<Function>, InvokeError> {
+        let map = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        map.get(name).and_then(Weak::upgrade).ok_or(InvokeError::NoSuchTarget)
+    }
+}
+
+fn event_of(payload: &str) -> Result<Value, InvokeError> {
+    serde_json::from_str(payload).map_err(|e| InvokeError::InvalidPayload(format!("payload is not JSON: {e}")))
+}
+
+#[async_trait]
+impl Invoker for LocalInvoker {
+    async fn call(&self, function: &str, payload: String, ctx: InvokeContext) -> Result<String, InvokeError> {
+        let target = self.find(function)?;
+        let invocation = Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            depth: ctx.depth,
+            deadline: Some(ctx.deadline),
+            kind: None,
+        };
+        match target.handle(event_of(&payload)?, invocation).await {
+            Ok(answer) => Ok(answer.to_string()),
+            Err(e) => Err(InvokeError::FunctionFailed { error_type: e.error_type, message: e.error_message }),
+        }
+    }
+
+    async fn send_event(&self, function: &str, payload: String, ctx: InvokeContext) -> Result<(), InvokeError> {
+        let target = self.find(function)?;
+        let event = event_of(&payload)?;
+        // An Event invoke runs on its own budget, not the caller's: the caller has moved on.
+        let invocation =
+            Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: ctx.depth, deadline: None, kind: None };
+        tokio::spawn(async move {
+            if let Err(e) = target.handle(event, invocation).await {
+                tracing::warn!(function = target.name(), error = %e, "event invocation failed");
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! The WIT host implementation of `wasi:keyvalue`, written once over [`KeyValueTable`].
+
+use std::sync::Arc;
+
+use wasmtime::component::Resource;
+
+use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item};
+use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::capabilities::bounded;
+
+impl KeyValueView<'_> {
+    fn table_of(&self, bucket: &Resource<Bucket>) -> Result<Arc<dyn KeyValueTable>, KvError> {
+        let bucket = self.table.get(bucket).map_err(|e| KvError::Trap(e.into()))?;
+        Ok(bucket.table.clone())
+    }
+}
+
+impl store::Host for KeyValueView<'_> {
+    fn convert_error(&mut self, err: KvError) -> wasmtime::Result<store::Error> {
+        match err {
+            KvError::Trap(trap) => Err(trap),
+            other => Ok(other.into()),
+        }
+    }
+
+    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, KvError> {
+        let Some(table_name) = self.ctx.grants.get(&identifier) else {
+            tracing::warn!(store = identifier, "guest opened a store it was not granted");
+            return Err(KvError::AccessDenied);
+        };
+        let table = bounded(self.call, self.ctx.backend.open(table_name)).await??;
+        self.table.push(Bucket { table }).map_err(|e| KvError::Trap(e.into()))
+    }
+}
+
+impl store::HostBucket for KeyValueView<'_> {
+    async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, None)?;
+        bounded(self.call, table.get(&key)).await?
+    }
+
+    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, Some(&value))?;
+        bounded(self.call, table.set(&key, value)).await?
+    }
+
+    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, None)?;
+        bounded(self.call, table.delete(&key)).await?
+    }
+
+    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, None)?;
+        bounded(self.call, table.exists(&key)).await?
+    }
+
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<Bucket>,
+        cursor: Option<String>,
+    ) -> Result<store::KeyResponse, KvError> {
+        let table = self.table_of(&bucket)?;
+        let page = bounded(self.call, table.list_keys(cursor)).await??;
+        Ok(store::KeyResponse { keys: page.keys, cursor: page.cursor })
+    }
+
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for KeyValueView<'_> {
+    async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: i64) -> Result<i64, KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, None)?;
+        bounded(self.call, table.increment(&key, delta)).await?
+    }
+
+    async fn swap(
+        &mut self,
+        cas: Resource<Cas>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+        let cas = self.table.delete(cas)?;
+        if let Err(e) = check_item(&cas.key, Some(&value)) {
+            return Ok(Err(atomics::CasError::StoreError(e.into())));
+        }
+        let expected = match &cas.seen {
+            Some(seen) => seen.as_ref().map(|v| v.version),
+            // The guest swapped without looking: read the version now.
+            None => match bounded(self.call, cas.table.get_versioned(&cas.key)).await? {
+                Ok(current) => current.map(|v| v.version),
+                Err(KvError::Trap(t)) => return Err(t),
+                Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
+            },
+        };
+        match bounded(self.call, cas.table.swap(&cas.key, expected, value)).await? {
+            Ok(true) => Ok(Ok(())),
+            Ok(false) => {
+                // Hand the guest a fresh CAS so it can read the new value and retry.
+                let fresh = self.table.push(Cas { table: cas.table, key: cas.key, seen: None })?;
+                Ok(Err(atomics::CasError::CasFailed(fresh)))
+            }
+            Err(KvError::Trap(t)) => Err(t),
+            Err(e) => Ok(Err(atomics::CasError::StoreError(e.into()))),
+        }
+    }
+}
+
+impl atomics::HostCas for KeyValueView<'_> {
+    async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Resource<Cas>, KvError> {
+        let table = self.table_of(&bucket)?;
+        check_item(&key, None)?;
+        self.table.push(Cas { table, key, seen: None }).map_err(|e| KvError::Trap(e.into()))
+    }
+
+    async fn current(&mut self, cas: Resource<Cas>) -> Result<Option<Vec<u8>>, KvError> {
+        let (table, key) = {
+            let cas = self.table.get(&cas).map_err(|e| KvError::Trap(e.into()))?;
+            (cas.table.clone(), cas.key.clone())
+        };
+        let current = bounded(self.call, table.get_versioned(&key)).await??;
+        let value = current.as_ref().map(|v| v.value.clone());
+        self.table.get_mut(&cas).map_err(|e| KvError::Trap(e.into()))?.seen = Some(current);
+        Ok(value)
+    }
+
+    async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl batch::Host for KeyValueView<'_> {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
+        let table = self.table_of(&bucket)?;
+        keys.iter().try_for_each(|k| check_item(k, None))?;
+        bounded(self.call, table.get_many(keys)).await?
+    }
+
+    async fn set_many(&mut self, bucket: Resource<Bucket>, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        let table = self.table_of(&bucket)?;
+        entries.iter().try_for_each(|(k, v)| check_item(k, Some(v)))?;
+        bounded(self.call, table.set_many(entries)).await?
+    }
+
+    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
+        let table = self.table_of(&bucket)?;
+        keys.iter().try_for_each(|k| check_item(k, None))?;
+        bounded(self.call, table.delete_many(keys)).await?
+    }
+}

@@ -1,0 +1,194 @@
+//! `wasi:keyvalue` (store, atomics, batch) over a [`KeyValueBackend`].
+//!
+//! Grants, DynamoDB's size limits and deadlines are checked here, once, so every backend
+//! (in-memory, embedded, DynamoDB) behaves the same to a guest.
+
+mod host;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use wasmtime::component::{HasData, Linker, ResourceTable};
+
+use super::{CallInfo, DeadlineExceeded};
+use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+
+/// Largest key accepted: DynamoDB's partition-key limit.
+pub const MAX_KEY_BYTES: usize = 2048;
+/// Largest item (key + value + attribute overhead) accepted: DynamoDB's item limit.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Bytes DynamoDB counts for the attribute names and version of one item in our layout.
+const ITEM_OVERHEAD: usize = 16;
+
+/// Why a key-value operation failed; everything but `Trap` reaches the guest as the WIT error.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// The granted table does not exist in the backend.
+    #[error("no such store")]
+    NoSuchStore,
+    /// The store name was not granted to this function.
+    #[error("access denied")]
+    AccessDenied,
+    /// Any other failure, including limits, with the backend's code in the text.
+    #[error("{0}")]
+    Other(String),
+    /// Not for the guest: the invocation is being stopped.
+    #[error(transparent)]
+    Trap(wasmtime::Error),
+}
+
+impl From<DeadlineExceeded> for KvError {
+    fn from(e: DeadlineExceeded) -> Self {
+        KvError::Trap(e.into())
+    }
+}
+
+impl From<KvError> for store::Error {
+    fn from(e: KvError) -> Self {
+        match e {
+            KvError::NoSuchStore => store::Error::NoSuchStore,
+            KvError::AccessDenied => store::Error::AccessDenied,
+            other => store::Error::Other(other.to_string()),
+        }
+    }
+}
+
+/// One page of keys and where to continue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyPage {
+    /// Keys in this page, in the backend's order.
+    pub keys: Vec<String>,
+    /// Opaque cursor for the next page; `None` on the last.
+    pub cursor: Option<String>,
+}
+
+/// A value with the version a compare-and-swap must still see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    /// The stored bytes.
+    pub value: Vec<u8>,
+    /// Bumped on every write.
+    pub version: u64,
+}
+
+/// A key-value backend: resolves table names to tables.
+#[async_trait]
+pub trait KeyValueBackend: Send + Sync {
+    /// Open `table`; `NoSuchStore` when it does not exist.
+    async fn open(&self, table: &str) -> Result<Arc<dyn KeyValueTable>, KvError>;
+}
+
+/// One table. Counters written by `increment` are stored as 8 little-endian bytes (Spin's layout).
+#[async_trait]
+pub trait KeyValueTable: Send + Sync {
+    /// The value at `key`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// The value at `key` with its version, for compare-and-swap.
+    async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, KvError>;
+    /// Write `value` at `key`.
+    async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError>;
+    /// Remove `key`; absent keys are fine.
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Whether `key` holds a value.
+    async fn exists(&self, key: &str) -> Result<bool, KvError>;
+    /// One page of keys after `cursor`.
+    async fn list_keys(&self, cursor: Option<String>) -> Result<KeyPage, KvError>;
+    /// Add `delta` to the counter at `key` (absent = 0) and return the new value.
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+    /// Write `value` only if `key`'s version is still `expected` (`None`: still absent).
+    /// `Ok(false)` when someone else wrote first.
+    async fn swap(&self, key: &str, expected: Option<u64>, value: Vec<u8>) -> Result<bool, KvError>;
+
+    /// Values of several keys, in order.
+    async fn get_many(&self, keys: Vec<String>) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let value = self.get(&key).await?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+    /// Write several entries (not atomically).
+    async fn set_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        for (key, value) in entries {
+            self.set(&key, value).await?;
+        }
+        Ok(())
+    }
+    /// Remove several keys (not atomically).
+    async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
+        for key in keys {
+            self.delete(&key).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What one function's guest may open: logical store name -> table, and the backend.
+#[derive(Clone)]
+pub struct KeyValueCtx {
+    /// Granted stores.
+    pub grants: BTreeMap<String, String>,
+    /// Where the tables live.
+    pub backend: Arc<dyn KeyValueBackend>,
+}
+
+/// An open store, as the guest's `bucket` resource.
+pub struct Bucket {
+    table: Arc<dyn KeyValueTable>,
+}
+
+/// A compare-and-swap in progress, as the guest's `cas` resource.
+pub struct Cas {
+    table: Arc<dyn KeyValueTable>,
+    key: String,
+    /// What the guest saw: `None` until `current` is called or when read as absent.
+    seen: Option<Option<Versioned>>,
+}
+
+/// The guest-facing view of [`KeyValueCtx`] for one call.
+pub struct KeyValueView<'a> {
+    /// The function's grants and backend.
+    pub ctx: &'a KeyValueCtx,
+    /// The store's resource table.
+    pub table: &'a mut ResourceTable,
+    /// The invocation in progress.
+    pub call: &'a CallInfo,
+}
+
+struct HasKeyValue;
+
+impl HasData for HasKeyValue {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+/// Link `wasi:keyvalue/{store,atomics,batch}` into `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KeyValueView<'_>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<T, HasKeyValue>(linker, view)?;
+    atomics::add_to_linker::<T, HasKeyValue>(linker, view)?;
+    batch::add_to_linker::<T, HasKeyValue>(linker, view)?;
+    Ok(())
+}
+
+/// Refuse keys and items DynamoDB would refuse, with DynamoDB's wording.
+fn check_item(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(KvError::Other(format!(
+            "ValidationException: key length {} is outside 1..={MAX_KEY_BYTES} bytes",
+            key.len()
+        )));
+    }
+    if let Some(value) = value {
+        let size = key.len() + value.len() + ITEM_OVERHEAD;
+        if size > MAX_ITEM_BYTES {
+            return Err(KvError::Other(format!(
+                "ValidationException: item size {size} bytes has exceeded the maximum allowed size of {MAX_ITEM_BYTES}"
+            )));
+        }
+    }
+    Ok(())
+}

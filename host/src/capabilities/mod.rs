@@ -1,0 +1,60 @@
+//! One module per WIT interface the host provides; each holds the backend trait it is written
+//! over, a small per-function context, a per-call view and an `add_to_linker`.
+
+pub mod config;
+pub mod invoke;
+pub mod keyvalue;
+pub mod logging;
+pub mod queue;
+
+use std::future::Future;
+
+use tokio::time::Instant;
+use wasmtime::component::Linker;
+
+use crate::runtime::HostState;
+
+/// Facts about the invocation in progress that every capability needs.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    /// When the invocation must be over; host calls are cut off here too.
+    pub deadline: Instant,
+    /// How many invokes deep this call is (0 for an event from outside).
+    pub depth: u32,
+    /// The request id, for logs.
+    pub request_id: String,
+}
+
+/// The invocation's deadline passed while the guest ran or waited on the host.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the invocation's deadline passed")]
+pub struct DeadlineExceeded;
+
+/// Run a host operation, giving up when the invocation's deadline passes.
+pub async fn bounded<T>(call: &CallInfo, work: impl Future<Output = T>) -> Result<T, DeadlineExceeded> {
+    tokio::time::timeout_at(call.deadline, work).await.map_err(|_| DeadlineExceeded)
+}
+
+/// Link every Plugboard capability (not WASI itself) into `linker`.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    keyvalue::add_to_linker(linker, HostState::keyvalue)?;
+    queue::add_to_linker(linker, HostState::queue)?;
+    invoke::add_to_linker(linker, HostState::invoke)?;
+    config::add_to_linker(linker, HostState::config)?;
+    logging::add_to_linker(linker, HostState::logging)?;
+    crate::bindings::plugboard::host::types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    crate::bindings::plugboard::host::http_types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    crate::bindings::plugboard::host::policy::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    Ok(())
+}
+
+/// The host side of the interfaces that only declare types.
+pub struct TypesOnly;
+
+impl wasmtime::component::HasData for TypesOnly {
+    type Data<'a> = TypesOnly;
+}
+
+impl crate::bindings::plugboard::host::types::Host for TypesOnly {}
+impl crate::bindings::plugboard::host::http_types::Host for TypesOnly {}
+impl crate::bindings::plugboard::host::policy::Host for TypesOnly {}

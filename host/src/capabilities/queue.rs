@@ -1,0 +1,230 @@
+//! `plugboard:host/queue` over a [`QueueBackend`]; SQS's message rules are checked here, once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use wasmtime::component::{HasData, Linker};
+
+use super::{CallInfo, DeadlineExceeded, bounded};
+use crate::bindings::plugboard::host::queue::{self, AttributeValue, Error};
+
+pub use crate::bindings::plugboard::host::queue::OutgoingMessage;
+
+/// SQS's limit on one message, body and attributes together, and on one batch.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// SQS's limit on entries in one `SendMessageBatch`.
+pub const MAX_BATCH: usize = 10;
+/// SQS's limit on message attributes.
+pub const MAX_ATTRIBUTES: usize = 10;
+/// SQS's longest per-message delay.
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
+/// Why a send failed; everything but `Trap` reaches the guest as the WIT error.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue name was not granted to this function.
+    #[error("access denied")]
+    AccessDenied,
+    /// The granted queue does not exist.
+    #[error("no such queue")]
+    NoSuchQueue,
+    /// The message breaks a queue rule.
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    /// Any other failure, with the backend's code in the text.
+    #[error("{0}")]
+    Other(String),
+    /// Not for the guest: the invocation is being stopped.
+    #[error(transparent)]
+    Trap(wasmtime::Error),
+}
+
+impl From<DeadlineExceeded> for QueueError {
+    fn from(e: DeadlineExceeded) -> Self {
+        QueueError::Trap(e.into())
+    }
+}
+
+impl From<QueueError> for Error {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::AccessDenied => Error::AccessDenied,
+            QueueError::NoSuchQueue => Error::NoSuchQueue,
+            QueueError::InvalidMessage(m) => Error::InvalidMessage(m),
+            other => Error::Other(other.to_string()),
+        }
+    }
+}
+
+/// A queue backend. Messages reaching it already satisfy SQS's rules.
+#[async_trait]
+pub trait QueueBackend: Send + Sync {
+    /// Send up to [`MAX_BATCH`] messages to `queue` (a name or URL); one result per message.
+    async fn send_batch(
+        &self,
+        queue: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<Vec<Result<String, QueueError>>, QueueError>;
+}
+
+/// Whether `queue` (name or URL) is a FIFO queue, by SQS's naming rule.
+pub fn is_fifo(queue: &str) -> bool {
+    queue.ends_with(".fifo")
+}
+
+/// The size SQS counts for a message: body plus attribute names, types and values.
+pub fn message_size(message: &OutgoingMessage) -> usize {
+    let attributes: usize = message
+        .attributes
+        .iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::Text(s) => "String".len() + s.len(),
+                    AttributeValue::Number(s) => "Number".len() + s.len(),
+                    AttributeValue::Binary(b) => "Binary".len() + b.len(),
+                }
+        })
+        .sum();
+    message.body.len() + attributes
+}
+
+/// Check one message against SQS's rules for `queue`.
+pub fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), QueueError> {
+    let invalid = |m: String| Err(QueueError::InvalidMessage(m));
+    let size = message_size(message);
+    if message.body.is_empty() {
+        return invalid("the message body must not be empty".into());
+    }
+    if size > MAX_MESSAGE_BYTES {
+        return invalid(format!("message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"));
+    }
+    if message.attributes.len() > MAX_ATTRIBUTES {
+        return invalid(format!("{} attributes; the limit is {MAX_ATTRIBUTES}", message.attributes.len()));
+    }
+    for (name, value) in &message.attributes {
+        if let AttributeValue::Number(n) = value
+            && n.parse::<f64>().is_err()
+        {
+            return invalid(format!("number attribute `{name}` = `{n}` is not a number"));
+        }
+    }
+    if is_fifo(queue) {
+        if message.group_id.as_deref().is_none_or(str::is_empty) {
+            return invalid("FIFO queues need a message group id".into());
+        }
+        if message.delay_seconds.is_some_and(|d| d > 0) {
+            return invalid("FIFO queues take no per-message delay".into());
+        }
+    } else if message.deduplication_id.is_some() {
+        return invalid("only FIFO queues take a deduplication id".into());
+    }
+    if message.delay_seconds.is_some_and(|d| d > MAX_DELAY_SECONDS) {
+        return invalid(format!("delay-seconds must be at most {MAX_DELAY_SECONDS}"));
+    }
+    Ok(())
+}
+
+/// What one function's guest may send to: logical queue name -> queue, and the backend.
+#[derive(Clone)]
+pub struct QueueCtx {
+    /// Granted queues.
+    pub grants: BTreeMap<String, String>,
+    /// Where the queues live.
+    pub backend: Arc<dyn QueueBackend>,
+}
+
+/// The guest-facing view of [`QueueCtx`] for one call.
+pub struct QueueView<'a> {
+    /// The function's grants and backend.
+    pub ctx: &'a QueueCtx,
+    /// The invocation in progress.
+    pub call: &'a CallInfo,
+}
+
+struct HasQueue;
+
+impl HasData for HasQueue {
+    type Data<'a> = QueueView<'a>;
+}
+
+/// Link `plugboard:host/queue` into `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> QueueView<'_>,
+) -> wasmtime::Result<()> {
+    queue::add_to_linker::<T, HasQueue>(linker, view)
+}
+
+impl QueueView<'_> {
+    fn resolve(&self, name: &str) -> Result<&str, QueueError> {
+        self.ctx.grants.get(name).map(String::as_str).ok_or_else(|| {
+            tracing::warn!(queue = name, "guest sent to a queue it was not granted");
+            QueueError::AccessDenied
+        })
+    }
+}
+
+impl queue::Host for QueueView<'_> {
+    fn convert_error(&mut self, err: QueueError) -> wasmtime::Result<Error> {
+        match err {
+            QueueError::Trap(trap) => Err(trap),
+            other => Ok(other.into()),
+        }
+    }
+
+    async fn send(&mut self, name: String, message: OutgoingMessage) -> Result<String, QueueError> {
+        let queue = self.resolve(&name)?;
+        check_message(queue, &message)?;
+        let mut results = bounded(self.call, self.ctx.backend.send_batch(queue, vec![message])).await??;
+        results.pop().unwrap_or_else(|| Err(QueueError::Other("backend returned no result".into())))
+    }
+
+    async fn send_batch(
+        &mut self,
+        name: String,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<Vec<Result<String, Error>>, QueueError> {
+        let queue = self.resolve(&name)?.to_string();
+        if messages.is_empty() || messages.len() > MAX_BATCH {
+            return Err(QueueError::InvalidMessage(format!(
+                "a batch holds 1 to {MAX_BATCH} messages, not {}",
+                messages.len()
+            )));
+        }
+        let total: usize = messages.iter().map(message_size).sum();
+        if total > MAX_MESSAGE_BYTES {
+            return Err(QueueError::InvalidMessage(format!(
+                "batch is {total} bytes; the limit is {MAX_MESSAGE_BYTES}"
+            )));
+        }
+        // Entries that break a rule fail alone; the rest go to the backend in one call.
+        let mut results: Vec<Option<Result<String, Error>>> = Vec::with_capacity(messages.len());
+        let mut valid = Vec::new();
+        let mut positions = Vec::new();
+        for (i, message) in messages.into_iter().enumerate() {
+            match check_message(&queue, &message) {
+                Ok(()) => {
+                    positions.push(i);
+                    valid.push(message);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e.into()))),
+            }
+        }
+        if !valid.is_empty() {
+            let sent = bounded(self.call, self.ctx.backend.send_batch(&queue, valid)).await??;
+            for (position, result) in positions.into_iter().zip(sent) {
+                results[position] = Some(match result {
+                    Err(QueueError::Trap(t)) => return Err(QueueError::Trap(t)),
+                    other => other.map_err(Error::from),
+                });
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Other("backend returned no result".into()))))
+            .collect())
+    }
+}

@@ -1,0 +1,75 @@
+//! `plugboard invoke`: one event through exactly the code Lambda runs, response JSON on stdout.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::app::LocalApp;
+use crate::config::{FunctionConfig, Role};
+use crate::function::Invocation;
+use crate::roles::EventKind;
+use crate::runtime::{EngineSettings, Runtime};
+
+/// Arguments of `plugboard invoke`.
+#[derive(clap::Args)]
+pub struct InvokeArgs {
+    /// The function's role (default: the config file's).
+    #[arg(long)]
+    role: Option<Role>,
+    /// The guest component, `.wasm` or `.cwasm` (default: the config file's `guest`).
+    #[arg(long)]
+    guest: Option<PathBuf>,
+    /// The Lambda event JSON file (`-` for stdin).
+    #[arg(long)]
+    event: PathBuf,
+    /// A function configuration file (TOML or JSON): grants, config values, limits.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Force the event kind instead of detecting it from the event's shape.
+    #[arg(long, value_enum)]
+    kind: Option<EventKind>,
+}
+
+/// Run the invocation; exit 0 with the response, or 1 with a Lambda-style error object.
+pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => FunctionConfig::from_file(path)?,
+        None => FunctionConfig::new(args.role.context("--role is required without --config")?),
+    };
+    if let Some(role) = args.role {
+        config.role = role;
+    }
+    let guest_path = match (&args.guest, &config.guest) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => {
+            // A guest path in a config file is relative to that file.
+            let base = args.config.as_ref().and_then(|c| c.parent()).unwrap_or(std::path::Path::new("."));
+            base.join(path)
+        }
+        (None, None) => anyhow::bail!("--guest is required when the config names no guest"),
+    };
+    let guest = std::fs::read(&guest_path).with_context(|| format!("reading guest {}", guest_path.display()))?;
+    let event_text = if args.event.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?
+    } else {
+        std::fs::read_to_string(&args.event).with_context(|| format!("reading event {}", args.event.display()))?
+    };
+    let event = serde_json::from_str(&event_text).with_context(|| format!("event {} is not JSON", args.event.display()))?;
+
+    let runtime = Runtime::new(EngineSettings::default())?;
+    let mut app = LocalApp::new(runtime);
+    let name = guest_path.file_stem().and_then(|s| s.to_str()).unwrap_or("guest").to_string();
+    let function = app.add(&name, config, &guest)?;
+    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };
+    match function.handle(event, invocation).await {
+        Ok(response) => {
+            println!("{}", serde_json::to_string_pretty(&response)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            println!("{}", serde_json::to_string_pretty(&error)?);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

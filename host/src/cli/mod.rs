@@ -1,0 +1,76 @@
+//! The `plugboard` command line: clap subcommands, each a thin call into the library.
+
+mod invoke;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::runtime::{EngineSettings, Runtime};
+
+/// Run WebAssembly guests as serverless microservice roles.
+#[derive(Parser)]
+#[command(name = "plugboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one Lambda event through a guest and print the Lambda response JSON.
+    Invoke(invoke::InvokeArgs),
+    /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
+    Precompile {
+        /// The guest component (`.wasm`).
+        guest: PathBuf,
+        /// Where to write the `.cwasm` (default: beside the guest).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Parse the command line, run it, and turn any error into a message and exit code 1.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("plugboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Invoke(args) => invoke::run(args).await,
+        Command::Precompile { guest, output } => {
+            let runtime = Runtime::new(EngineSettings::default())?;
+            let wasm = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
+            let cwasm = runtime.precompile(&wasm)?;
+            let output = output.unwrap_or_else(|| guest.with_extension("cwasm"));
+            std::fs::write(&output, cwasm).with_context(|| format!("writing {}", output.display()))?;
+            eprintln!("wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries responses): text by default, JSON lines with
+/// `PLUGBOARD_LOG_FORMAT=json`; the filter comes from `PLUGBOARD_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("PLUGBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,254 @@
+//! The one description of a function: role, guest, grants, config values and limits.
+//!
+//! Three encodings carry it — a TOML/JSON file (`plugboard invoke --config`, each function of
+//! the `plugboard dev` manifest) and the Lambda environment ([`env`]) — and all three end in the
+//! same `serde` model, so one `Deserialize` plus [`FunctionConfig::validate`] parses every one.
+
+pub mod env;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused; the text names the field or variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The document does not parse or does not fit the schema.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// Where the configuration came from (file path, `environment`).
+        origin: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl ConfigError {
+    /// An `Invalid` error from `origin` with `message`.
+    pub fn invalid(origin: impl Into<String>, message: impl fmt::Display) -> Self {
+        ConfigError::Invalid { origin: origin.into(), message: message.to_string() }
+    }
+}
+
+/// Which Lambda event a function handles and which guest world it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// API Gateway (REST or HTTP API) or Function URL requests.
+    HttpApi,
+    /// SQS event-source batches.
+    QueueWorker,
+    /// API Gateway Lambda authorizer requests.
+    Authorizer,
+    /// Direct Lambda Invoke with a JSON payload.
+    InternalApi,
+}
+
+impl Role {
+    /// The role's name as written in configuration, e.g. `http-api`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::HttpApi => "http-api",
+            Role::QueueWorker => "queue-worker",
+            Role::Authorizer => "authorizer",
+            Role::InternalApi => "internal-api",
+        }
+    }
+
+    /// The WIT interface the guest must export for this role.
+    pub fn export_interface(self) -> &'static str {
+        match self {
+            Role::HttpApi => "plugboard:host/http-handler@0.1.0",
+            Role::QueueWorker => "plugboard:host/queue-handler@0.1.0",
+            Role::Authorizer => "plugboard:host/authorizer-handler@0.1.0",
+            Role::InternalApi => "plugboard:host/internal-handler@0.1.0",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Role as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            format!("unknown role `{s}` (expected http-api, queue-worker, authorizer or internal-api)")
+        })
+    }
+}
+
+/// What the guest may reach: logical names it uses mapped to the backend resources behind them.
+///
+/// An allow-list: any name not here is `access-denied` to the guest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Grants {
+    /// Key-value stores: logical name -> table.
+    #[serde(default)]
+    pub stores: BTreeMap<String, String>,
+    /// Queues: logical name -> queue name or URL.
+    #[serde(default)]
+    pub queues: BTreeMap<String, String>,
+    /// Invoke targets: logical name -> function name or ARN.
+    #[serde(default)]
+    pub functions: BTreeMap<String, String>,
+}
+
+/// How much a single invocation may use.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock budget of one invocation (and of each SQS record), in milliseconds.
+    #[serde(default = "Limits::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Linear memory cap of one guest instance, in MiB.
+    #[serde(default = "Limits::default_memory_mb")]
+    pub memory_mb: u32,
+    /// How deep a chain of nested invokes may go before `depth-exceeded`.
+    #[serde(default = "Limits::default_max_invoke_depth")]
+    pub max_invoke_depth: u32,
+}
+
+impl Limits {
+    fn default_timeout_ms() -> u64 {
+        10_000
+    }
+    fn default_memory_mb() -> u32 {
+        128
+    }
+    fn default_max_invoke_depth() -> u32 {
+        4
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout_ms: Self::default_timeout_ms(),
+            memory_mb: Self::default_memory_mb(),
+            max_invoke_depth: Self::default_max_invoke_depth(),
+        }
+    }
+}
+
+/// The response an authorizer gives an HTTP API (v2) event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthorizerResponse {
+    /// `{"isAuthorized": ..., "context": ...}` (HTTP API payload format 2.0 with simple responses).
+    #[default]
+    Simple,
+    /// An IAM policy document, as for REST APIs.
+    Iam,
+}
+
+/// The whole description of one function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FunctionConfig {
+    /// Which role the function plays.
+    pub role: Role,
+    /// Where the guest component is: a path, or `s3://bucket/key` on Lambda.
+    #[serde(default)]
+    pub guest: Option<String>,
+    /// The guest's expected sha256 (hex); a guest with other bytes is refused.
+    #[serde(default)]
+    pub guest_sha256: Option<String>,
+    /// What the guest may reach.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Values the guest reads through `wasi:config`; keys are `[a-z0-9_]+`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Per-invocation limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// For authorizers: the response kind for HTTP API (v2) events.
+    #[serde(default)]
+    pub authorizer_response: AuthorizerResponse,
+}
+
+impl FunctionConfig {
+    /// A configuration with `role` and everything else at its default (no grants).
+    pub fn new(role: Role) -> Self {
+        FunctionConfig {
+            role,
+            guest: None,
+            guest_sha256: None,
+            grants: Grants::default(),
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+            authorizer_response: AuthorizerResponse::default(),
+        }
+    }
+
+    /// Parse a TOML (`.toml`) or JSON (anything else) document; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, toml_syntax: bool) -> Result<Self, ConfigError> {
+        let config: FunctionConfig = if toml_syntax {
+            toml::from_str(text).map_err(|e| ConfigError::invalid(origin, e.message()))?
+        } else {
+            serde_json::from_str(text).map_err(|e| ConfigError::invalid(origin, e))?
+        };
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Read and parse a configuration file, TOML or JSON by extension.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let toml_syntax = path.extension().is_some_and(|e| e == "toml");
+        Self::parse(&text, &path.display().to_string(), toml_syntax)
+    }
+
+    /// Check what the types cannot: names, key syntax and limit ranges.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |msg: String| Err(ConfigError::invalid(origin, msg));
+        for (kind, map) in [
+            ("grants.stores", &self.grants.stores),
+            ("grants.queues", &self.grants.queues),
+            ("grants.functions", &self.grants.functions),
+        ] {
+            for (name, resource) in map {
+                if name.is_empty() || resource.is_empty() {
+                    return bad(format!("{kind}: empty name or resource in `{name}` = `{resource}`"));
+                }
+            }
+        }
+        for key in self.config.keys() {
+            let ok = !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return bad(format!("config key `{key}` must be lower-case letters, digits and `_`"));
+            }
+        }
+        let limits = &self.limits;
+        if !(1..=900_000).contains(&limits.timeout_ms) {
+            return bad(format!("limits.timeout-ms = {} is outside 1..=900000", limits.timeout_ms));
+        }
+        if !(1..=10_240).contains(&limits.memory_mb) {
+            return bad(format!("limits.memory-mb = {} is outside 1..=10240", limits.memory_mb));
+        }
+        if let Some(pin) = &self.guest_sha256 {
+            if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return bad("guest-sha256 must be 64 hex digits".to_string());
+            }
+        }
+        Ok(())
+    }
+}

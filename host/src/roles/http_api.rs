@@ -1,0 +1,265 @@
+//! `http-api`: API Gateway REST (v1), HTTP API (v2) and Function URL events <-> `http-handler`.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
+};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
+use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+
+use super::{EventKind, FunctionError, header_fields, parse, query_fields, sorted_fields};
+use crate::bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
+use crate::bindings::plugboard::host::types::ContextValue;
+use crate::function::{Function, Invocation, call_guest};
+use crate::runtime::RolePre;
+
+/// Run one HTTP event through the guest; a failed guest is a 500, as API Gateway would show.
+pub async fn handle(
+    function: &Function,
+    kind: EventKind,
+    event: Value,
+    invocation: &Invocation,
+) -> Result<Value, FunctionError> {
+    let request = match kind {
+        EventKind::RestApi => from_rest(parse(event, kind)?)?,
+        EventKind::HttpApi => from_http_api(parse(event, kind)?)?,
+        _ => from_function_url(parse(event, kind)?)?,
+    };
+    let RolePre::HttpApi(pre) = &function.guest().pre else {
+        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for http-api"));
+    };
+    let call = function.call_info(invocation);
+    let outcome = call_guest!(function, call, pre, |guest, store| guest
+        .plugboard_host_http_handler()
+        .call_handle(&mut store, &request));
+    let response = outcome.unwrap_or_else(|failure| {
+        tracing::error!(function = function.name(), request_id = call.request_id, %failure, "http guest failed; answering 500");
+        internal_error()
+    });
+    to_event_response(kind, response)
+}
+
+fn internal_error() -> HttpResponse {
+    HttpResponse {
+        status: 500,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"message":"Internal Server Error"}"#.to_vec(),
+    }
+}
+
+fn decode_body(body: Option<String>, base64: bool) -> Result<Vec<u8>, FunctionError> {
+    match body {
+        None => Ok(Vec::new()),
+        Some(text) if base64 => BASE64
+            .decode(text.as_bytes())
+            .map_err(|e| FunctionError::invalid_event(format!("body is marked base64 but is not: {e}"))),
+        Some(text) => Ok(text.into_bytes()),
+    }
+}
+
+/// Authorizer context values and the principal id, from an API Gateway authorizer description.
+fn authorizer_context(fields: &HashMap<String, Value>) -> (Option<String>, Vec<(String, ContextValue)>) {
+    let principal = fields.get("principalId").and_then(Value::as_str).map(str::to_string);
+    // HTTP API puts a Lambda authorizer's context under `lambda`; REST APIs put it inline.
+    let source = match fields.get("lambda").and_then(Value::as_object) {
+        Some(lambda) => lambda.iter().collect::<Vec<_>>(),
+        None => fields.iter().filter(|(k, _)| *k != "principalId" && *k != "integrationLatency").collect(),
+    };
+    let mut entries: Vec<(String, ContextValue)> = source
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => ContextValue::Text(s.clone()),
+                Value::Number(n) => ContextValue::Number(n.as_f64()?),
+                Value::Bool(b) => ContextValue::Boolean(*b),
+                _ => return None,
+            };
+            Some((k.clone(), value))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    (principal, entries)
+}
+
+fn context(request_id: Option<String>, source_ip: Option<String>, stage: Option<String>, authorizer: Option<&ApiGatewayRequestAuthorizer>) -> RequestContext {
+    let (principal_id, authorizer) = authorizer.map(|a| authorizer_context(&a.fields)).unwrap_or_default();
+    RequestContext { request_id: request_id.unwrap_or_default(), source_ip, stage, principal_id, authorizer }
+}
+
+fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
+    let headers = if e.multi_value_headers.is_empty() { &e.headers } else { &e.multi_value_headers };
+    let query = if e.multi_value_query_string_parameters.is_empty() {
+        &e.query_string_parameters
+    } else {
+        &e.multi_value_query_string_parameters
+    };
+    let mut query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    query.sort();
+    let ctx = &e.request_context;
+    Ok(HttpRequest {
+        method: e.http_method.to_string(),
+        raw_path: e.path.clone().unwrap_or_else(|| "/".into()),
+        route: e.resource.clone(),
+        path_params: sorted_fields(&e.path_parameters),
+        query,
+        headers: header_fields(headers),
+        context: context(ctx.request_id.clone(), ctx.identity.source_ip.clone(), ctx.stage.clone(), Some(&ctx.authorizer)),
+        body: decode_body(e.body, e.is_base64_encoded)?,
+    })
+}
+
+/// `rawPath` without the `/{stage}` prefix HTTP APIs keep for named stages.
+fn strip_stage(raw_path: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) if stage != "$default" => {
+            let prefix = format!("/{stage}");
+            match raw_path.strip_prefix(&prefix) {
+                Some("") => "/".to_string(),
+                Some(rest) if rest.starts_with('/') => rest.to_string(),
+                _ => raw_path.to_string(),
+            }
+        }
+        _ => raw_path.to_string(),
+    }
+}
+
+/// Headers plus the `cookie` header HTTP API and Function URLs move into `cookies`.
+fn headers_with_cookies(headers: &HeaderMap, cookies: Option<&[String]>) -> Vec<(String, String)> {
+    let mut fields = header_fields(headers);
+    if let Some(cookies) = cookies.filter(|c| !c.is_empty()) {
+        fields.push(("cookie".into(), cookies.join("; ")));
+    }
+    fields
+}
+
+fn from_http_api(e: ApiGatewayV2httpRequest) -> Result<HttpRequest, FunctionError> {
+    let ctx = &e.request_context;
+    let stage = ctx.stage.clone();
+    let raw_path = e.raw_path.as_deref().or(ctx.http.path.as_deref()).unwrap_or("/");
+    let route = e
+        .route_key
+        .as_deref()
+        .or(ctx.route_key.as_deref())
+        .and_then(|key| key.split_once(' ').map(|(_, path)| path.to_string()));
+    Ok(HttpRequest {
+        method: ctx.http.method.to_string(),
+        raw_path: strip_stage(raw_path, stage.as_deref()),
+        route,
+        path_params: sorted_fields(&e.path_parameters),
+        query: query_fields(e.raw_query_string.as_deref().unwrap_or("")),
+        headers: headers_with_cookies(&e.headers, e.cookies.as_deref()),
+        context: context(ctx.request_id.clone(), ctx.http.source_ip.clone(), stage, ctx.authorizer.as_ref()),
+        body: decode_body(e.body, e.is_base64_encoded)?,
+    })
+}
+
+fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, FunctionError> {
+    let ctx = &e.request_context;
+    Ok(HttpRequest {
+        method: ctx.http.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
+        raw_path: e.raw_path.clone().unwrap_or_else(|| "/".into()),
+        route: None,
+        path_params: Vec::new(),
+        query: query_fields(e.raw_query_string.as_deref().unwrap_or("")),
+        headers: headers_with_cookies(&e.headers, e.cookies.as_deref()),
+        context: context(ctx.request_id.clone(), ctx.http.source_ip.clone(), None, None),
+        body: decode_body(e.body, e.is_base64_encoded)?,
+    })
+}
+
+/// Whether a body with this content type is sent as text (else base64).
+fn is_text(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return true };
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv"].iter().any(|t| ct.contains(t))
+}
+
+/// The response body as API Gateway wants it: text when it is, else base64 with the flag set.
+fn encode_body(response: &HttpResponse) -> (Option<Body>, bool) {
+    if response.body.is_empty() {
+        return (None, false);
+    }
+    let content_type =
+        response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+    match std::str::from_utf8(&response.body) {
+        Ok(text) if is_text(content_type) => (Some(Body::Text(text.to_string())), false),
+        _ => (Some(Body::Binary(response.body.clone())), true),
+    }
+}
+
+fn header_map(fields: impl Iterator<Item = (String, String)>) -> Result<HeaderMap, FunctionError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in fields {
+        let bad = |e: &dyn std::fmt::Display| FunctionError::new("InvalidResponse", format!("guest header `{name}`: {e}"));
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?;
+        let value = HeaderValue::from_str(&value).map_err(|e| bad(&e))?;
+        map.append(header, value);
+    }
+    Ok(map)
+}
+
+/// Response headers for HTTP API and Function URLs: `set-cookie` split out, repeats comma-joined.
+fn joined_headers(response: &HttpResponse) -> Result<(HeaderMap, Vec<String>), FunctionError> {
+    let mut cookies = Vec::new();
+    let mut joined: Vec<(String, String)> = Vec::new();
+    for (name, value) in &response.headers {
+        let name = name.to_ascii_lowercase();
+        if name == "set-cookie" {
+            cookies.push(value.clone());
+        } else if let Some(existing) = joined.iter_mut().find(|(k, _)| *k == name) {
+            existing.1.push(',');
+            existing.1.push_str(value);
+        } else {
+            joined.push((name, value.clone()));
+        }
+    }
+    Ok((header_map(joined.into_iter())?, cookies))
+}
+
+fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, FunctionError> {
+    let (body, is_base64_encoded) = encode_body(&response);
+    let status_code = i64::from(response.status);
+    let value = match kind {
+        EventKind::RestApi => {
+            let mut r = ApiGatewayProxyResponse::default();
+            r.status_code = status_code;
+            // Every header goes in multiValueHeaders, so repeats (set-cookie) all survive.
+            r.multi_value_headers = header_map(response.headers.iter().cloned())?;
+            r.body = body;
+            r.is_base64_encoded = is_base64_encoded;
+            serde_json::to_value(r)
+        }
+        EventKind::HttpApi => {
+            let (headers, cookies) = joined_headers(&response)?;
+            let mut r = ApiGatewayV2httpResponse::default();
+            r.status_code = status_code;
+            r.headers = headers;
+            r.cookies = cookies;
+            r.body = body;
+            r.is_base64_encoded = is_base64_encoded;
+            serde_json::to_value(r)
+        }
+        _ => {
+            let (headers, cookies) = joined_headers(&response)?;
+            let mut r = LambdaFunctionUrlResponse::default();
+            r.status_code = status_code;
+            r.headers = headers;
+            r.cookies = cookies;
+            r.body = body.map(|b| match b {
+                Body::Text(t) => t,
+                Body::Binary(bytes) => BASE64.encode(bytes),
+                _ => String::new(),
+            });
+            r.is_base64_encoded = is_base64_encoded;
+            serde_json::to_value(r)
+        }
+    };
+    value.map_err(|e| FunctionError::new("InvalidResponse", e))
+}

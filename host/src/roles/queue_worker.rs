@@ -1,0 +1,102 @@
+//! `queue-worker`: an SQS batch, one fresh guest instance per record, `batchItemFailures` out.
+//!
+//! A record that fails (guest error, trap, deadline) is reported for retry, never dropped. In a
+//! FIFO batch the first failure also reports every later record unprocessed, so order holds.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use serde_json::Value;
+
+use super::{EventKind, FunctionError, parse};
+use crate::bindings::plugboard::host::queue::AttributeValue;
+use crate::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
+use crate::function::{Function, Invocation, call_guest};
+use crate::runtime::RolePre;
+
+/// Run every record of an SQS event through the guest and report the failures.
+pub async fn handle(function: &Function, event: Value, invocation: &Invocation) -> Result<Value, FunctionError> {
+    let event: SqsEvent = parse(event, EventKind::Sqs)?;
+    let RolePre::QueueWorker(pre) = &function.guest().pre else {
+        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for queue-worker"));
+    };
+    let fifo = event.records.iter().any(is_fifo);
+    let mut failures = Vec::new();
+    let mut stop = false;
+    for record in &event.records {
+        // Without a message id no failure could be reported: fail the whole batch instead.
+        let id = record
+            .message_id
+            .clone()
+            .ok_or_else(|| FunctionError::invalid_event("an SQS record has no messageId"))?;
+        if stop {
+            failures.push(id);
+            continue;
+        }
+        let message = incoming(record, id.clone());
+        let call = function.call_info(invocation);
+        let outcome = call_guest!(function, call, pre, |guest, store| guest
+            .plugboard_host_queue_handler()
+            .call_handle(&mut store, &message));
+        let failed = match outcome {
+            Ok(Ok(())) => false,
+            Ok(Err(reason)) => {
+                tracing::warn!(function = function.name(), message_id = id, reason, "message failed; it will be retried");
+                true
+            }
+            Err(failure) => {
+                tracing::error!(function = function.name(), message_id = id, %failure, "guest failed on message; it will be retried");
+                true
+            }
+        };
+        if failed {
+            failures.push(id);
+            stop = fifo;
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    serde_json::to_value(response).map_err(|e| FunctionError::new("InvalidResponse", e))
+}
+
+fn is_fifo(record: &SqsMessage) -> bool {
+    record.event_source_arn.as_deref().is_some_and(|arn| arn.ends_with(".fifo"))
+        || record.attributes.contains_key("MessageGroupId")
+}
+
+fn incoming(record: &SqsMessage, id: String) -> IncomingMessage {
+    let mut attributes: Vec<(String, AttributeValue)> = record
+        .message_attributes
+        .iter()
+        .map(|(name, attr)| {
+            let data_type = attr.data_type.as_deref().unwrap_or("String");
+            let text = attr.string_value.clone().unwrap_or_default();
+            let value = if data_type.starts_with("Binary") {
+                AttributeValue::Binary(attr.binary_value.as_ref().map(|b| b.to_vec()).unwrap_or_default())
+            } else if data_type.starts_with("Number") {
+                AttributeValue::Number(text)
+            } else {
+                AttributeValue::Text(text)
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    IncomingMessage {
+        id,
+        body: record.body.clone().unwrap_or_default(),
+        attributes,
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1),
+        group_id: record.attributes.get("MessageGroupId").cloned(),
+        source: record.event_source_arn.clone().unwrap_or_default(),
+    }
+}

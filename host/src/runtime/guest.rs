@@ -1,0 +1,103 @@
+//! Loading a guest component for a role: compile or deserialize, check its exports against
+//! the role, and pre-instantiate it once so each call only instantiates.
+
+use wasmtime::component::{Component, types::ComponentItem};
+use wasmtime::{Engine, Precompiled};
+
+use super::Runtime;
+use crate::bindings::{authorizer, http_api, internal_api, queue_worker};
+use crate::config::Role;
+use crate::runtime::HostState;
+
+/// Why a guest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// The bytes are neither a component nor a `.cwasm` for this engine.
+    #[error("guest is not a WebAssembly component: {0}")]
+    NotComponent(String),
+    /// A `.cwasm` built by another engine version or for another target.
+    #[error("precompiled guest does not match this engine: {0}")]
+    Incompatible(String),
+    /// The guest does not export what the role needs.
+    #[error("guest does not fit the {role} role: it must export `{needs}`, but it exports [{exports}]")]
+    WrongWorld {
+        /// The configured role.
+        role: Role,
+        /// The interface the role needs.
+        needs: &'static str,
+        /// What the guest exports.
+        exports: String,
+    },
+    /// The guest imports something the host does not provide.
+    #[error("guest cannot be linked: {0:#}")]
+    Link(wasmtime::Error),
+}
+
+/// A role's pre-instantiated guest, typed by world.
+#[derive(Clone)]
+pub enum RolePre {
+    /// An `http-api` guest.
+    HttpApi(http_api::HttpApiPre<HostState>),
+    /// A `queue-worker` guest.
+    QueueWorker(queue_worker::QueueWorkerPre<HostState>),
+    /// An `authorizer` guest.
+    Authorizer(authorizer::AuthorizerPre<HostState>),
+    /// An `internal-api` guest.
+    InternalApi(internal_api::InternalApiPre<HostState>),
+}
+
+/// A loaded guest, ready to instantiate for its role.
+#[derive(Clone)]
+pub struct Guest {
+    /// The role it was checked against.
+    pub role: Role,
+    /// The pre-instantiated component.
+    pub pre: RolePre,
+}
+
+impl Guest {
+    /// Load `bytes` (a component or a `.cwasm` from [`Runtime::precompile`]) for `role`.
+    ///
+    /// A `.cwasm` is native code: pass one only if this host produced it or its hash is pinned.
+    pub fn load(runtime: &Runtime, bytes: &[u8], role: Role) -> Result<Guest, GuestError> {
+        let engine = runtime.engine();
+        let component = compile(engine, bytes)?;
+        check_exports(engine, &component, role)?;
+        let pre = runtime.linker().instantiate_pre(&component).map_err(GuestError::Link)?;
+        let typed = match role {
+            Role::HttpApi => http_api::HttpApiPre::new(pre).map(RolePre::HttpApi),
+            Role::QueueWorker => queue_worker::QueueWorkerPre::new(pre).map(RolePre::QueueWorker),
+            Role::Authorizer => authorizer::AuthorizerPre::new(pre).map(RolePre::Authorizer),
+            Role::InternalApi => internal_api::InternalApiPre::new(pre).map(RolePre::InternalApi),
+        };
+        Ok(Guest { role, pre: typed.map_err(GuestError::Link)? })
+    }
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, GuestError> {
+    match Engine::detect_precompiled(bytes) {
+        Some(Precompiled::Component) => {
+            // SAFETY: the caller vouches for the artifact (produced here or pinned by hash);
+            // wasmtime still checks it was built by a compatible engine.
+            unsafe { Component::deserialize(engine, bytes) }
+                .map_err(|e| GuestError::Incompatible(format!("{e:#}")))
+        }
+        Some(Precompiled::Module) => {
+            Err(GuestError::NotComponent("it is a precompiled core module".into()))
+        }
+        None => Component::new(engine, bytes).map_err(|e| GuestError::NotComponent(format!("{e:#}"))),
+    }
+}
+
+fn check_exports(engine: &Engine, component: &Component, role: Role) -> Result<(), GuestError> {
+    let needs = role.export_interface();
+    let ty = component.component_type();
+    let mut exports = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        if name == needs && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            return Ok(());
+        }
+        exports.push(name.to_string());
+    }
+    Err(GuestError::WrongWorld { role, needs, exports: exports.join(", ") })
+}

@@ -1,0 +1,119 @@
+//! The wasmtime side: one `Engine` and `Linker` per process, guest loading, and the per-call
+//! `Store` with its deadline and memory cap.
+
+mod guest;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use guest::{Guest, GuestError, RolePre};
+pub use state::{GuestFailure, HostState, MemoryCap};
+
+/// How often the epoch advances; the deadline's granularity and the guest's yield interval.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// How the engine allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// Pre-reserved slots, reused copy-on-write: fastest instantiation (the default).
+    Pooling {
+        /// How many instances may be alive at once in this process.
+        max_instances: u32,
+    },
+    /// `mmap` per instance: no up-front reservation.
+    OnDemand,
+}
+
+/// Engine settings that change behaviour or speed.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// Instance allocator.
+    pub allocator: Allocator,
+    /// The largest linear memory any guest may have, in MiB (each function's cap is below it).
+    pub max_memory_mb: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings { allocator: Allocator::Pooling { max_instances: 64 }, max_memory_mb: 4096 }
+    }
+}
+
+/// One engine and linker for the whole process; cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+impl Runtime {
+    /// Build the engine, link WASI and every capability, and start the epoch ticker.
+    pub fn new(settings: EngineSettings) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let max_memory = u64::from(settings.max_memory_mb) * 1024 * 1024;
+        if let Allocator::Pooling { max_instances } = settings.allocator {
+            let mut pool = PoolingAllocationConfig::default();
+            // Components hold several core instances and tables (Python and JS guests have
+            // large tables); size slots for them, not for a tiny Rust guest.
+            pool.total_component_instances(max_instances)
+                .total_core_instances(max_instances * 8)
+                .total_memories(max_instances * 2)
+                .total_tables(max_instances * 8)
+                .max_memories_per_component(4)
+                .max_tables_per_component(16)
+                .max_core_instances_per_component(32)
+                .table_elements(100_000)
+                .max_memory_size(max_memory as usize)
+                .max_core_instance_size(8 << 20)
+                .max_component_instance_size(1 << 20);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        crate::capabilities::add_to_linker(&mut linker)?;
+        start_epoch_ticker(&engine);
+        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker }) })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The linker holding WASI and the Plugboard capabilities.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    /// Compile `wasm` to a `.cwasm` this engine (and only a compatible one) can load.
+    pub fn precompile(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        self.inner.engine.precompile_component(wasm)
+    }
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] on one thread for the process; the thread
+/// ends when the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("plugboard-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
