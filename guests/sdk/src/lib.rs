@@ -28,13 +28,16 @@ pub use bindings::wasi::keyvalue::{atomics, batch, store};
 /// Generate the export bindings of one role world, reusing this crate's imports.
 ///
 /// `role!("http-api", "../../wit")` names the world and the WIT folder (relative to the
-/// guest's `Cargo.toml`), then `export!(MyGuest)` exports it.
+/// guest's `Cargo.toml`), then `export!(MyGuest)` exports it. `role!(@generate ...)` passes
+/// other `wit_bindgen::generate!` options (such as `inline`) through.
 #[macro_export]
 macro_rules! role {
     ($world:literal, $wit:literal) => {
+        $crate::role!(@generate world: $world, path: $wit,);
+    };
+    (@generate $($options:tt)*) => {
         $crate::wit_bindgen::generate!({
-            world: $world,
-            path: $wit,
+            $($options)*
             runtime_path: "plugboard_guest::wit_bindgen::rt",
             with: {
                 "wasi:keyvalue/store@0.2.0-draft2": plugboard_guest::bindings::wasi::keyvalue::store,

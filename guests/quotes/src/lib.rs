@@ -1,0 +1,87 @@
+//! Internal API: price `quantity` units at `unit_price` with volume discounts.
+//!
+//! Discount tiers live in the `pricing` store under `tiers` (JSON list of
+//! `{"min_quantity": n, "discount_pct": p}`), so operators change prices without a deploy;
+//! without that key the built-in tiers apply.
+
+use plugboard_guest::FunctionError;
+use plugboard_guest::kv;
+use plugboard_guest::store;
+use serde::{Deserialize, Serialize};
+
+plugboard_guest::role!("internal-api", "../../wit");
+
+struct Quotes;
+
+/// The request other functions send.
+#[derive(Deserialize)]
+struct QuoteRequest {
+    sku: String,
+    unit_price: f64,
+    quantity: u32,
+}
+
+/// One volume discount tier.
+#[derive(Serialize, Deserialize, Clone)]
+struct Tier {
+    min_quantity: u32,
+    discount_pct: f64,
+}
+
+/// The answer.
+#[derive(Serialize)]
+struct Quote {
+    sku: String,
+    quantity: u32,
+    unit_price: f64,
+    discount_pct: f64,
+    total: f64,
+}
+
+/// Largest order a quote is given for.
+const MAX_QUANTITY: u32 = 1_000_000;
+
+fn default_tiers() -> Vec<Tier> {
+    vec![
+        Tier { min_quantity: 10, discount_pct: 5.0 },
+        Tier { min_quantity: 100, discount_pct: 12.5 },
+    ]
+}
+
+fn error(error_type: &str, message: impl Into<String>) -> FunctionError {
+    FunctionError { error_type: error_type.into(), message: message.into() }
+}
+
+impl exports::plugboard::host::internal_handler::Guest for Quotes {
+    fn handle(payload: String) -> Result<String, FunctionError> {
+        let request: QuoteRequest = serde_json::from_str(&payload)
+            .map_err(|e| error("ValidationError", format!("expected {{sku, unit_price, quantity}}: {e}")))?;
+        if request.quantity == 0 || request.quantity > MAX_QUANTITY {
+            return Err(error("ValidationError", format!("quantity must be 1..={MAX_QUANTITY}")));
+        }
+        if !(request.unit_price.is_finite() && request.unit_price >= 0.0) {
+            return Err(error("ValidationError", "unit_price must be a non-negative number"));
+        }
+        let bucket = store::open("pricing").map_err(|e| error("StoreError", format!("{e:?}")))?;
+        let tiers = kv::get_json::<Vec<Tier>>(&bucket, "tiers")
+            .map_err(|e| error("StoreError", e.to_string()))?
+            .unwrap_or_else(default_tiers);
+        let discount_pct = tiers
+            .iter()
+            .filter(|t| request.quantity >= t.min_quantity)
+            .map(|t| t.discount_pct)
+            .fold(0.0, f64::max);
+        let gross = request.unit_price * f64::from(request.quantity);
+        let total = (gross * (100.0 - discount_pct) / 100.0 * 100.0).round() / 100.0;
+        let quote = Quote {
+            sku: request.sku,
+            quantity: request.quantity,
+            unit_price: request.unit_price,
+            discount_pct,
+            total,
+        };
+        serde_json::to_string(&quote).map_err(|e| error("InternalError", e.to_string()))
+    }
+}
+
+export!(Quotes);

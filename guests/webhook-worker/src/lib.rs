@@ -1,0 +1,54 @@
+//! Scalable Webhook, worker side: each message is stored once in the `events` store under
+//! `event/{idempotency-key}` (a compare-and-swap create, so a redelivered message is a no-op)
+//! and counted per event type under `count/{type}`. A message that is not a JSON object with an
+//! `event` field is poison: it fails alone and goes back to the queue (and on to the DLQ).
+
+use plugboard_guest::atomics::{self, Cas, CasError};
+use plugboard_guest::queue::AttributeValue;
+use plugboard_guest::serde_json::{Value, json};
+use plugboard_guest::store;
+
+plugboard_guest::role!("queue-worker", "../../wit");
+
+use exports::plugboard::host::queue_handler::IncomingMessage;
+
+struct WebhookWorker;
+
+impl exports::plugboard::host::queue_handler::Guest for WebhookWorker {
+    fn handle(message: IncomingMessage) -> Result<(), String> {
+        let event: Value = serde_json::from_str(&message.body).map_err(|e| format!("body is not JSON: {e}"))?;
+        let kind = event
+            .get("event")
+            .and_then(Value::as_str)
+            .ok_or("event has no `event` type field")?
+            .to_string();
+        let key = message
+            .attributes
+            .iter()
+            .find_map(|(name, value)| match (name.as_str(), value) {
+                ("idempotency-key", AttributeValue::Text(k)) => Some(k.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| message.id.clone());
+        let bucket = store::open("events").map_err(|e| format!("open events: {e:?}"))?;
+        let record = json!({
+            "idempotency_key": key,
+            "message_id": message.id,
+            "receive_count": message.receive_count,
+            "event": event,
+        });
+        let cas = Cas::new(&bucket, &format!("event/{key}")).map_err(|e| format!("{e:?}"))?;
+        if cas.current().map_err(|e| format!("{e:?}"))?.is_some() {
+            return Ok(()); // Already processed: a redelivery.
+        }
+        match atomics::swap(cas, record.to_string().as_bytes()) {
+            Ok(()) => {}
+            Err(CasError::CasFailed(_)) => return Ok(()), // A concurrent delivery won.
+            Err(CasError::StoreError(e)) => return Err(format!("store: {e:?}")),
+        }
+        atomics::increment(&bucket, &format!("count/{kind}"), 1).map_err(|e| format!("count: {e:?}"))?;
+        Ok(())
+    }
+}
+
+export!(WebhookWorker);
