@@ -1,6 +1,6 @@
 //! `plugboard invoke`: one event through exactly the code Lambda runs, response JSON on stdout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -29,27 +29,32 @@ pub struct InvokeArgs {
     /// Force the event kind instead of detecting it from the event's shape.
     #[arg(long, value_enum)]
     kind: Option<EventKind>,
+    /// Another function the guest may invoke, as NAME=CONFIG (its config names its guest).
+    #[arg(long = "with", value_name = "NAME=CONFIG")]
+    with: Vec<String>,
+}
+
+/// Read a function's configuration and its guest (a config's `guest` is relative to the file).
+fn load(config_path: Option<&Path>, guest: Option<&Path>, role: Option<Role>) -> anyhow::Result<(FunctionConfig, PathBuf, Vec<u8>)> {
+    let mut config = match config_path {
+        Some(path) => FunctionConfig::from_file(path)?,
+        None => FunctionConfig::new(role.context("--role is required without --config")?),
+    };
+    if let Some(role) = role {
+        config.role = role;
+    }
+    let guest_path = match (guest, &config.guest) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(path)) => config_path.and_then(Path::parent).unwrap_or(Path::new(".")).join(path),
+        (None, None) => anyhow::bail!("--guest is required when the config names no guest"),
+    };
+    let bytes = std::fs::read(&guest_path).with_context(|| format!("reading guest {}", guest_path.display()))?;
+    Ok((config, guest_path, bytes))
 }
 
 /// Run the invocation; exit 0 with the response, or 1 with a Lambda-style error object.
 pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let mut config = match &args.config {
-        Some(path) => FunctionConfig::from_file(path)?,
-        None => FunctionConfig::new(args.role.context("--role is required without --config")?),
-    };
-    if let Some(role) = args.role {
-        config.role = role;
-    }
-    let guest_path = match (&args.guest, &config.guest) {
-        (Some(path), _) => path.clone(),
-        (None, Some(path)) => {
-            // A guest path in a config file is relative to that file.
-            let base = args.config.as_ref().and_then(|c| c.parent()).unwrap_or(std::path::Path::new("."));
-            base.join(path)
-        }
-        (None, None) => anyhow::bail!("--guest is required when the config names no guest"),
-    };
-    let guest = std::fs::read(&guest_path).with_context(|| format!("reading guest {}", guest_path.display()))?;
+    let (config, guest_path, guest) = load(args.config.as_deref(), args.guest.as_deref(), args.role)?;
     let event_text = if args.event.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?
     } else {
@@ -59,6 +64,11 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = Runtime::new(EngineSettings::default())?;
     let mut app = LocalApp::new(runtime);
+    for spec in &args.with {
+        let (name, path) = spec.split_once('=').context("--with takes NAME=CONFIG")?;
+        let (config, _, bytes) = load(Some(Path::new(path)), None, None)?;
+        app.add(name, config, &bytes)?;
+    }
     let name = guest_path.file_stem().and_then(|s| s.to_str()).unwrap_or("guest").to_string();
     let function = app.add(&name, config, &guest)?;
     let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };

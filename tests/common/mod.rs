@@ -1,0 +1,110 @@
+//! Shared helpers: real guests from `guests/dist`, real event fixtures, one runtime per process.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use plugboard::app::LocalApp;
+use plugboard::config::FunctionConfig;
+use plugboard::function::{Function, Invocation};
+use plugboard::roles::FunctionError;
+use plugboard::runtime::{EngineSettings, Runtime};
+use serde_json::Value;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The bytes of guest `name` (e.g. `items_api`), built by `scripts/build-guests.sh`.
+pub fn guest(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("PLUGBOARD_GUESTS_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("guests/dist"));
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-guests.sh first", path.display()))
+}
+
+/// The event fixture `name` (without `.json`).
+pub fn fixture(name: &str) -> Value {
+    let path = root().join(format!("tests/fixtures/events/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// One runtime for the whole test binary, like one Lambda process.
+pub fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(EngineSettings::default()).expect("runtime")).clone()
+}
+
+/// A function configuration from TOML text.
+pub fn config(toml: &str) -> FunctionConfig {
+    FunctionConfig::parse(toml, "test", true).expect("valid test config")
+}
+
+/// A new app holding one function `name` running guest `guest` with `toml` configuration.
+pub fn single(name: &str, guest_name: &str, toml: &str) -> (LocalApp, Arc<Function>) {
+    let mut app = LocalApp::new(runtime());
+    let function = app.add(name, config(toml), &guest(guest_name)).expect("guest loads");
+    (app, function)
+}
+
+/// Run one event through `function` as a fresh top-level invocation.
+pub async fn call(function: &Function, event: Value) -> Result<Value, FunctionError> {
+    let invocation = Invocation { request_id: "test-request".into(), ..Invocation::default() };
+    function.handle(event, invocation).await
+}
+
+/// An HTTP API (v2) event for `method` `path` with `body`, built from the real fixture.
+pub fn http_event(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = fixture("http-api-v2");
+    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+    event["rawPath"] = raw_path.into();
+    event["rawQueryString"] = query.into();
+    event["routeKey"] = "$default".into();
+    event["requestContext"]["routeKey"] = "$default".into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = raw_path.into();
+    event["pathParameters"] = Value::Null;
+    event["queryStringParameters"] = Value::Null;
+    event["cookies"] = Value::Null;
+    event["body"] = body.map(Value::from).unwrap_or(Value::Null);
+    event
+}
+
+/// Status and body (parsed as JSON when it is) of an HTTP API response.
+pub fn status_body(response: &Value) -> (u16, Value) {
+    let status = response["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = response["body"].as_str().unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string())))
+}
+
+/// An SQS event with one record per body, from the real fixture's record shape.
+pub fn sqs_event(queue_arn: &str, bodies: &[&str]) -> Value {
+    let template = fixture("sqs")["Records"][0].clone();
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = template.clone();
+            record["messageId"] = format!("msg-{i}").into();
+            record["body"] = (*body).into();
+            record["eventSourceARN"] = queue_arn.into();
+            if queue_arn.ends_with(".fifo") {
+                record["attributes"]["MessageGroupId"] = "group-1".into();
+            }
+            record["messageAttributes"] = serde_json::json!({});
+            record
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// The ids in an SQS batch response's `batchItemFailures`.
+pub fn failed_ids(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .expect("batchItemFailures")
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier").to_string())
+        .collect()
+}

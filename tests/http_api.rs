@@ -1,0 +1,157 @@
+//! The `http-api` adapter through the real host and the chaos guest: every event flavour in,
+//! the exact Lambda response out, and bad input ending one invocation cleanly.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{call, fixture, http_event, single, status_body};
+use serde_json::{Value, json};
+
+const CHAOS: &str = r#"
+role = "http-api"
+[limits]
+timeout-ms = 500
+memory-mb = 32
+"#;
+
+fn echo(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().expect("text body")).expect("echo is JSON")
+}
+
+#[tokio::test]
+async fn http_api_v2_event_reaches_the_guest_faithfully() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let response = call(&f, fixture("http-api-v2")).await.expect("response");
+    assert_eq!(response["statusCode"], 200);
+    let seen = echo(&response);
+    assert_eq!(seen["method"], "GET");
+    assert_eq!(seen["raw_path"], "/items/widget-1");
+    assert_eq!(seen["route"], "/items/{id}");
+    assert_eq!(seen["path_params"], json!([["id", "widget-1"]]));
+    // Order and repeats of the raw query string survive.
+    assert_eq!(seen["query"], json!([["verbose", "true"], ["tag", "a"], ["tag", "b"]]));
+    let headers = seen["headers"].as_array().unwrap();
+    assert!(headers.contains(&json!(["cookie", "session=abc; theme=dark"])), "{headers:?}");
+    assert_eq!(seen["request_id"], "JKJaXmPLvHcESHA=");
+    assert_eq!(seen["source_ip"], "205.255.255.176");
+    assert_eq!(seen["stage"], "$default");
+}
+
+#[tokio::test]
+async fn rest_api_v1_event_carries_authorizer_context() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let response = call(&f, fixture("rest-api-v1")).await.expect("response");
+    let seen = echo(&response);
+    assert_eq!(seen["raw_path"], "/items/widget-1", "v1 path has no stage");
+    assert_eq!(seen["stage"], "prod");
+    assert_eq!(seen["principal_id"], "user-42");
+    assert_eq!(seen["authorizer"], json!({ "tenant": "acme", "tier": 2.0, "admin": false }));
+    // v1 answers with multiValueHeaders only, so repeated headers survive.
+    assert_eq!(response["multiValueHeaders"]["content-type"], json!(["application/json"]));
+    assert_eq!(response["isBase64Encoded"], false);
+}
+
+#[tokio::test]
+async fn function_url_base64_body_is_decoded() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let response = call(&f, fixture("function-url")).await.expect("response");
+    let seen = echo(&response);
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["body"], r#"{"id":"gadget-7","name":"Gadget","price":2.5}"#);
+    assert_eq!(seen["stage"], Value::Null);
+}
+
+#[tokio::test]
+async fn named_stage_prefix_is_stripped_from_http_api_paths() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let mut event = http_event("GET", "/prod/items", None);
+    event["requestContext"]["stage"] = "prod".into();
+    let seen = echo(&call(&f, event).await.unwrap());
+    assert_eq!(seen["raw_path"], "/items");
+}
+
+#[tokio::test]
+async fn cookies_and_repeated_headers_survive_each_response_format() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let v2 = call(&f, http_event("GET", "/cookies", None)).await.unwrap();
+    assert_eq!(v2["statusCode"], 204);
+    assert_eq!(v2["cookies"], json!(["a=1; Path=/", "b=2; Path=/"]));
+    assert_eq!(v2["headers"]["x-multi"], "one,two");
+    assert!(v2["headers"].get("set-cookie").is_none());
+
+    let mut v1 = fixture("rest-api-v1");
+    v1["path"] = "/cookies".into();
+    let v1 = call(&f, v1).await.unwrap();
+    assert_eq!(v1["multiValueHeaders"]["set-cookie"], json!(["a=1; Path=/", "b=2; Path=/"]));
+    assert_eq!(v1["multiValueHeaders"]["x-multi"], json!(["one", "two"]));
+}
+
+#[tokio::test]
+async fn binary_response_is_base64_encoded() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let response = call(&f, http_event("GET", "/binary", None)).await.unwrap();
+    assert_eq!(response["isBase64Encoded"], true);
+    let body = BASE64.decode(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, vec![0x89, b'P', b'N', b'G', 0, 1, 2, 0xff]);
+}
+
+#[tokio::test]
+async fn response_over_six_megabytes_is_an_error_not_a_truncation() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let ok = call(&f, http_event("GET", "/big/1000", None)).await.unwrap();
+    assert_eq!(ok["body"].as_str().unwrap().len(), 1000);
+    let err = call(&f, http_event("GET", &format!("/big/{}", 7 * 1024 * 1024), None)).await.unwrap_err();
+    assert_eq!(err.error_type, "ResponseTooLarge");
+}
+
+#[tokio::test]
+async fn trap_loop_and_memory_bomb_each_end_one_request_with_a_500() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    for what in ["trap", "loop", "alloc:100"] {
+        let started = std::time::Instant::now();
+        let response = call(&f, http_event("GET", &format!("/misbehave/{what}"), None)).await.unwrap();
+        let (status, body) = status_body(&response);
+        assert_eq!(status, 500, "{what}");
+        assert_eq!(body, json!({ "message": "Internal Server Error" }));
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "{what} was stopped in time");
+        // The next request on the same function works.
+        let (status, _) = status_body(&call(&f, http_event("GET", "/echo", None)).await.unwrap());
+        assert_eq!(status, 200, "after {what}");
+    }
+    // Below the cap, memory is fine.
+    let (status, body) = status_body(&call(&f, http_event("GET", "/misbehave/alloc:8", None)).await.unwrap());
+    assert_eq!((status, body["survived"].as_str()), (200, Some("alloc:8")));
+}
+
+#[tokio::test]
+async fn each_request_gets_a_fresh_instance() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    for _ in 0..3 {
+        let seen = echo(&call(&f, http_event("GET", "/echo", None)).await.unwrap());
+        assert_eq!(seen["calls"], 1, "guest state leaked between requests");
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_wrong_kind_events_are_clear_errors() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let err = call(&f, fixture("sqs")).await.unwrap_err();
+    assert_eq!(err.error_type, "InvalidEvent");
+    assert!(err.error_message.contains("cannot handle a sqs event"), "{}", err.error_message);
+
+    let err = call(&f, json!({ "hello": "world" })).await.unwrap_err();
+    assert_eq!(err.error_type, "InvalidEvent");
+
+    let mut broken = fixture("http-api-v2");
+    broken["requestContext"]["http"] = json!("not an object");
+    let err = call(&f, broken).await.unwrap_err();
+    assert_eq!(err.error_type, "InvalidEvent");
+    assert!(err.error_message.contains("malformed http-api event"), "{}", err.error_message);
+
+    let mut bad_base64 = fixture("function-url");
+    bad_base64["body"] = "%%%".into();
+    assert_eq!(call(&f, bad_base64).await.unwrap_err().error_type, "InvalidEvent");
+
+    assert_eq!(call(&f, fixture("http-api-v2")).await.unwrap()["statusCode"], 200, "next one works");
+}
