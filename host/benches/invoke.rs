@@ -1,1 +1,239 @@
-fn main() {}
+//! Per-invocation cost of the example guests, from a ready `InstancePre`: new store +
+//! instantiate + one call per role with a ~1 KiB request (WIT level, pooling and on-demand
+//! allocators); the same from event JSON bytes to response JSON bytes; the http-api handler
+//! written natively in Rust; and one key-value get from a guest. Run with `scripts/bench.sh`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use plugboard::app::LocalApp;
+use plugboard::bindings::authorizer::exports::plugboard::host::authorizer_handler::AuthorizationRequest;
+use plugboard::bindings::plugboard::host::http_types::{HttpRequest, RequestContext};
+use plugboard::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
+use plugboard::config::FunctionConfig;
+use plugboard::function::{Function, Invocation};
+use plugboard::runtime::{Allocator, EngineSettings, RolePre, Runtime};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// Size of the padding that makes each request about 1 KiB.
+const PAD: usize = 1024;
+const SECRET: &str = "bench-secret";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(format!("tests/fixtures/events/{name}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Load example guest `guest` as a function of `role` with `extra` TOML; the app is leaked so
+/// its backends outlive the benchmark.
+fn function(runtime: &Runtime, guest: &str, role: &str, extra: &str) -> Arc<Function> {
+    let app = Box::leak(Box::new(LocalApp::new(runtime.clone())));
+    let config = FunctionConfig::parse(&format!("role = \"{role}\"\n{extra}"), "bench", true).unwrap();
+    let bytes = std::fs::read(root().join(format!("guests/dist/{guest}.wasm"))).expect("run scripts/build-guests.sh first");
+    app.add(guest, config, &bytes).unwrap()
+}
+
+fn ingest(runtime: &Runtime) -> Arc<Function> {
+    let extra = format!("[grants.queues]\nevents = \"events\"\n[config]\nwebhook_secret = \"{SECRET}\"");
+    function(runtime, "webhook_ingest", "http-api", &extra)
+}
+
+fn worker(runtime: &Runtime) -> Arc<Function> {
+    function(runtime, "webhook_worker", "queue-worker", "[grants.stores]\nevents = \"events\"")
+}
+
+fn gatekeeper(runtime: &Runtime) -> Arc<Function> {
+    let extra = format!("[grants.stores]\napi-keys = \"keys\"\n[config]\njwt_secret = \"{SECRET}\"");
+    function(runtime, "gatekeeper", "authorizer", &extra)
+}
+
+fn quotes(runtime: &Runtime) -> Arc<Function> {
+    function(runtime, "quotes", "internal-api", "[grants.stores]\npricing = \"pricing\"")
+}
+
+/// A ~1 KiB webhook body (unsigned, so ingest answers 401 without enqueueing).
+fn webhook_body() -> String {
+    json!({ "id": "evt-1", "event": "order.created", "pad": "x".repeat(PAD - 60) }).to_string()
+}
+
+fn jwt() -> String {
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(json!({ "sub": "bench", "exp": 4_000_000_000u64, "routes": ["GET /orders/*"] }).to_string());
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{header}.{payload}").as_bytes());
+    format!("Bearer {header}.{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+fn context() -> RequestContext {
+    RequestContext { request_id: "r".into(), source_ip: None, stage: None, principal_id: None, authorizer: vec![] }
+}
+
+/// Store + instantiate + one call of each role's guest, at the WIT level.
+fn wit_level(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut group = c.benchmark_group("instantiate+call (WIT)");
+    for (label, allocator) in [("pooling", Allocator::Pooling { max_instances: 64 }), ("on-demand", Allocator::OnDemand)] {
+        let runtime = Runtime::new(EngineSettings { allocator, max_memory_mb: 4096 }).unwrap();
+        let functions = [ingest(&runtime), worker(&runtime), gatekeeper(&runtime), quotes(&runtime)];
+        let request = HttpRequest {
+            method: "POST".into(),
+            raw_path: "/webhooks".into(),
+            route: None,
+            path_params: vec![],
+            query: vec![],
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: webhook_body().into_bytes(),
+            context: context(),
+        };
+        let message = IncomingMessage {
+            id: "m1".into(),
+            body: webhook_body(),
+            attributes: vec![],
+            receive_count: 1,
+            group_id: None,
+            source: "q".into(),
+        };
+        let authorization = AuthorizationRequest {
+            token: Some(jwt()),
+            method_arn: "arn:aws:execute-api:us-east-1:1:api/prod/GET/orders/o-1".into(),
+            method: None,
+            path: None,
+            headers: vec![("x-pad".into(), "p".repeat(PAD - 300))],
+            query: vec![],
+            path_params: vec![],
+            stage: None,
+            request_id: None,
+            source_ip: None,
+        };
+        let payload = json!({ "sku": "w".repeat(PAD - 50), "unit_price": 2.5, "quantity": 40 }).to_string();
+        for f in &functions {
+            let role = f.role().as_str();
+            group.bench_function(BenchmarkId::new(role, label), |b| {
+                b.to_async(&rt).iter(|| async {
+                    let mut store = f.new_store(f.call_info(&Invocation::default()));
+                    match &f.guest().pre {
+                        RolePre::HttpApi(pre) => {
+                            let g = pre.instantiate_async(&mut store).await.unwrap();
+                            let r = g.plugboard_host_http_handler().call_handle(&mut store, &request).await.unwrap();
+                            assert_eq!(r.status, 401);
+                        }
+                        RolePre::QueueWorker(pre) => {
+                            let g = pre.instantiate_async(&mut store).await.unwrap();
+                            let r = g.plugboard_host_queue_handler().call_handle(&mut store, &message).await.unwrap();
+                            r.unwrap();
+                        }
+                        RolePre::Authorizer(pre) => {
+                            let g = pre.instantiate_async(&mut store).await.unwrap();
+                            let r = g.plugboard_host_authorizer_handler().call_authorize(&mut store, &authorization).await;
+                            black_box(r.unwrap().unwrap());
+                        }
+                        RolePre::InternalApi(pre) => {
+                            let g = pre.instantiate_async(&mut store).await.unwrap();
+                            let r = g.plugboard_host_internal_handler().call_handle(&mut store, &payload).await;
+                            black_box(r.unwrap().unwrap());
+                        }
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// ~1 KiB events of each kind, as JSON bytes, with the function that takes them.
+fn events(runtime: &Runtime) -> Vec<(Arc<Function>, Vec<u8>)> {
+    let mut http = fixture("http-api-v2");
+    http["rawPath"] = "/webhooks".into();
+    http["requestContext"]["http"]["method"] = "POST".into();
+    http["body"] = webhook_body().into();
+    let mut sqs = fixture("sqs");
+    sqs["Records"].as_array_mut().unwrap().truncate(1);
+    sqs["Records"][0]["body"] = webhook_body().into();
+    let mut token = fixture("authorizer-token");
+    token["authorizationToken"] = jwt().into();
+    token["pad"] = "z".repeat(PAD - 300).into();
+    let direct = json!({ "sku": "w".repeat(PAD - 50), "unit_price": 2.5, "quantity": 40 });
+    [(ingest(runtime), http), (worker(runtime), sqs), (gatekeeper(runtime), token), (quotes(runtime), direct)]
+        .into_iter()
+        .map(|(f, event)| (f, serde_json::to_vec(&event).unwrap()))
+        .collect()
+}
+
+fn event_level(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    let all = events(&runtime);
+    let mut group = c.benchmark_group("event bytes -> response bytes");
+    for (f, bytes) in &all {
+        group.bench_function(BenchmarkId::new("guest", f.role().as_str()), |b| {
+            b.to_async(&rt).iter(|| async {
+                let event: Value = serde_json::from_slice(bytes).unwrap();
+                let response = f.handle(event, Invocation::default()).await.unwrap();
+                black_box(serde_json::to_vec(&response).unwrap())
+            })
+        });
+    }
+    // webhook-ingest's logic written natively: parse, look for the signature, answer 401.
+    let http_bytes = all[0].1.clone();
+    group.bench_function(BenchmarkId::new("native", "http-api"), |b| {
+        b.iter(|| {
+            let event: ApiGatewayV2httpRequest = serde_json::from_slice(&http_bytes).unwrap();
+            let signature = event.headers.get("x-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let body = event.body.unwrap_or_default();
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            let valid = signature
+                .strip_prefix("sha256=")
+                .and_then(|h| hex::decode(h).ok())
+                .is_some_and(|sig| mac.verify_slice(&sig).is_ok());
+            let mut response = ApiGatewayV2httpResponse::default();
+            response.status_code = if valid { 202 } else { 401 };
+            response.body = Some(Body::Text(json!({ "message": "missing or invalid x-signature" }).to_string()));
+            black_box(serde_json::to_vec(&response).unwrap())
+        })
+    });
+    group.finish();
+}
+
+/// One key-value get from a guest: a script of N gets minus a script of N store opens, over N.
+fn key_value_get(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    let f = function(&runtime, "chaos", "internal-api", "[grants.stores]\ndata = \"data\"");
+    const N: u32 = 200;
+    let gets = json!({ "ops": vec![json!({ "op": "kv.get", "store": "data", "key": "k" }); N as usize] });
+    let opens = json!({ "ops": vec![json!({ "op": "kv.open", "store": "data" }); N as usize] });
+    c.bench_function("key-value get from a guest", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (f, gets, opens) = (f.clone(), gets.clone(), opens.clone());
+            async move {
+                let (mut with_gets, mut without) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    black_box(f.handle(gets.clone(), Invocation::default()).await.unwrap());
+                    with_gets += t.elapsed();
+                    let t = Instant::now();
+                    black_box(f.handle(opens.clone(), Invocation::default()).await.unwrap());
+                    without += t.elapsed();
+                }
+                with_gets.saturating_sub(without) / N
+            }
+        })
+    });
+}
+
+criterion_group!(benches, wit_level, event_level, key_value_get);
+criterion_main!(benches);

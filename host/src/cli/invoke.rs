@@ -20,9 +20,10 @@ pub struct InvokeArgs {
     /// The guest component, `.wasm` or `.cwasm` (default: the config file's `guest`).
     #[arg(long)]
     guest: Option<PathBuf>,
-    /// The Lambda event JSON file (`-` for stdin).
-    #[arg(long)]
-    event: PathBuf,
+    /// A Lambda event JSON file (`-` for stdin); repeat to run several in order against the
+    /// same in-memory state.
+    #[arg(long, required = true)]
+    event: Vec<PathBuf>,
     /// A function configuration file (TOML or JSON): grants, config values, limits.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -55,13 +56,6 @@ fn load(config_path: Option<&Path>, guest: Option<&Path>, role: Option<Role>) ->
 /// Run the invocation; exit 0 with the response, or 1 with a Lambda-style error object.
 pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let (config, guest_path, guest) = load(args.config.as_deref(), args.guest.as_deref(), args.role)?;
-    let event_text = if args.event.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?
-    } else {
-        std::fs::read_to_string(&args.event).with_context(|| format!("reading event {}", args.event.display()))?
-    };
-    let event = serde_json::from_str(&event_text).with_context(|| format!("event {} is not JSON", args.event.display()))?;
-
     let runtime = Runtime::new(EngineSettings::default())?;
     let mut app = LocalApp::new(runtime);
     for spec in &args.with {
@@ -71,15 +65,27 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let name = guest_path.file_stem().and_then(|s| s.to_str()).unwrap_or("guest").to_string();
     let function = app.add(&name, config, &guest)?;
-    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };
-    match function.handle(event, invocation).await {
-        Ok(response) => {
-            println!("{}", serde_json::to_string_pretty(&response)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(error) => {
-            println!("{}", serde_json::to_string_pretty(&error)?);
-            Ok(ExitCode::FAILURE)
-        }
+    let mut code = ExitCode::SUCCESS;
+    for path in &args.event {
+        let event = read_event(path)?;
+        let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };
+        let printed = match function.handle(event, invocation).await {
+            Ok(response) => serde_json::to_string_pretty(&response)?,
+            Err(error) => {
+                code = ExitCode::FAILURE;
+                serde_json::to_string_pretty(&error)?
+            }
+        };
+        println!("{printed}");
     }
+    Ok(code)
+}
+
+fn read_event(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the event from stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading event {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("event {} is not JSON", path.display()))
 }
