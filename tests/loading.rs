@@ -8,7 +8,8 @@ use std::process::Command;
 use common::{fixture, guest, root, runtime};
 use plugboard::config::{FunctionConfig, Role, env};
 use plugboard::roles::EventKind;
-use plugboard::runtime::{Guest, GuestError};
+use plugboard::app::LocalApp;
+use plugboard::runtime::{Guest, GuestError, Trust};
 
 #[test]
 fn a_guest_of_the_wrong_world_is_refused_naming_what_is_missing() {
@@ -46,13 +47,30 @@ fn every_role_loads_its_example_guest() {
 #[test]
 fn a_precompiled_guest_loads_and_a_foreign_one_is_refused() {
     let cwasm = runtime().precompile(&guest("quotes")).unwrap();
-    assert!(Guest::load(&runtime(), &cwasm, Role::InternalApi).is_ok());
+    // Native code is refused unless its source is trusted.
+    let err = Guest::load(&runtime(), &cwasm, Role::InternalApi).err().expect("refused");
+    assert!(matches!(err, GuestError::UntrustedPrecompiled), "{err}");
+    assert!(Guest::load_with(&runtime(), &cwasm, Role::InternalApi, Trust::Trusted).is_ok());
     // An artifact from an engine compiled with other settings (here: no epoch interruption,
     // so no deadline checks) must not be trusted to run here.
     let foreign_engine = wasmtime::Engine::new(&wasmtime::Config::new()).unwrap();
     let foreign = foreign_engine.precompile_component(&guest("quotes")).unwrap();
-    let err = Guest::load(&runtime(), &foreign, Role::InternalApi).err().expect("refused");
+    let err = Guest::load_with(&runtime(), &foreign, Role::InternalApi, Trust::Trusted).err().expect("refused");
     assert!(matches!(err, GuestError::Incompatible(_)), "{err}");
+}
+
+#[test]
+fn a_pinned_guest_must_match_its_sha256() {
+    let bytes = guest("quotes");
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let mut app = LocalApp::new(runtime());
+    let mut config = FunctionConfig::new(Role::InternalApi);
+    config.guest_sha256 = Some(digest.to_uppercase());
+    assert!(app.add("pinned", config.clone(), &bytes).is_ok());
+    config.guest_sha256 = Some("0".repeat(64));
+    let err = app.add("wrong", config, &bytes).err().expect("refused");
+    assert!(matches!(err, GuestError::PinMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(&digest), "{err}");
 }
 
 #[test]

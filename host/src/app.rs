@@ -8,7 +8,7 @@ use crate::backends::local::LocalInvoker;
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use crate::config::FunctionConfig;
 use crate::function::{Backends, Function};
-use crate::runtime::{Guest, GuestError, Runtime};
+use crate::runtime::{Guest, GuestError, Runtime, Trust, check_pin};
 
 /// A set of functions sharing in-memory tables, queues and an in-process invoker.
 pub struct LocalApp {
@@ -38,10 +38,23 @@ impl LocalApp {
         &self.runtime
     }
 
-    /// Load `guest` for `config.role` as function `name`, creating the tables and queues it
-    /// is granted, and make it invokable by name.
+    /// Load component `guest` for `config.role` as function `name`, creating the tables and
+    /// queues it is granted, and make it invokable by name.
     pub fn add(&mut self, name: &str, config: FunctionConfig, guest: &[u8]) -> Result<Arc<Function>, GuestError> {
-        let guest = Guest::load(&self.runtime, guest, config.role)?;
+        self.add_with(name, config, guest, Trust::ComponentOnly)
+    }
+
+    /// [`LocalApp::add`], allowing a precompiled guest when `trust` says its source is trusted.
+    /// A pinned `guest-sha256` is checked first either way.
+    pub fn add_with(
+        &mut self,
+        name: &str,
+        config: FunctionConfig,
+        guest: &[u8],
+        trust: Trust,
+    ) -> Result<Arc<Function>, GuestError> {
+        check_pin(guest, config.guest_sha256.as_deref())?;
+        let guest = Guest::load_with(&self.runtime, guest, config.role, trust)?;
         config.grants.stores.values().for_each(|t| self.keyvalue.create_table(t));
         config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
         let backends = Backends {

@@ -211,22 +211,18 @@ impl QueueBackend for MemoryQueue {
         state.seen.retain(|_, (at, _)| now.duration_since(*at) < DEDUP_WINDOW);
         let mut results = Vec::with_capacity(messages.len());
         for message in messages {
-            if fifo {
-                let key = dedup_key(&message);
-                if let Some((_, id)) = state.seen.get(&key) {
-                    // A duplicate is accepted and answered with the first message's id, as SQS does.
-                    results.push(Ok(id.clone()));
-                    continue;
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                state.seen.insert(key, (now, id.clone()));
-                state.messages.push(StoredMessage { id: id.clone(), message });
-                results.push(Ok(id));
-            } else {
-                let id = uuid::Uuid::new_v4().to_string();
-                state.messages.push(StoredMessage { id: id.clone(), message });
-                results.push(Ok(id));
+            let key = fifo.then(|| dedup_key(&message));
+            if let Some((_, id)) = key.as_ref().and_then(|k| state.seen.get(k)) {
+                // A FIFO duplicate is accepted and answered with the first message's id, as SQS does.
+                results.push(Ok(id.clone()));
+                continue;
             }
+            let id = uuid::Uuid::new_v4().to_string();
+            if let Some(key) = key {
+                state.seen.insert(key, (now, id.clone()));
+            }
+            state.messages.push(StoredMessage { id: id.clone(), message });
+            results.push(Ok(id));
         }
         Ok(results)
     }

@@ -9,7 +9,7 @@ use crate::app::LocalApp;
 use crate::config::{FunctionConfig, Role};
 use crate::function::Invocation;
 use crate::roles::EventKind;
-use crate::runtime::{EngineSettings, Runtime};
+use crate::runtime::{EngineSettings, Runtime, Trust};
 
 /// Arguments of `plugboard invoke`.
 #[derive(clap::Args)]
@@ -64,7 +64,8 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         app.add(name, config, &bytes)?;
     }
     let name = guest_path.file_stem().and_then(|s| s.to_str()).unwrap_or("guest").to_string();
-    let function = app.add(&name, config, &guest)?;
+    // A guest named on this command line is the local user's own choice: trusted.
+    let function = app.add_with(&name, config, &guest, Trust::Trusted)?;
     let mut code = ExitCode::SUCCESS;
     for path in &args.event {
         let event = read_event(path)?;

@@ -31,6 +31,38 @@ pub enum GuestError {
     /// The guest imports something the host does not provide.
     #[error("guest cannot be linked: {0:#}")]
     Link(wasmtime::Error),
+    /// Precompiled native code from a source not known to be trusted.
+    #[error("guest is a precompiled artifact (native code); it is loaded only from a trusted source: a pinned sha256 or this host's own cache")]
+    UntrustedPrecompiled,
+    /// The bytes are not the pinned guest.
+    #[error("guest sha256 is {actual}, but {expected} is pinned; refusing to run it")]
+    PinMismatch {
+        /// The pinned digest.
+        expected: String,
+        /// The digest of the bytes given.
+        actual: String,
+    },
+}
+
+/// Whether precompiled (`.cwasm`) bytes may be loaded: they are native code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Only components, compiled here.
+    ComponentOnly,
+    /// The bytes come from a trusted source (pinned, produced by this host, or given by the
+    /// local user on the command line): precompiled artifacts are allowed.
+    Trusted,
+}
+
+/// Check `bytes` against a pinned sha256 (hex), when there is one.
+pub fn check_pin(bytes: &[u8], pin: Option<&str>) -> Result<(), GuestError> {
+    let Some(expected) = pin else { return Ok(()) };
+    let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(GuestError::PinMismatch { expected: expected.to_ascii_lowercase(), actual })
+    }
 }
 
 /// A role's pre-instantiated guest, typed by world.
@@ -56,12 +88,16 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Load `bytes` (a component or a `.cwasm` from [`Runtime::precompile`]) for `role`.
-    ///
-    /// A `.cwasm` is native code: pass one only if this host produced it or its hash is pinned.
+    /// Load component `bytes` for `role`; precompiled artifacts are refused.
     pub fn load(runtime: &Runtime, bytes: &[u8], role: Role) -> Result<Guest, GuestError> {
+        Self::load_with(runtime, bytes, role, Trust::ComponentOnly)
+    }
+
+    /// Load `bytes` (a component, or with [`Trust::Trusted`] a `.cwasm` from
+    /// [`Runtime::precompile`]) for `role`.
+    pub fn load_with(runtime: &Runtime, bytes: &[u8], role: Role, trust: Trust) -> Result<Guest, GuestError> {
         let engine = runtime.engine();
-        let component = compile(engine, bytes)?;
+        let component = compile(engine, bytes, trust)?;
         check_exports(engine, &component, role)?;
         let pre = runtime.linker().instantiate_pre(&component).map_err(GuestError::Link)?;
         let typed = match role {
@@ -74,8 +110,9 @@ impl Guest {
     }
 }
 
-fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, GuestError> {
+fn compile(engine: &Engine, bytes: &[u8], trust: Trust) -> Result<Component, GuestError> {
     match Engine::detect_precompiled(bytes) {
+        Some(Precompiled::Component) if trust == Trust::ComponentOnly => Err(GuestError::UntrustedPrecompiled),
         Some(Precompiled::Component) => {
             // SAFETY: the caller vouches for the artifact (produced here or pinned by hash);
             // wasmtime still checks it was built by a compatible engine.

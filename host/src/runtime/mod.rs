@@ -10,7 +10,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use guest::{Guest, GuestError, RolePre};
+pub use guest::{Guest, GuestError, RolePre, Trust, check_pin};
 pub use state::{GuestFailure, HostState, MemoryCap};
 
 /// How often the epoch advances; the deadline's granularity and the guest's yield interval.
