@@ -187,6 +187,19 @@ fn cli_invoke_prints_the_lambda_response() {
 }
 
 #[test]
+fn cli_logs_why_a_guest_failed_and_what_it_printed() {
+    let dir = std::env::temp_dir().join(format!("plugboard-trap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let event = dir.join("trap.json");
+    std::fs::write(&event, r#"{"ops":[{"op":"trap"}]}"#).unwrap();
+    let (code, out, err) = plugboard(&["invoke", "--role", "internal-api", "--guest", "guests/dist/chaos.wasm", "--event", event.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("GuestFailed"), "{out}");
+    assert!(err.contains("chaos: asked to trap"), "the guest's panic message is logged: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn cli_precompile_writes_a_loadable_artifact() {
     let dir = std::env::temp_dir().join(format!("plugboard-precompile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -127,6 +127,7 @@ impl Function {
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
         store: &Store<HostState>,
     ) -> Result<R, GuestFailure> {
+        store.data().log_output();
         match outcome {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => Err(GuestFailure::classify(Some(e), store)),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::config::ConfigView;
@@ -17,6 +18,7 @@ use crate::function::FunctionEnv;
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {
     wasi: WasiCtx,
+    output: MemoryOutputPipe,
     table: ResourceTable,
     limiter: MemoryCap,
     env: Arc<FunctionEnv>,
@@ -27,11 +29,13 @@ impl HostState {
     /// A store for one call of the function described by `env`.
     pub fn new_store(engine: &wasmtime::Engine, env: Arc<FunctionEnv>, call: CallInfo) -> Store<HostState> {
         // No environment, no arguments, no preopened directories, no network: a guest sees
-        // only its imports. Output to stdout/stderr is dropped; guests log via wasi:logging.
-        let wasi = WasiCtx::builder().build();
+        // only its imports. Its stdout/stderr (a Rust panic message, say) is kept, capped, and
+        // logged after the call.
+        let output = MemoryOutputPipe::new(MAX_OUTPUT);
+        let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
         let limiter = MemoryCap::new(u64::from(env.config.limits.memory_mb) * 1024 * 1024);
         let deadline = call.deadline;
-        let state = HostState { wasi, table: ResourceTable::new(), limiter, env, call };
+        let state = HostState { wasi, output, table: ResourceTable::new(), limiter, env, call };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -71,6 +75,15 @@ impl HostState {
         LoggingView { function: &self.env.name, request_id: &self.call.request_id }
     }
 
+    /// Log what the guest wrote to stdout/stderr during this call, if anything.
+    pub fn log_output(&self) {
+        let output = self.output.contents();
+        if !output.is_empty() {
+            let text = String::from_utf8_lossy(&output);
+            tracing::info!(target: "guest", function = self.env.name, request_id = self.call.request_id, "{}", text.trim_end());
+        }
+    }
+
     /// Whether the guest tried to grow past its memory cap.
     pub fn memory_exceeded(&self) -> bool {
         self.limiter.exceeded
@@ -88,6 +101,9 @@ pub struct MemoryCap {
     max_bytes: u64,
     exceeded: bool,
 }
+
+/// Bytes of guest stdout/stderr kept per call; the rest is dropped.
+const MAX_OUTPUT: usize = 64 * 1024;
 
 /// Most table elements one store may hold; generous for Python and JS guests.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
