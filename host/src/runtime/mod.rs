@@ -90,7 +90,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::capabilities::add_to_linker(&mut linker)?;
-        start_epoch_ticker(&engine);
+        start_epoch_ticker(&engine)?;
         Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker }) })
     }
 
@@ -123,7 +123,7 @@ fn pagemap_scan_supported() -> bool {
 
 /// Advance the engine's epoch every [`EPOCH_TICK`] on one thread for the process; the thread
 /// ends when the engine is dropped.
-fn start_epoch_ticker(engine: &Engine) {
+fn start_epoch_ticker(engine: &Engine) -> wasmtime::Result<()> {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("plugboard-epoch".into())
@@ -134,5 +134,6 @@ fn start_epoch_ticker(engine: &Engine) {
                 std::thread::sleep(EPOCH_TICK);
             }
         })
-        .expect("spawning the epoch thread");
+        .map_err(|e| wasmtime::Error::msg(format!("cannot start the epoch thread: {e}")))?;
+    Ok(())
 }
