@@ -69,9 +69,24 @@ pub async fn handle(function: &Function, event: Value, invocation: Invocation) -
     result
 }
 
+/// Counts the bytes written to it, so a response's JSON size is known without building it.
+#[derive(Default)]
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Refuse a response Lambda would refuse, rather than let it be cut.
 fn check_size(response: Value) -> Result<Value, FunctionError> {
-    let size = serde_json::to_vec(&response).map(|v| v.len()).unwrap_or(usize::MAX);
+    let mut count = ByteCount::default();
+    let size = serde_json::to_writer(&mut count, &response).map(|()| count.0).unwrap_or(usize::MAX);
     if size > MAX_RESPONSE_BYTES {
         return Err(FunctionError::new(
             "ResponseTooLarge",
