@@ -118,17 +118,14 @@ impl KeyValueTable for MemoryTable {
         let mut items = self.lock();
         let current = match items.get(key) {
             None => 0,
-            Some(v) => {
-                let bytes: [u8; 8] = v.value.as_slice().try_into().map_err(|_| {
-                    KvError::Other(format!("value at `{key}` is not a counter (8 little-endian bytes)"))
-                })?;
-                i64::from_le_bytes(bytes)
-            }
+            Some(v) => std::str::from_utf8(&v.value).ok().and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| {
+                KvError::Other(format!("value at `{key}` is not a counter (decimal text)"))
+            })?,
         };
         let next = current
             .checked_add(delta)
             .ok_or_else(|| KvError::Other(format!("counter at `{key}` would overflow")))?;
-        Self::write(&mut items, key, next.to_le_bytes().to_vec());
+        Self::write(&mut items, key, next.to_string().into_bytes());
         Ok(next)
     }
 

@@ -79,7 +79,8 @@ pub trait KeyValueBackend: Send + Sync {
     async fn open(&self, table: &str) -> Result<Arc<dyn KeyValueTable>, KvError>;
 }
 
-/// One table. Counters written by `increment` are stored as 8 little-endian bytes (Spin's layout).
+/// One table. Counters written by `increment` are stored as decimal text, e.g. `42` (Spin's
+/// DynamoDB layout), so a counter can be read with `get` too.
 #[async_trait]
 pub trait KeyValueTable: Send + Sync {
     /// The value at `key`.
