@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The test command: build the guests, then run every host test (unit, integration, CLI) and
-# check that the benchmarks compile. Everything runs in the release profile (see Cargo.toml).
+# The test command: build the guests, start moto's AWS-protocol server on 127.0.0.1, run every
+# host test (unit, integration, CLI, AWS backends over the wire), check the benchmarks compile.
+# Everything runs in the release profile (see Cargo.toml).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/build-guests.sh
+scripts/test-env.sh
+state=$(mktemp)
+trap 'scripts/moto.sh stop "$state"' EXIT
+PLUGBOARD_TEST_AWS_ENDPOINT=$(scripts/moto.sh start "$state")
+export PLUGBOARD_TEST_AWS_ENDPOINT
 cargo test --release --locked --workspace
 cargo bench --locked --no-run -p plugboard

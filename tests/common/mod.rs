@@ -108,3 +108,26 @@ pub fn failed_ids(response: &Value) -> Vec<String> {
         .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier").to_string())
         .collect()
 }
+
+/// SDK configuration for the moto server `scripts/test.sh` starts on 127.0.0.1.
+pub async fn aws() -> aws_config::SdkConfig {
+    let url = std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT")
+        .expect("PLUGBOARD_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto");
+    plugboard::backends::aws::sdk_config(Some(&url)).await
+}
+
+/// A fresh DynamoDB table in Spin's layout (partition key `PK`), named after `label`.
+pub async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, label: &str) -> String {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let name = format!("{label}-{}", uuid::Uuid::new_v4().simple());
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("PK").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .expect("create table in moto");
+    name
+}

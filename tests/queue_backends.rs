@@ -1,0 +1,154 @@
+//! The SQS queue backend over the wire against moto's server, and the Scalable Webhook
+//! pattern end to end on SQS and DynamoDB.
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use common::{aws, call, config, dynamodb_table, guest, http_event, runtime, status_body};
+use hmac::{Hmac, Mac};
+use plugboard::backends::aws::{DynamoDbKeyValue, SqsQueue};
+use plugboard::backends::local::LocalInvoker;
+use plugboard::bindings::plugboard::host::queue::AttributeValue;
+use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
+use plugboard::function::{Backends, Function};
+use plugboard::runtime::Guest;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&aws().await)
+}
+
+async fn create_queue(client: &aws_sdk_sqs::Client, fifo: bool) -> (String, String) {
+    let name = format!("q-{}{}", uuid::Uuid::new_v4().simple(), if fifo { ".fifo" } else { "" });
+    let mut request = client.create_queue().queue_name(&name);
+    if fifo {
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    let url = request.send().await.expect("create queue in moto").queue_url.unwrap();
+    (name, url)
+}
+
+fn message(body: &str) -> OutgoingMessage {
+    OutgoingMessage { body: body.into(), attributes: vec![], delay_seconds: None, group_id: None, deduplication_id: None }
+}
+
+async fn receive(client: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let output = client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    output.messages.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sends_keep_body_attributes_and_report_per_entry() {
+    let client = sqs().await;
+    let (name, url) = create_queue(&client, false).await;
+    let backend = SqsQueue::new(client.clone());
+    let mut first = message("hello");
+    first.attributes = vec![
+        ("kind".into(), AttributeValue::Text("greeting".into())),
+        ("n".into(), AttributeValue::Number("7".into())),
+        ("raw".into(), AttributeValue::Binary(vec![0, 1, 2])),
+    ];
+    // By name (resolved to the URL), then by URL.
+    let ids = backend.send_batch(&name, vec![first, message("second")]).await.unwrap();
+    assert!(ids.iter().all(Result::is_ok), "{ids:?}");
+    let ids = backend.send_batch(&url, vec![message("third")]).await.unwrap();
+    assert!(ids[0].is_ok());
+    let mut got = receive(&client, &url).await;
+    got.sort_by_key(|m| m.body.clone());
+    let bodies: Vec<_> = got.iter().map(|m| m.body.clone().unwrap()).collect();
+    assert_eq!(bodies, ["hello", "second", "third"]);
+    let attrs = got[0].message_attributes.as_ref().unwrap();
+    assert_eq!(attrs["kind"].string_value(), Some("greeting"));
+    assert_eq!((attrs["n"].data_type(), attrs["n"].string_value()), ("Number", Some("7")));
+    assert_eq!(attrs["raw"].binary_value().map(|b| b.as_ref().to_vec()), Some(vec![0, 1, 2]));
+}
+
+#[tokio::test]
+async fn fifo_sends_carry_group_and_deduplication_ids() {
+    let client = sqs().await;
+    let (name, url) = create_queue(&client, true).await;
+    let backend = SqsQueue::new(client.clone());
+    let mut a = message("a");
+    a.group_id = Some("g1".into());
+    a.deduplication_id = Some("d1".into());
+    let mut again = a.clone();
+    again.body = "a again".into();
+    let results = backend.send_batch(&name, vec![a, again]).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let got = receive(&client, &url).await;
+    assert_eq!(got.len(), 1, "the duplicate was dropped by SQS");
+    let system = got[0].attributes.as_ref().unwrap();
+    assert_eq!(system[&MessageSystemAttributeName::MessageGroupId], "g1");
+}
+
+#[tokio::test]
+async fn a_missing_queue_is_no_such_queue() {
+    let backend = SqsQueue::new(sqs().await);
+    assert!(matches!(backend.send_batch("never-created", vec![message("x")]).await, Err(QueueError::NoSuchQueue)));
+}
+
+#[tokio::test]
+async fn scalable_webhook_over_sqs_and_dynamodb() {
+    let config_aws = aws().await;
+    let sqs_client = aws_sdk_sqs::Client::new(&config_aws);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config_aws);
+    let (_, url) = create_queue(&sqs_client, false).await;
+    let table = dynamodb_table(&dynamo, "events").await;
+    let backends = Backends {
+        keyvalue: Arc::new(DynamoDbKeyValue::new(dynamo.clone(), 100)),
+        queue: Arc::new(SqsQueue::new(sqs_client.clone())),
+        invoker: Arc::new(LocalInvoker::new()),
+    };
+    let load = |name: &str, toml: String| {
+        let cfg = config(&toml);
+        let loaded = Guest::load(&runtime(), &guest(name), cfg.role).unwrap();
+        Function::new(name, cfg, runtime(), loaded, backends.clone())
+    };
+    let ingest = load("webhook_ingest", format!("role = \"http-api\"\n[grants.queues]\nevents = \"{url}\"\n[config]\nwebhook_secret = \"k\""));
+    let worker = load("webhook_worker", format!("role = \"queue-worker\"\n[grants.stores]\nevents = \"{table}\""));
+
+    let body = r#"{"id":"evt-9","event":"invoice.paid"}"#;
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"k").unwrap();
+    mac.update(body.as_bytes());
+    let mut event = http_event("POST", "/webhooks", Some(body));
+    event["headers"]["x-signature"] = format!("sha256={}", hex::encode(mac.finalize().into_bytes())).into();
+    assert_eq!(status_body(&call(&ingest, event).await.unwrap()).0, 202);
+
+    // Build the SQS event Lambda's event source would, from what is really on the queue.
+    let records: Vec<Value> = receive(&sqs_client, &url)
+        .await
+        .into_iter()
+        .map(|m| {
+            let attrs = m.message_attributes.unwrap_or_default();
+            json!({
+                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": { "ApproximateReceiveCount": "1" },
+                "messageAttributes": attrs.iter().map(|(k, v)| (k.clone(), json!({ "stringValue": v.string_value(), "dataType": v.data_type() }))).collect::<serde_json::Map<_, _>>(),
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+            })
+        })
+        .collect();
+    assert_eq!(records.len(), 1);
+    let response = call(&worker, json!({ "Records": records })).await.unwrap();
+    assert_eq!(response["batchItemFailures"], json!([]));
+    let item = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("count/invoice.paid".into()))
+        .send()
+        .await
+        .unwrap();
+    let count = item.item.unwrap()["VAL"].as_b().unwrap().as_ref().to_vec();
+    assert_eq!(count, b"1");
+}
