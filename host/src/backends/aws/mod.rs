@@ -1,11 +1,14 @@
-//! The AWS backends: clients built once from one `SdkConfig`, errors carrying AWS's codes.
+//! The AWS backends (DynamoDB, SQS, Lambda): clients built once from one `SdkConfig`, errors
+//! carrying AWS's codes.
 
 pub mod dynamodb;
+pub mod lambda;
 pub mod sqs;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use dynamodb::DynamoDbKeyValue;
+pub use lambda::LambdaInvoker;
 pub use sqs::SqsQueue;
 
 /// The SDK configuration: the standard chain (environment, profile, Lambda's role), or a fixed
