@@ -8,5 +8,6 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod function;
+pub mod lambda;
 pub mod roles;
 pub mod runtime;

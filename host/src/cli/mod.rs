@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run one Lambda event through a guest and print the Lambda response JSON.
     Invoke(invoke::InvokeArgs),
+    /// Serve the Lambda Runtime API (what `bootstrap` does when `AWS_LAMBDA_RUNTIME_API` is set).
+    Lambda,
     /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
     Precompile {
         /// The guest component (`.wasm`).
@@ -35,7 +37,9 @@ enum Command {
 /// Parse the command line, run it, and turn any error into a message and exit code 1.
 pub fn main() -> ExitCode {
     init_logging();
-    let cli = Cli::parse();
+    // As Lambda's `bootstrap`, the binary is started with no arguments.
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1;
+    let cli = if on_lambda { Cli { command: Command::Lambda } } else { Cli::parse() };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli)));
     match result {
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
+        Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
         Command::Precompile { guest, output } => {
             let runtime = Runtime::new(EngineSettings::default())?;
             let wasm = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
@@ -62,13 +67,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs go to stderr (stdout carries responses): text by default, JSON lines with
+/// Logs go to stderr (stdout carries responses): text by default, JSON lines on Lambda or with
 /// `PLUGBOARD_LOG_FORMAT=json`; the filter comes from `PLUGBOARD_LOG` (default `info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGBOARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("PLUGBOARD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    let json = match std::env::var("PLUGBOARD_LOG_FORMAT") {
+        Ok(format) => format == "json",
+        Err(_) => std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
+    };
+    if json {
         builder.json().init();
     } else {
         builder.init();
