@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
+use crate::backends::aws::s3::{S3Location, fetch};
 use crate::backends::aws::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, lambda::DEPTH_KEY, sdk_config};
 use crate::config::env;
 use crate::function::{Backends, Function, Invocation};
@@ -39,14 +40,14 @@ pub async fn run() -> anyhow::Result<()> {
 pub async fn cold_start() -> anyhow::Result<Arc<Function>> {
     let config = env::from_vars(std::env::vars())?;
     let location = config.guest.clone().context("PLUGBOARD_GUEST is not set")?;
-    let bytes = read_guest(&location).await?;
+    let sdk = sdk_config(None).await;
+    let bytes = read_guest(&sdk, &location).await?;
     check_pin(&bytes, config.guest_sha256.as_deref())?;
     // Precompiled native code runs only when its exact bytes are pinned.
     let trust = if config.guest_sha256.is_some() { Trust::Trusted } else { Trust::ComponentOnly };
     let runtime = Runtime::new(EngineSettings::default())?;
     let guest = Guest::load_with(&runtime, &bytes, config.role, trust)
         .with_context(|| format!("loading guest {location}"))?;
-    let sdk = sdk_config(None).await;
     let backends = Backends {
         keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(&sdk), DYNAMODB_PAGE)),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk))),
@@ -56,9 +57,15 @@ pub async fn cold_start() -> anyhow::Result<Arc<Function>> {
     Ok(Arc::new(Function::new(&name, config, runtime, guest, backends)))
 }
 
-async fn read_guest(location: &str) -> anyhow::Result<Vec<u8>> {
+/// The guest's bytes from `s3://bucket/key[?versionId=...]` or a path.
+async fn read_guest(sdk: &aws_config::SdkConfig, location: &str) -> anyhow::Result<Vec<u8>> {
     if location.starts_with("s3://") {
-        anyhow::bail!("PLUGBOARD_GUEST={location}: guests from S3 are not supported by this build yet; use a path");
+        let parsed = S3Location::parse(location)
+            .with_context(|| format!("PLUGBOARD_GUEST={location} is not s3://bucket/key[?versionId=...]"))?;
+        // Path-style addressing only for a local AWS-protocol server (tests); AWS gets the default.
+        let local = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let client = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build());
+        return fetch(&client, &parsed).await.map_err(|e| anyhow::anyhow!("fetching guest {location}: {e}"));
     }
     tokio::fs::read(location).await.with_context(|| format!("reading guest {location}"))
 }

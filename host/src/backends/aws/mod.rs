@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod lambda;
+pub mod s3;
 pub mod sqs;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
