@@ -7,7 +7,6 @@ scripts/build-guests.sh >/dev/null
 target=${CARGO_TARGET_DIR:-$root/target}
 rm -rf "$target/criterion"
 cargo bench --locked -p plugboard --bench invoke -- "$@"
-
 python3 - "$target/criterion" <<'PY'
 import json, pathlib, sys
 rows = []

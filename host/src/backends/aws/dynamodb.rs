@@ -86,6 +86,31 @@ async fn backoff(round: u32) {
     tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
 }
 
+/// Send `first`, then whatever each reply left unprocessed, backing off between rounds; the
+/// results of every round, in order. Gives up after [`MAX_ROUNDS`] retries.
+async fn until_processed<T, R, F, Fut>(operation: &str, first: T, mut send: F) -> Result<Vec<R>, KvError>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(R, Option<T>), KvError>>,
+{
+    let mut results = Vec::new();
+    let mut pending = Some(first);
+    let mut round = 0;
+    while let Some(request) = pending.take() {
+        let (result, rest) = send(request).await?;
+        results.push(result);
+        pending = rest;
+        if pending.is_some() {
+            round += 1;
+            if round > MAX_ROUNDS {
+                return Err(KvError::Other(format!("{operation} left items unprocessed; try again")));
+            }
+            backoff(round).await;
+        }
+    }
+    Ok(results)
+}
+
 fn versioned(mut item: HashMap<String, AttributeValue>) -> Option<Versioned> {
     let value = match item.remove(VAL) {
         Some(AttributeValue::B(blob)) => blob.into_inner(),
@@ -226,22 +251,16 @@ impl KeyValueTable for DynamoDbTable {
                 .consistent_read(true)
                 .build()
                 .map_err(|e| KvError::Other(e.to_string()))?;
-            let mut pending = Some(HashMap::from([(self.table.clone(), wanted)]));
-            let mut round = 0;
-            while let Some(request) = pending.take() {
+            let first = HashMap::from([(self.table.clone(), wanted)]);
+            let pages = until_processed("BatchGetItem", first, |request| async move {
                 let output = self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
-                for mut item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    if let (Some(AttributeValue::S(k)), Some(AttributeValue::B(v))) = (item.remove(PK), item.remove(VAL)) {
-                        found.insert(k, v.into_inner());
-                    }
-                }
-                pending = output.unprocessed_keys.filter(|u| !u.is_empty());
-                if pending.is_some() {
-                    round += 1;
-                    if round > MAX_ROUNDS {
-                        return Err(KvError::Other("BatchGetItem left keys unprocessed; try again".into()));
-                    }
-                    backoff(round).await;
+                let items = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+                Ok((items, output.unprocessed_keys.filter(|u| !u.is_empty())))
+            })
+            .await?;
+            for mut item in pages.into_iter().flatten() {
+                if let (Some(AttributeValue::S(k)), Some(AttributeValue::B(v))) = (item.remove(PK), item.remove(VAL)) {
+                    found.insert(k, v.into_inner());
                 }
             }
         }
@@ -283,19 +302,12 @@ impl DynamoDbTable {
     /// `BatchWriteItem` in chunks of 25, retrying unprocessed items with backoff.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), KvError> {
         for chunk in requests.chunks(BATCH_WRITE) {
-            let mut pending = Some(HashMap::from([(self.table.clone(), chunk.to_vec())]));
-            let mut round = 0;
-            while let Some(request) = pending.take() {
+            let first = HashMap::from([(self.table.clone(), chunk.to_vec())]);
+            until_processed("BatchWriteItem", first, |request| async move {
                 let output = self.client.batch_write_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
-                pending = output.unprocessed_items.filter(|u| !u.is_empty());
-                if pending.is_some() {
-                    round += 1;
-                    if round > MAX_ROUNDS {
-                        return Err(KvError::Other("BatchWriteItem left items unprocessed; try again".into()));
-                    }
-                    backoff(round).await;
-                }
-            }
+                Ok(((), output.unprocessed_items.filter(|u| !u.is_empty())))
+            })
+            .await?;
         }
         Ok(())
     }
