@@ -17,5 +17,8 @@ for est in sorted(pathlib.Path(sys.argv[1]).glob("**/new/estimates.json")):
 width = max(len(name) for name, _ in rows)
 print(f"\n{'benchmark':<{width}}  median")
 for name, ns in rows:
-    print(f"{name:<{width}}  {ns/1000:8.2f} µs" if ns >= 1000 else f"{name:<{width}}  {ns:8.0f} ns")
+    if ns >= 1e6:
+        print(f"{name:<{width}}  {ns/1e6:8.2f} ms")
+    else:
+        print(f"{name:<{width}}  {ns/1000:8.2f} µs" if ns >= 1000 else f"{name:<{width}}  {ns:8.0f} ns")
 PY

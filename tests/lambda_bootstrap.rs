@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{aws, dynamodb_table, root};
+use common::{aws, dynamodb_table, root, s3_bucket, upload};
 use serde_json::Value;
 
 fn cargo_lambda() -> PathBuf {
@@ -181,27 +181,10 @@ fn bad_configuration_fails_the_cold_start_with_a_clear_message() {
     assert!(stderr.contains("sha256") && stderr.contains("refusing"), "{stderr}");
 }
 
-/// Upload `bytes` to a fresh versioned bucket in moto under `key`; returns the bucket.
-async fn s3_bucket(client: &aws_sdk_s3::Client) -> String {
-    let bucket = format!("guests-{}", uuid::Uuid::new_v4().simple());
-    client.create_bucket().bucket(&bucket).send().await.expect("create bucket");
-    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
-        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-        .build();
-    client.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
-    bucket
-}
-
-async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, guest: &str) -> String {
-    let body = aws_sdk_s3::primitives::ByteStream::from(common::guest(guest));
-    let output = client.put_object().bucket(bucket).key(key).body(body).send().await.unwrap();
-    output.version_id.expect("a versioned bucket returns a version id")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn guests_load_from_s3_by_version_and_pin() {
     let sdk = aws().await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let s3 = plugboard::backends::aws::s3::client(&sdk);
     let bucket = s3_bucket(&s3).await;
     let first = upload(&s3, &bucket, "svc.wasm", "quotes").await;
     upload(&s3, &bucket, "svc.wasm", "chaos").await;

@@ -235,5 +235,35 @@ fn key_value_get(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, wit_level, event_level, key_value_get);
+/// The cold start's guest step: compile the component, load this host's cached `.cwasm`, or
+/// load the artifact `plugboard publish` cross-compiled for this architecture.
+fn guest_load(c: &mut Criterion) {
+    use plugboard::config::Role;
+    use plugboard::runtime::Guest;
+    use plugboard::runtime::precompiled::{CompileCache, TARGETS, cross_engine};
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    let dir = std::env::temp_dir().join(format!("plugboard-bench-cache-{}", std::process::id()));
+    let cache = CompileCache::open(&dir, &runtime).unwrap();
+    let mut group = c.benchmark_group("guest load");
+    group.sample_size(10);
+    for (name, role) in [("quotes", Role::InternalApi), ("items_api", Role::HttpApi)] {
+        let wasm = std::fs::read(root().join(format!("guests/dist/{name}.wasm"))).unwrap();
+        let triple = TARGETS.iter().find(|(arch, _)| *arch == std::env::consts::ARCH).unwrap().1;
+        let published = cross_engine(triple).unwrap().precompile_component(&wasm).unwrap();
+        cache.load(&runtime, &wasm, role).unwrap();
+        group.bench_function(BenchmarkId::new("compile .wasm", name), |b| {
+            b.iter(|| black_box(Guest::load(&runtime, &wasm, role).unwrap()))
+        });
+        group.bench_function(BenchmarkId::new("cached .cwasm", name), |b| {
+            b.iter(|| black_box(cache.load(&runtime, &wasm, role).unwrap()))
+        });
+        group.bench_function(BenchmarkId::new("published .cwasm", name), |b| {
+            b.iter(|| black_box(Guest::load_with(&runtime, &published, role, plugboard::runtime::Trust::Trusted).unwrap()))
+        });
+    }
+    group.finish();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+criterion_group!(benches, wit_level, event_level, key_value_get, guest_load);
 criterion_main!(benches);

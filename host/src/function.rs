@@ -1,6 +1,6 @@
 //! A function: one configured guest with its grants and backends, answering Lambda events.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 use tokio::time::{Duration, Instant};
@@ -58,7 +58,7 @@ pub struct Invocation {
 /// A configured, loaded function.
 pub struct Function {
     runtime: Runtime,
-    guest: Guest,
+    guest: RwLock<Guest>,
     env: Arc<FunctionEnv>,
 }
 
@@ -77,7 +77,7 @@ impl Function {
             guest_config: ConfigCtx { values: config.config.clone() },
             config,
         };
-        Function { runtime, guest, env: Arc::new(env) }
+        Function { runtime, guest: RwLock::new(guest), env: Arc::new(env) }
     }
 
     /// The function's name.
@@ -87,7 +87,7 @@ impl Function {
 
     /// The function's role.
     pub fn role(&self) -> Role {
-        self.guest.role
+        self.env.config.role
     }
 
     /// The function's configuration.
@@ -95,9 +95,24 @@ impl Function {
         &self.env.config
     }
 
-    /// The loaded guest.
-    pub fn guest(&self) -> &Guest {
-        &self.guest
+    /// The guest serving calls now (a cheap handle; a call keeps the one it started with).
+    pub fn guest(&self) -> Guest {
+        self.guest.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The engine and linker the function's guests are loaded with.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Serve later calls with `guest` (a refreshed or hot-reloaded build); calls in flight
+    /// finish on the old one. A guest loaded for another role is refused.
+    pub fn replace_guest(&self, guest: Guest) -> Result<(), Role> {
+        if guest.role != self.role() {
+            return Err(guest.role);
+        }
+        *self.guest.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = guest;
+        Ok(())
     }
 
     /// Answer one Lambda event with the Lambda response, or a Lambda function error.

@@ -131,3 +131,21 @@ pub async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, label: &str) -> S
         .expect("create table in moto");
     name
 }
+
+/// A fresh versioned bucket in moto.
+pub async fn s3_bucket(client: &aws_sdk_s3::Client) -> String {
+    let bucket = format!("guests-{}", uuid::Uuid::new_v4().simple());
+    client.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    client.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+    bucket
+}
+
+/// Upload guest `guest` under `key`; returns the version id.
+pub async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, name: &str) -> String {
+    let body = aws_sdk_s3::primitives::ByteStream::from(guest(name));
+    let output = client.put_object().bucket(bucket).key(key).body(body).send().await.unwrap();
+    output.version_id.expect("a versioned bucket returns a version id")
+}

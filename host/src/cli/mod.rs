@@ -1,6 +1,7 @@
 //! The `plugboard` command line: clap subcommands, each a thin call into the library.
 
 mod invoke;
+mod publish;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Serve the Lambda Runtime API (what `bootstrap` does when `AWS_LAMBDA_RUNTIME_API` is set).
     Lambda,
+    /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
+    Publish(publish::PublishArgs),
     /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
     Precompile {
         /// The guest component (`.wasm`).
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
+        Command::Publish(args) => publish::run(args).await,
         Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
         Command::Precompile { guest, output } => {
             let runtime = Runtime::new(EngineSettings::default())?;

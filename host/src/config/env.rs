@@ -5,6 +5,7 @@
 //! | `PLUGBOARD_ROLE` | `role` |
 //! | `PLUGBOARD_GUEST` | `guest` |
 //! | `PLUGBOARD_GUEST_SHA256` | `guest-sha256` |
+//! | `PLUGBOARD_PRECOMPILED_SHA256` | `precompiled-sha256`, comma-separated |
 //! | `PLUGBOARD_STORES` | `grants.stores`, as `name=table,name=table` |
 //! | `PLUGBOARD_QUEUES` | `grants.queues`, as `name=queue-url,...` |
 //! | `PLUGBOARD_FUNCTIONS` | `grants.functions`, as `name=function,...` |
@@ -31,6 +32,7 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
             "ROLE" => set(&mut root, "role", value),
             "GUEST" => set(&mut root, "guest", value),
             "GUEST_SHA256" => set(&mut root, "guest-sha256", value.to_ascii_lowercase()),
+            "PRECOMPILED_SHA256" => root.insert("precompiled-sha256".into(), list(&value)),
             "AUTHORIZER_RESPONSE" => set(&mut root, "authorizer-response", value),
             "STORES" => grants.insert("stores".into(), pairs(&name, &value)?),
             "QUEUES" => grants.insert("queues".into(), pairs(&name, &value)?),
@@ -74,6 +76,12 @@ fn pairs(var: &str, text: &str) -> Result<Value, ConfigError> {
         map.insert(name.trim().to_string(), Value::String(resource.trim().to_string()));
     }
     Ok(Value::Object(map))
+}
+
+/// Parse `a,b,c` into a JSON array of lower-case strings.
+fn list(text: &str) -> Value {
+    let items = text.split(',').map(str::trim).filter(|e| !e.is_empty());
+    Value::Array(items.map(|e| Value::String(e.to_ascii_lowercase())).collect())
 }
 
 fn number(var: &str, text: &str) -> Result<Value, ConfigError> {

@@ -169,6 +169,10 @@ pub struct FunctionConfig {
     /// The guest's expected sha256 (hex); a guest with other bytes is refused.
     #[serde(default)]
     pub guest_sha256: Option<String>,
+    /// sha256 (hex) of precompiled artifacts (`.cwasm`, one per architecture) published beside an
+    /// S3 guest; only an artifact whose digest is listed here is loaded (it is native code).
+    #[serde(default)]
+    pub precompiled_sha256: Vec<String>,
     /// What the guest may reach.
     #[serde(default)]
     pub grants: Grants,
@@ -190,6 +194,7 @@ impl FunctionConfig {
             role,
             guest: None,
             guest_sha256: None,
+            precompiled_sha256: Vec::new(),
             grants: Grants::default(),
             config: BTreeMap::new(),
             limits: Limits::default(),
@@ -244,10 +249,12 @@ impl FunctionConfig {
         if !(1..=10_240).contains(&limits.memory_mb) {
             return bad(format!("limits.memory-mb = {} is outside 1..=10240", limits.memory_mb));
         }
-        if let Some(pin) = &self.guest_sha256 {
-            if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return bad("guest-sha256 must be 64 hex digits".to_string());
-            }
+        let is_digest = |pin: &str| pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit());
+        if self.guest_sha256.as_deref().is_some_and(|pin| !is_digest(pin)) {
+            return bad("guest-sha256 must be 64 hex digits".to_string());
+        }
+        if let Some(pin) = self.precompiled_sha256.iter().find(|pin| !is_digest(pin)) {
+            return bad(format!("precompiled-sha256: `{pin}` is not 64 hex digits"));
         }
         Ok(())
     }

@@ -34,7 +34,8 @@ pub async fn handle(
         EventKind::RequestAuthorizer => from_request(parse(event, kind)?),
         _ => from_http_api(parse(event, kind)?),
     };
-    let RolePre::Authorizer(pre) = &function.guest().pre else {
+    let guest = function.guest();
+    let RolePre::Authorizer(pre) = &guest.pre else {
         return Err(FunctionError::new("RoleMismatch", "guest was not loaded for authorizer"));
     };
     let call = function.call_info(invocation);

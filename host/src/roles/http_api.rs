@@ -31,7 +31,8 @@ pub async fn handle(
         EventKind::HttpApi => from_http_api(parse(event, kind)?)?,
         _ => from_function_url(parse(event, kind)?)?,
     };
-    let RolePre::HttpApi(pre) = &function.guest().pre else {
+    let guest = function.guest();
+    let RolePre::HttpApi(pre) = &guest.pre else {
         return Err(FunctionError::new("RoleMismatch", "guest was not loaded for http-api"));
     };
     let call = function.call_info(invocation);

@@ -8,7 +8,8 @@ use crate::runtime::RolePre;
 
 /// Run one direct invocation; a guest error becomes a function error with the guest's type.
 pub async fn handle(function: &Function, event: Value, invocation: &Invocation) -> Result<Value, FunctionError> {
-    let RolePre::InternalApi(pre) = &function.guest().pre else {
+    let guest = function.guest();
+    let RolePre::InternalApi(pre) = &guest.pre else {
         return Err(FunctionError::new("RoleMismatch", "guest was not loaded for internal-api"));
     };
     let payload = event.to_string();

@@ -15,7 +15,8 @@ use crate::runtime::RolePre;
 /// Run every record of an SQS event through the guest and report the failures.
 pub async fn handle(function: &Function, event: Value, invocation: &Invocation) -> Result<Value, FunctionError> {
     let event: SqsEvent = parse(event, EventKind::Sqs)?;
-    let RolePre::QueueWorker(pre) = &function.guest().pre else {
+    let guest = function.guest();
+    let RolePre::QueueWorker(pre) = &guest.pre else {
         return Err(FunctionError::new("RoleMismatch", "guest was not loaded for queue-worker"));
     };
     let fifo = event.records.iter().any(is_fifo);

@@ -2,6 +2,7 @@
 //! `Store` with its deadline and memory cap.
 
 mod guest;
+pub mod precompiled;
 mod state;
 
 use std::sync::Arc;
@@ -57,9 +58,7 @@ struct RuntimeInner {
 impl Runtime {
     /// Build the engine, link WASI and every capability, and start the epoch ticker.
     pub fn new(settings: EngineSettings) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.wasm_component_model(true);
+        let mut config = compile_config();
         let max_memory = u64::from(settings.max_memory_mb) * 1024 * 1024;
         if let Allocator::Pooling { max_instances } = settings.allocator {
             let mut pool = PoolingAllocationConfig::default();
@@ -108,6 +107,15 @@ impl Runtime {
     pub fn precompile(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
         self.inner.engine.precompile_component(wasm)
     }
+}
+
+/// The settings that decide what compiled code looks like, shared by this host's engine and the
+/// cross-compiling engines of `plugboard publish`, so their artifacts load here.
+pub(crate) fn compile_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config
 }
 
 /// Bytes of each memory and table slot kept resident between instances (with PAGEMAP_SCAN).

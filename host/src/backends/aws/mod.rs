@@ -4,6 +4,7 @@
 pub mod dynamodb;
 pub mod lambda;
 pub mod s3;
+pub mod secrets;
 pub mod sqs;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
