@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod dev;
 pub mod function;
 pub mod lambda;
 pub mod roles;

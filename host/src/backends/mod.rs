@@ -1,6 +1,8 @@
 //! Backends behind the capability traits. `memory` serves tests and `plugboard invoke`;
-//! `local` calls other functions in this process; `aws` is DynamoDB, SQS and Lambda.
+//! `embedded` is `plugboard dev`'s durable store; `local` calls other functions in this
+//! process; `aws` is DynamoDB, SQS, Lambda, S3 and the secret stores.
 
 pub mod aws;
+pub mod embedded;
 pub mod local;
 pub mod memory;

@@ -1,5 +1,6 @@
 //! The `plugboard` command line: clap subcommands, each a thin call into the library.
 
+mod dev;
 mod invoke;
 mod publish;
 
@@ -25,6 +26,10 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Serve the Lambda Runtime API (what `bootstrap` does when `AWS_LAMBDA_RUNTIME_API` is set).
     Lambda,
+    /// Run the app of a manifest locally: HTTP routes, authorizers, queues, Invoke API.
+    Dev(dev::DevArgs),
+    /// Look into the queues of a running `plugboard dev`.
+    Queue(dev::QueueArgs),
     /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
     Publish(publish::PublishArgs),
     /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
@@ -57,6 +62,8 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
+        Command::Dev(args) => dev::run(args).await,
+        Command::Queue(args) => dev::queue(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
         Command::Precompile { guest, output } => {

@@ -1,0 +1,119 @@
+//! Durable local backends for `plugboard dev`: key-value tables and queues in one embedded
+//! `redb` database under the app's state directory.
+//!
+//! Every write goes through one writer thread that commits whatever is waiting in a single
+//! transaction (group commit): each caller is answered only after its commit is on disk, and
+//! many concurrent writers share one fsync.
+
+mod keyvalue;
+mod queue;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+
+pub use keyvalue::EmbeddedKeyValue;
+pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage};
+
+/// Largest number of waiting writes committed together.
+const MAX_GROUP: usize = 1024;
+
+/// What the writer calls after the commit: with `Ok` once durable, or the failure.
+type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// One write: runs inside the shared transaction and returns its completion.
+type Job = Box<dyn FnOnce(&WriteTransaction) -> Done + Send>;
+
+/// The database and its writer thread; shared by the key-value and queue backends.
+pub struct EmbeddedDb {
+    db: Arc<Database>,
+    writer: mpsc::Sender<Job>,
+}
+
+/// Why the state could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+#[error("state database {path}: {message}")]
+pub struct OpenError {
+    /// The database file.
+    pub path: String,
+    /// What went wrong (e.g. another `plugboard dev` holds it).
+    pub message: String,
+}
+
+impl EmbeddedDb {
+    /// Open (or create) `dir/state.redb`, emptying it first when `reset`.
+    pub fn open(dir: &Path, reset: bool) -> Result<Arc<EmbeddedDb>, OpenError> {
+        let path = dir.join("state.redb");
+        let error = |message: String| OpenError { path: path.display().to_string(), message };
+        std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+        if reset && path.exists() {
+            std::fs::remove_file(&path).map_err(|e| error(e.to_string()))?;
+        }
+        let db = Arc::new(Database::create(&path).map_err(|e| error(e.to_string()))?);
+        let (writer, jobs) = mpsc::channel::<Job>();
+        let for_writer = db.clone();
+        std::thread::Builder::new()
+            .name("plugboard-state-writer".into())
+            .spawn(move || write_loop(&for_writer, &jobs))
+            .map_err(|e| error(e.to_string()))?;
+        Ok(Arc::new(EmbeddedDb { db, writer }))
+    }
+
+    /// Run `work` in the next group transaction; resolves once it is committed.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
+    ) -> Result<R, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |txn| {
+            let result = work(txn).map_err(|e| e.to_string());
+            Box::new(move |committed: Result<(), String>| {
+                let _ = tx.send(committed.and(result));
+            })
+        });
+        self.writer.send(job).map_err(|_| "the state writer has stopped".to_string())?;
+        rx.await.map_err(|_| "the state writer has stopped".to_string())?
+    }
+
+    /// A consistent snapshot for reads (never blocks writers).
+    pub fn read(&self) -> Result<ReadTransaction, String> {
+        self.db.begin_read().map_err(|e| e.to_string())
+    }
+}
+
+/// Commit waiting writes in groups until every sender is gone.
+fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => {
+                // Run nothing; every caller hears why.
+                tracing::error!(error = %e, "state database: cannot begin a write");
+                drop(group);
+                continue;
+            }
+        };
+        let done: Vec<Done> = group.into_iter().map(|job| job(&txn)).collect();
+        let committed = txn.commit().map_err(|e| e.to_string());
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "state database: commit failed");
+        }
+        for done in done {
+            done(committed.clone());
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (message timestamps, visibility).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

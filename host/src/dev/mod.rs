@@ -1,0 +1,197 @@
+//! `plugboard dev`: the whole app from its manifest on this machine — API Gateway routing with
+//! authorizers, the Lambda Invoke API, durable key-value and queues with throttled workers, and
+//! hot reload — running the very guests and role adapters Lambda runs.
+
+pub mod admin;
+pub mod authorizer;
+pub mod gateway;
+pub mod invoke_api;
+pub mod manifest;
+mod reload;
+mod server;
+mod workers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use self::authorizer::{AuthorizerGate, Verdict};
+use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
+use self::manifest::{Manifest, Payload};
+use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
+use crate::backends::local::LocalInvoker;
+use crate::function::{Backends, Function, Invocation};
+use crate::runtime::precompiled::CompileCache;
+use crate::runtime::{Allocator, EngineSettings, Runtime, check_pin};
+
+pub use server::serve;
+
+/// Instances alive at once in the dev server (HTTP requests, workers, nested invokes).
+const MAX_INSTANCES: u32 = 256;
+
+/// The loaded app: functions, routes, authorizers and queues.
+pub struct DevApp {
+    /// The manifest it was loaded from.
+    pub manifest: Manifest,
+    functions: HashMap<String, Arc<Function>>,
+    router: Router,
+    gates: HashMap<String, Arc<AuthorizerGate>>,
+    /// The app's durable queues.
+    pub queues: Arc<EmbeddedQueues>,
+    cache: Option<CompileCache>,
+}
+
+impl DevApp {
+    /// Open the state (emptied first with `reset`), create the granted tables and load every
+    /// function's guest (compiled once, cached under the state directory).
+    pub async fn load(manifest: Manifest, reset: bool) -> anyhow::Result<Arc<DevApp>> {
+        let state = manifest.app.state_dir.clone();
+        let db = EmbeddedDb::open(&state, reset)?;
+        let keyvalue = Arc::new(EmbeddedKeyValue::new(db.clone()));
+        for table in manifest.tables() {
+            keyvalue.create_table(&table).await.map_err(|e| anyhow::anyhow!("creating table {table}: {e}"))?;
+        }
+        let settings = manifest
+            .queues
+            .iter()
+            .map(|(name, q)| {
+                let settings = QueueSettings {
+                    fifo: name.ends_with(".fifo"),
+                    visibility_timeout_ms: q.visibility_timeout_secs * 1000,
+                    max_receives: q.dead_letter.as_ref().map(|_| q.max_receives),
+                    dead_letter: q.dead_letter.clone(),
+                };
+                (name.clone(), settings)
+            })
+            .collect();
+        let queues = Arc::new(EmbeddedQueues::new(db, settings));
+        let invoker = Arc::new(LocalInvoker::new());
+        let runtime = Runtime::new(EngineSettings {
+            allocator: Allocator::Pooling { max_instances: MAX_INSTANCES },
+            ..EngineSettings::default()
+        })?;
+        let cache = CompileCache::open(&state.join("compiled"), &runtime).ok();
+        let backends = Backends { keyvalue, queue: queues.clone(), invoker: invoker.clone() };
+        let mut functions = HashMap::new();
+        for (name, config) in &manifest.functions {
+            let path = config.guest.clone().unwrap_or_default();
+            let bytes = std::fs::read(&path).with_context(|| format!("function {name}: reading guest {path}"))?;
+            check_pin(&bytes, config.guest_sha256.as_deref()).with_context(|| format!("function {name}"))?;
+            let guest = load_guest(&runtime, cache.as_ref(), &bytes, config.role).with_context(|| format!("function {name}: {path}"))?;
+            let function = Arc::new(Function::new(name, config.clone(), runtime.clone(), guest, backends.clone()));
+            invoker.register(&function);
+            functions.insert(name.clone(), function);
+        }
+        let patterns = manifest.routes.iter().map(|r| RoutePattern::parse(&r.method, &r.path)).collect::<Result<Vec<_>, _>>();
+        let router = Router::new(patterns.map_err(|e| anyhow::anyhow!(e))?);
+        let gates = manifest
+            .authorizers
+            .iter()
+            .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
+            .collect();
+        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, cache }))
+    }
+
+    /// The function called `name`.
+    pub fn function(&self, name: &str) -> Option<&Arc<Function>> {
+        self.functions.get(name)
+    }
+
+    /// How often each authorizer function actually ran (cache misses), by authorizer name.
+    pub fn authorizer_calls(&self) -> HashMap<String, u64> {
+        self.gates.iter().map(|(name, gate)| (name.clone(), gate.calls())).collect()
+    }
+
+    /// Start the queue workers and the guest watcher.
+    fn start_background(self: &Arc<Self>) {
+        for (name, queue) in &self.manifest.queues {
+            if let Some(worker) = &queue.worker {
+                workers::spawn(&self.queues, name, queue, &self.functions[worker]);
+            }
+        }
+        reload::spawn(self.clone());
+    }
+
+    /// Answer one HTTP request: the Invoke API, the admin API, or an API Gateway route.
+    pub async fn answer(&self, request: Request) -> Response {
+        if let Some(name) = invoke_api::target(&request.path).filter(|_| request.method == "POST") {
+            return self.logged(&name, invoke_api::invoke(&request, &name, &self.functions)).await;
+        }
+        if request.path.starts_with(admin::PREFIX) {
+            return admin::answer(self, &request).await;
+        }
+        let Some((index, pattern, params)) = self.router.find(&request.method, &request.path) else {
+            return Response::message(404, "Not Found");
+        };
+        let route = &self.manifest.routes[index];
+        let stage = if route.payload == Payload::V1 { "dev" } else { "$default" };
+        let verdict = match route.authorizer.as_ref().and_then(|a| self.gates.get(a)) {
+            None => None,
+            Some(gate) => Some(gate.check(&request, &request.method_arn("local", stage), &pattern.path).await),
+        };
+        let authorizer = match &verdict {
+            None => None,
+            Some(Verdict::Allow { principal, context }) => Some((principal, context)),
+            Some(Verdict::Unauthorized) => return Response::message(401, "Unauthorized"),
+            Some(Verdict::Forbidden) => return Response::message(403, "Forbidden"),
+            Some(Verdict::Failed) => return Response::message(500, "Internal Server Error"),
+        };
+        let event = proxy_event(route.payload, &request, pattern, &params, authorizer);
+        let function = &self.functions[&route.function];
+        let call = async {
+            let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
+            match function.handle(event, invocation).await {
+                Ok(response) => from_proxy_response(&response),
+                Err(e) => {
+                    tracing::warn!(function = function.name(), error = %e, "function failed");
+                    Response::message(500, "Internal Server Error")
+                }
+            }
+        };
+        self.logged(&route.function, call).await
+    }
+
+    /// Run `call` and log one line: function, role, status, duration.
+    async fn logged(&self, function: &str, call: impl Future<Output = Response>) -> Response {
+        let started = Instant::now();
+        let response = call.await;
+        let role = self.functions.get(function).map(|f| f.role().as_str()).unwrap_or("-");
+        tracing::info!(function, role, status = response.status, duration_ms = started.elapsed().as_secs_f64() * 1000.0, "invocation");
+        response
+    }
+
+    /// The start banner: URL, routes, the Invoke endpoint and queues.
+    pub fn banner(&self, url: &str) -> String {
+        let mut lines = vec![format!("plugboard dev: {} listening on {url}", self.manifest.app.name)];
+        for route in &self.manifest.routes {
+            let guard = route.authorizer.as_ref().map(|a| format!("  [authorizer {a}]")).unwrap_or_default();
+            lines.push(format!("  {:<6} {url}{:<28} -> {}{guard}", route.method, route.path, route.function));
+        }
+        for (name, f) in &self.functions {
+            if f.role() == crate::config::Role::InternalApi {
+                lines.push(format!("  invoke {url}{}{name}/invocations -> {name}", invoke_api::PREFIX));
+            }
+        }
+        for (name, q) in &self.manifest.queues {
+            let worker = q.worker.as_deref().unwrap_or("(no worker)");
+            lines.push(format!("  queue  {name} -> {worker} (batch {}, concurrency {})", q.batch_size, q.max_concurrency));
+        }
+        lines.join("\n")
+    }
+}
+
+/// Compile (or take from the cache) a guest for `role`.
+fn load_guest(runtime: &Runtime, cache: Option<&CompileCache>, bytes: &[u8], role: crate::config::Role) -> anyhow::Result<crate::runtime::Guest> {
+    Ok(match cache {
+        Some(cache) if wasmtime::Engine::detect_precompiled(bytes).is_none() => cache.load(runtime, bytes, role)?.0,
+        _ => crate::runtime::Guest::load(runtime, bytes, role)?,
+    })
+}
+
+/// JSON of a value for the admin API.
+fn json_response(value: &Value) -> Response {
+    Response::json(200, value)
+}

@@ -1,0 +1,116 @@
+//! Queue workers for `plugboard dev`, as Lambda's SQS event source runs them: up to
+//! `max-concurrency` pollers per queue, each receiving up to `batch-size` messages, calling the
+//! worker with a real SQS event and deleting only the messages not reported in
+//! `batchItemFailures` (all of them stay on a function error); the rest come back after the
+//! visibility timeout and, past the maximum receives, go to the dead-letter queue.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+
+use super::gateway::{ACCOUNT, REGION};
+use super::manifest::Queue;
+use crate::backends::embedded::{EmbeddedQueues, Received};
+use crate::function::{Function, Invocation};
+use crate::roles::EventKind;
+
+/// Longest wait for a new message before looking again (delays and visibility timeouts end
+/// without a wake-up).
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Start `settings.max_concurrency` pollers feeding `queue` to `function`.
+pub fn spawn(queues: &Arc<EmbeddedQueues>, queue: &str, settings: &Queue, function: &Arc<Function>) {
+    for _ in 0..settings.max_concurrency {
+        let (queues, function, queue) = (queues.clone(), function.clone(), queue.to_string());
+        let batch = settings.batch_size as usize;
+        tokio::spawn(async move { poll(&queues, &queue, batch, &function).await });
+    }
+}
+
+async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Function) {
+    let Some(waker) = queues.waker(queue) else { return };
+    loop {
+        if !queues.has_visible(queue) {
+            let _ = tokio::time::timeout(IDLE_POLL, waker.notified()).await;
+            continue;
+        }
+        let received = match queues.receive(queue, batch).await {
+            Ok(received) if received.is_empty() => continue,
+            Ok(received) => received,
+            Err(e) => {
+                tracing::error!(queue, error = %e, "receive failed");
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        deliver(queues, queue, function, received).await;
+    }
+}
+
+/// One worker invocation for `received`, then delete what succeeded.
+async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, received: Vec<Received>) {
+    let started = Instant::now();
+    let event = sqs_event(queue, &received);
+    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: Some(EventKind::Sqs), ..Invocation::default() };
+    let outcome = function.handle(event, invocation).await;
+    let failed: HashSet<String> = match &outcome {
+        Ok(response) => response["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
+            .collect(),
+        Err(_) => received.iter().map(|r| r.message.id.clone()).collect(),
+    };
+    let done: Vec<String> =
+        received.iter().filter(|r| !failed.contains(&r.message.id)).map(|r| r.receipt.clone()).collect();
+    let (succeeded, failures) = (done.len(), received.len() - done.len());
+    if let Err(e) = queues.delete(queue, done).await {
+        tracing::error!(queue, error = %e, "deleting processed messages failed; they will be delivered again");
+    }
+    let status = match &outcome {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{}: {}", e.error_type, e.error_message),
+    };
+    tracing::info!(
+        function = function.name(),
+        role = %function.role(),
+        queue,
+        messages = received.len(),
+        succeeded,
+        failed = failures,
+        status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "invocation"
+    );
+}
+
+/// The SQS event Lambda's event source would send for `received`.
+pub fn sqs_event(queue: &str, received: &[Received]) -> Value {
+    let records: Vec<Value> = received
+        .iter()
+        .map(|r| {
+            let m = &r.message;
+            let mut attributes = json!({
+                "ApproximateReceiveCount": m.receive_count.to_string(),
+                "SentTimestamp": m.sent_ms.to_string(),
+                "SenderId": ACCOUNT,
+                "ApproximateFirstReceiveTimestamp": m.first_receive_ms.unwrap_or(m.sent_ms).to_string(),
+            });
+            if let Some(group) = &m.group_id {
+                attributes["MessageGroupId"] = json!(group);
+                attributes["MessageDeduplicationId"] = json!(m.dedup_id);
+            }
+            json!({
+                "messageId": m.id, "receiptHandle": r.receipt, "body": m.body, "attributes": attributes,
+                "messageAttributes": m.attributes, "md5OfBody": hex::encode(Md5::digest(m.body.as_bytes())),
+                "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
+                "awsRegion": REGION,
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}

@@ -1,0 +1,241 @@
+//! `plugboard dev` end to end, as a process, over real HTTP on 127.0.0.1: the repository's own
+//! manifest (copied with a short visibility timeout) running the example guests — each
+//! pattern, the gatekeeper's 401/403 and decision cache, the Invoke API through
+//! `aws-sdk-lambda`, the dead-letter queue and redrive, a restart, and hot reload.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{guest, root};
+use hmac::{Hmac, Mac};
+use plugboard::dev::admin::{self, HttpAnswer};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// A running `plugboard dev` on a free port; killed (not stopped) when dropped.
+struct Dev {
+    url: String,
+    child: Child,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository's manifest copied into `dir` (guests by absolute path, or from `dir` for
+/// those named in `local_guests`), with a 1 s visibility timeout and 2 receives before the DLQ.
+fn app_dir(local_guests: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plugboard-dev-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut manifest = std::fs::read_to_string(root().join("plugboard.toml")).unwrap();
+    for (file, copy_as) in local_guests {
+        std::fs::write(dir.join(copy_as), guest(file)).unwrap();
+        manifest = manifest.replace(&format!("\"guests/dist/{file}.wasm\""), &format!("\"{copy_as}\""));
+    }
+    let dist = root().join("guests/dist").display().to_string();
+    manifest = manifest
+        .replace("\"guests/dist/", &format!("\"{dist}/"))
+        .replace("visibility-timeout-secs = 30", "visibility-timeout-secs = 1")
+        .replace("max-receives = 3", "max-receives = 2");
+    std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
+    dir
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["dev", "--port", "0", "--manifest"])
+            .arg(dir.join("plugboard.toml"))
+            .env("PLUGBOARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("plugboard dev starts");
+        let mut first = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+        // Keep reading, so the server's later output never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = first.split_whitespace().last().unwrap_or_default().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "banner: {first}");
+        Dev { url, child }
+    }
+
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
+        admin::request(method, &format!("{}{path}", self.url), headers, body.as_bytes().to_vec()).await.unwrap()
+    }
+
+    async fn admin(&self, method: &str, path: &str) -> Value {
+        admin::call(&self.url, method, path).await.unwrap()
+    }
+
+    /// `plugboard queue ARGS --url` as a process; its stdout.
+    fn queue_cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("queue").args(args).args(["--url", &self.url]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until `check` holds for the queue stats, or panic after 20 s.
+    async fn wait_for_queues(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let stats = self.admin("GET", "queues").await;
+            if check(&stats) {
+                return stats;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{what}: {stats}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn depth(stats: &Value, queue: &str) -> u64 {
+    let q = stats.as_array().unwrap().iter().find(|q| q["name"] == queue).unwrap();
+    q["visible"].as_u64().unwrap() + q["in_flight"].as_u64().unwrap() + q["delayed"].as_u64().unwrap()
+}
+
+/// An HS256 JWT the example gatekeeper accepts, for `routes`.
+fn jwt(routes: &[&str]) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
+    let claims = URL_SAFE_NO_PAD.encode(json!({ "sub": "alice", "exp": exp, "routes": routes }).to_string());
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"demo-jwt-secret").unwrap();
+    mac.update(format!("{header}.{claims}").as_bytes());
+    format!("Bearer {header}.{claims}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// A webhook body signed with the example secret.
+fn signed(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"demo-webhook-secret").unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_service_and_gatekeeper_over_http() {
+    let dev = Dev::start(&app_dir(&[]));
+    let writer = jwt(&["POST /items", "PUT /items/*"]);
+    let reader = jwt(&["GET /items/*"]);
+    let item = r#"{"id":"lamp","name":"Desk lamp","price":25}"#;
+
+    // No token: 401 without calling the authorizer; a token for other routes: 403.
+    assert_eq!(dev.send("POST", "/items", &[], item).await.status, 401);
+    assert_eq!(dev.send("POST", "/items", &[("authorization", &reader)], item).await.status, 403);
+    let created = dev.send("POST", "/items", &[("authorization", &writer), ("content-type", "application/json")], item).await;
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
+    assert_eq!(created.header("location"), Some("/items/lamp"));
+    let put = dev.send("PUT", "/items/lamp", &[("authorization", &writer)], r#"{"name":"Desk lamp","price":30}"#).await;
+    assert_eq!(put.status, 200);
+    // The writer's cached policy does not allow DELETE: 403 from the cache, no new call.
+    assert_eq!(dev.send("DELETE", "/items/lamp", &[("authorization", &writer)], "").await.status, 403);
+    let calls = dev.admin("GET", "authorizers").await;
+    assert_eq!(calls["gatekeeper"], 2, "one call per distinct token within the TTL: {calls}");
+
+    // Public reads, path parameters and the query string reach the guest.
+    let got = dev.send("GET", "/items/lamp", &[], "").await;
+    assert_eq!((got.status, got.json()["price"].clone()), (200, json!(30)));
+    let quote = dev.send("GET", "/items/lamp/quote?quantity=100", &[], "").await;
+    assert_eq!(quote.status, 200, "{}", String::from_utf8_lossy(&quote.body));
+    assert_eq!(quote.json()["total"], json!(2625.0), "quotes ran through the internal API: {}", quote.json());
+    assert_eq!(dev.send("GET", "/nowhere", &[], "").await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_api_answers_the_aws_sdk() {
+    let dev = Dev::start(&app_dir(&[]));
+    let sdk = plugboard::backends::aws::sdk_config(Some(&dev.url)).await;
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let payload = json!({ "sku": "w1", "unit_price": 2.5, "quantity": 100 }).to_string();
+    let sync = lambda.invoke().function_name("quotes").payload(payload.clone().into_bytes().into()).send().await.unwrap();
+    assert_eq!(sync.status_code, 200);
+    assert_eq!(sync.function_error, None);
+    let answer: Value = serde_json::from_slice(sync.payload.unwrap().as_ref()).unwrap();
+    assert_eq!(answer["total"], json!(218.75));
+
+    let event = lambda
+        .invoke()
+        .function_name("arn:aws:lambda:us-east-1:000000000000:function:quotes")
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(payload.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(event.status_code, 202);
+
+    let failed = lambda.invoke().function_name("quotes").payload(b"{\"sku\":1}".to_vec().into()).send().await.unwrap();
+    assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
+    let missing = lambda.invoke().function_name("nope").send().await.unwrap_err();
+    assert!(missing.into_service_error().is_resource_not_found_exception());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_messages_reach_the_worker_poison_goes_to_the_dlq_and_state_survives_a_restart() {
+    let dir = app_dir(&[]);
+    let dev = Dev::start(&dir);
+    let mut accepted = 0;
+    for i in 0..20 {
+        let body = json!({ "id": format!("evt-{i}"), "event": "order.created", "amount": i }).to_string();
+        let answer = dev.send("POST", "/webhooks", &[("x-signature", &signed(&body))], &body).await;
+        assert_eq!(answer.status, 202, "{}", String::from_utf8_lossy(&answer.body));
+        accepted += 1;
+    }
+    let poison = json!({ "id": "poison-1", "kind": "no event field" }).to_string();
+    assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", &signed(&poison))], &poison).await.status, 202);
+    assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", "sha256=00")], &poison).await.status, 401);
+
+    // The good ones are processed and deleted; the poison one fails alone, twice, then moves.
+    let stats = dev
+        .wait_for_queues("poison in the DLQ, source empty", |s| depth(s, "plugboard-events") == 0 && depth(s, "plugboard-events-dlq") == 1)
+        .await;
+    assert_eq!(depth(&stats, "plugboard-events-dlq"), 1);
+    let peeked: Value = serde_json::from_str(&dev.queue_cli(&["peek", "plugboard-events-dlq"])).unwrap();
+    assert_eq!(peeked[0]["body"].as_str(), Some(poison.as_str()));
+    assert!(dev.queue_cli(&["list"]).contains("plugboard-events-dlq"));
+
+    // A restart (the process killed, not stopped) keeps the dead letter and the key-value data.
+    drop(dev);
+    let dev = Dev::start(&dir);
+    assert_eq!(depth(&dev.admin("GET", "queues").await, "plugboard-events-dlq"), 1);
+    // Redrive brings it back to the source queue, where it fails again and returns to the DLQ.
+    assert!(dev.queue_cli(&["redrive", "plugboard-events-dlq"]).contains("moved 1 message(s)"));
+    dev.wait_for_queues("poison redriven and dead again", |s| depth(s, "plugboard-events-dlq") == 1 && depth(s, "plugboard-events") == 0)
+        .await;
+    drop(dev);
+
+    // Every good event is in the worker's table exactly once.
+    let db = plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
+    let kv = plugboard::backends::embedded::EmbeddedKeyValue::new(db);
+    use plugboard::capabilities::keyvalue::KeyValueBackend;
+    let table = kv.open("plugboard-events-store").await.unwrap();
+    let keys = table.list_keys(None).await.unwrap().keys;
+    assert_eq!(keys.iter().filter(|k| k.starts_with("event/")).count(), accepted, "{keys:?}");
+    assert_eq!(table.get("count/order.created").await.unwrap(), Some(b"20".to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_guest_is_hot_reloaded_and_a_broken_one_is_not() {
+    let dir = app_dir(&[("quotes", "quotes.wasm")]);
+    let dev = Dev::start(&dir);
+    let call = || dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[], r#"{"ops":[],"sku":"w1","unit_price":1,"quantity":1}"#);
+    assert!(call().await.json()["total"].is_number(), "quotes serves first");
+
+    std::fs::write(dir.join("quotes.wasm"), guest("chaos")).unwrap();
+    let started = Instant::now();
+    while call().await.json() != json!({ "results": [] }) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the new guest never served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(dir.join("quotes.wasm"), b"not a component").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(call().await.json(), json!({ "results": [] }), "the broken build is not swapped in");
+}
