@@ -239,3 +239,41 @@ async fn a_changed_guest_is_hot_reloaded_and_a_broken_one_is_not() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(call().await.json(), json!({ "results": [] }), "the broken build is not swapped in");
 }
+
+#[test]
+fn manifest_errors_name_the_place() {
+    use plugboard::dev::manifest::Manifest;
+    let dir = app_dir(&[]);
+    let base = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
+    let cases = [
+        (base.replace("function = \"webhook-ingest\"", "function = \"webhook-ingets\""), "no function `webhook-ingets`"),
+        (base.replace("function = \"gatekeeper\"", "function = \"quotes\""), "authorizers.gatekeeper: function `quotes` is internal-api"),
+        (base.replace("events = \"plugboard-events\"", "events = \"plugboard-evnts\""), "grants.queues: no queue `plugboard-evnts`"),
+        (base.replace("dead-letter = \"plugboard-events-dlq\"", "dead-letter = \"nowhere\""), "queues.plugboard-events.dead-letter"),
+        (base.replace("batch-size = 10", "batch-size = 10\nbatch-sise = 3"), "unknown field `batch-sise`"),
+        (base.replace("path = \"/items/{id}/quote\"", "path = \"/items/{rest+}/quote\""), "greedy"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.join("plugboard.toml"), &text).unwrap();
+        let err = Manifest::load(&dir.join("plugboard.toml")).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+    }
+    std::fs::write(dir.join("plugboard.toml"), &base).unwrap();
+    let manifest = Manifest::load(&dir.join("plugboard.toml")).unwrap();
+    assert_eq!(manifest.functions.len(), 6);
+    assert_eq!(manifest.tables(), ["plugboard-api-keys", "plugboard-events-store", "plugboard-items", "plugboard-pricing"]);
+}
+
+#[test]
+fn routes_match_like_api_gateway() {
+    use plugboard::dev::gateway::{RoutePattern, Router};
+    let routes = [("ANY", "/items/{proxy+}"), ("GET", "/items/{id}"), ("ANY", "/items/{id}"), ("GET", "/items/special"), ("GET", "/items")];
+    let router = Router::new(routes.iter().map(|(m, p)| RoutePattern::parse(m, p).unwrap()).collect());
+    let pick = |method: &str, path: &str| router.find(method, path).map(|(i, _, params)| (i, params.into_iter().collect::<Vec<_>>()));
+    assert_eq!(pick("GET", "/items/special"), Some((3, vec![])), "a literal beats a parameter");
+    assert_eq!(pick("GET", "/items/7"), Some((1, vec![("id".into(), "7".into())])), "a named method beats ANY");
+    assert_eq!(pick("DELETE", "/items/7"), Some((2, vec![("id".into(), "7".into())])));
+    assert_eq!(pick("GET", "/items/7/parts/x"), Some((0, vec![("proxy".into(), "7/parts/x".into())])), "greedy last");
+    assert_eq!(pick("GET", "/items"), Some((4, vec![])));
+    assert_eq!(pick("GET", "/other"), None);
+}
