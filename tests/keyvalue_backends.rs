@@ -94,6 +94,17 @@ async fn memory_backend_behaves() {
     behaves_like_a_key_value_store(Arc::new(kv), "t").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_backend_behaves() {
+    use plugboard::backends::embedded::{EmbeddedDb, EmbeddedKeyValue};
+    let dir = std::env::temp_dir().join(format!("plugboard-kv-{}", uuid::Uuid::new_v4().simple()));
+    let kv = EmbeddedKeyValue::new(EmbeddedDb::open(&dir, false).unwrap()).with_page_size(DYNAMO_PAGE as usize);
+    kv.create_table("t").await.unwrap();
+    assert!(matches!(kv.open("other").await.err(), Some(KvError::NoSuchStore)));
+    behaves_like_a_key_value_store(Arc::new(kv), "t").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn dynamodb_backend_behaves() {
     let (client, kv) = dynamodb().await;

@@ -14,19 +14,25 @@ use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvE
 const TABLES: TableDefinition<&str, ()> = TableDefinition::new("kv-tables");
 /// Database-wide counters (`version`).
 const META: TableDefinition<&str, u64> = TableDefinition::new("kv-meta");
-/// Keys per `list-keys` page, as DynamoDB's default page is about this many small items.
+/// Keys per `list-keys` page by default, about what one DynamoDB page holds of small items.
 const PAGE: usize = 1000;
 
 /// Key-value tables stored durably on this machine.
 #[derive(Clone)]
 pub struct EmbeddedKeyValue {
     db: Arc<EmbeddedDb>,
+    page: usize,
 }
 
 impl EmbeddedKeyValue {
     /// Tables in `db`.
     pub fn new(db: Arc<EmbeddedDb>) -> Self {
-        EmbeddedKeyValue { db }
+        EmbeddedKeyValue { db, page: PAGE }
+    }
+
+    /// The same, listing `page` keys per `list-keys` page (at least 1).
+    pub fn with_page_size(self, page: usize) -> Self {
+        EmbeddedKeyValue { page: page.max(1), ..self }
     }
 
     /// Create `table` if it does not exist (the app's granted tables, at start).
@@ -83,7 +89,7 @@ impl KeyValueBackend for EmbeddedKeyValue {
         if !exists {
             return Err(KvError::NoSuchStore);
         }
-        Ok(Arc::new(EmbeddedTable { db: self.db.clone(), name: data_name(table) }))
+        Ok(Arc::new(EmbeddedTable { db: self.db.clone(), name: data_name(table), page: self.page }))
     }
 }
 
@@ -92,6 +98,7 @@ struct EmbeddedTable {
     db: Arc<EmbeddedDb>,
     /// The redb table's name.
     name: String,
+    page: usize,
 }
 
 impl EmbeddedTable {
@@ -152,11 +159,11 @@ impl KeyValueTable for EmbeddedTable {
         for entry in range.map_err(other)? {
             let (key, _) = entry.map_err(other)?;
             keys.push(key.value().to_string());
-            if keys.len() == PAGE {
+            if keys.len() == self.page {
                 break;
             }
         }
-        let cursor = (keys.len() == PAGE).then(|| keys[PAGE - 1].clone());
+        let cursor = (keys.len() == self.page).then(|| keys[self.page - 1].clone());
         Ok(KeyPage { keys, cursor })
     }
 
