@@ -16,7 +16,7 @@ command -v wrk >/dev/null || { ${SUDO:-$( [ "$(id -u)" = 0 ] || echo sudo )} apt
 if [ ! -x "$tools/bin/wasmtime" ]; then
     echo "installing wasmtime-cli 48 into $tools (once; several minutes)"
     cargo install wasmtime-cli@48.0.8 --locked --root "$tools" --no-default-features \
-        --features "serve,cranelift,pooling-allocator,parallel-compilation"
+        --features "run,serve,cranelift,pooling-allocator,parallel-compilation"
 fi
 scripts/build-guests.sh >/dev/null
 cargo build --release --locked -p plugboard --example native_hello

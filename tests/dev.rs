@@ -123,7 +123,13 @@ fn signed(body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn web_service_and_gatekeeper_over_http() {
-    let dev = Dev::start(&app_dir(&[]));
+    let dir = app_dir(&[]);
+    // The quote route takes the REST (payload 1.0) event, the others HTTP API (2.0).
+    let manifest = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
+    let v1 = manifest.replace("path = \"/items/{id}/quote\"\n", "path = \"/items/{id}/quote\"\npayload = \"v1\"\n");
+    assert_ne!(v1, manifest);
+    std::fs::write(dir.join("plugboard.toml"), v1).unwrap();
+    let dev = Dev::start(&dir);
     let writer = jwt(&["POST /items", "PUT /items/*"]);
     let reader = jwt(&["GET /items/*"]);
     let item = r#"{"id":"lamp","name":"Desk lamp","price":25}"#;
@@ -276,4 +282,24 @@ fn routes_match_like_api_gateway() {
     assert_eq!(pick("GET", "/items/7/parts/x"), Some((0, vec![("proxy".into(), "7/parts/x".into())])), "greedy last");
     assert_eq!(pick("GET", "/items"), Some((4, vec![])));
     assert_eq!(pick("GET", "/other"), None);
+}
+
+#[test]
+fn proxy_responses_are_written_back_faithfully() {
+    use plugboard::dev::gateway::from_proxy_response;
+    let response = from_proxy_response(&json!({
+        "statusCode": 201,
+        "headers": { "Content-Type": "image/png", "x-one": "1" },
+        "multiValueHeaders": { "x-many": ["a", "b"] },
+        "cookies": ["s=1; HttpOnly", "t=2"],
+        "body": base64::engine::general_purpose::STANDARD.encode([0u8, 159, 146, 150]),
+        "isBase64Encoded": true,
+    }));
+    assert_eq!(response.status, 201);
+    assert_eq!(response.body, [0u8, 159, 146, 150]);
+    let headers = |name: &str| response.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    assert_eq!(headers("content-type"), ["image/png"]);
+    assert_eq!(headers("x-many"), ["a", "b"]);
+    assert_eq!(headers("set-cookie"), ["s=1; HttpOnly", "t=2"]);
+    assert_eq!(from_proxy_response(&json!({ "body": "no status" })).status, 502);
 }
