@@ -4,7 +4,7 @@
 # next to `wasmtime serve` with a hello-world component and a native Rust hello server, measured
 # in the same run so the ratios hold on a noisy machine.
 # Installs what it needs: wrk (Debian), wasmtime-cli (cargo install, cached under ~/.cache).
-# DURATION (default 10s), CONNECTIONS (default 16).
+# DURATION (default 10s), CONNECTIONS (default 16), THREADS of wrk (default 1: the servers keep a core).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,7 +16,7 @@ command -v wrk >/dev/null || { ${SUDO:-$( [ "$(id -u)" = 0 ] || echo sudo )} apt
 if [ ! -x "$tools/bin/wasmtime" ]; then
     echo "installing wasmtime-cli 48 into $tools (once; several minutes)"
     cargo install wasmtime-cli@48.0.8 --locked --root "$tools" --no-default-features \
-        --features "run,serve,cranelift,pooling-allocator,parallel-compilation"
+        --features "run,serve,component-model-async,cranelift,pooling-allocator,parallel-compilation"
 fi
 scripts/build-guests.sh >/dev/null
 cargo build --release --locked -p plugboard --example native_hello
@@ -34,7 +34,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 sed -e "s|\"guests/dist/|\"$root/guests/dist/|" -e 's|state-dir = ".plugboard"|state-dir = "state"|' plugboard.toml > "$work/plugboard.toml"
 dev_port=$(free_port); wt_port=$(free_port); native_port=$(free_port)
 PLUGBOARD_LOG=error "$plugboard" dev --manifest "$work/plugboard.toml" --port "$dev_port" >/dev/null & pids+=($!)
-"$tools/bin/wasmtime" serve --addr "127.0.0.1:$wt_port" guests/dist/hello_http.wasm >/dev/null 2>&1 & pids+=($!)
+"$tools/bin/wasmtime" serve -S cli=y --addr "127.0.0.1:$wt_port" guests/dist/hello_http.wasm >/dev/null 2>&1 & pids+=($!)
 "$target/release/examples/native_hello" "$native_port" & pids+=($!)
 wait_port "$dev_port"; wait_port "$wt_port"; wait_port "$native_port"
 
@@ -60,16 +60,15 @@ request = function()
 end
 LUA
 
-rows=()
 run() { # name url [script]
     local out
-    out=$(wrk -t2 -c"$connections" -d"$duration" --latency ${3:+-s "$3"} "$2")
+    out=$(wrk -t"${THREADS:-1}" -c"$connections" -d"$duration" --latency ${3:+-s "$3"} "$2")
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     local errors; errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-    rows+=("$(printf '%-34s %12s %10s %10s %s' "$1" "$rps" "$p50" "$p99" "${errors:+non-2xx: $errors}")")
+    printf '%-34s %12s %10s %10s %s\n' "$1" "$rps" "$p50" "$p99" "${errors:+non-2xx: $errors}" >> "$work/rows"
     echo "$rps $(awk '/requests in/ {print $1}' <<<"$out")"
 }
 read -r hello_native _ < <(run "native Rust hello (hyper)" "http://127.0.0.1:$native_port/")
@@ -87,7 +86,7 @@ dlq=$(curl -sf "http://127.0.0.1:$dev_port/_plugboard/queues" | python3 -c 'impo
 
 echo
 printf '%-34s %12s %10s %10s\n' "benchmark ($connections connections, $duration)" "requests/s" "p50" "p99"
-printf '%s\n' "${rows[@]}"
+cat "$work/rows"
 echo
 python3 - <<PY
 print(f"items GET / wasmtime serve hello: {$items / $hello_wasmtime:.2f}x   items GET / native hello: {$items / $hello_native:.2f}x")

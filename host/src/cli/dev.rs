@@ -30,7 +30,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let url = format!("http://{}", listener.local_addr()?);
     // The banner is for a human; a closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout().lock(), "{}", app.banner(&url));
-    serve(app, listener).await?;
+    tokio::select! {
+        served = serve(app.clone(), listener) => served?,
+        _ = tokio::signal::ctrl_c() => {
+            // Receives and deletes are committed lazily; make them durable before leaving.
+            app.queues.flush().await?;
+            eprintln!("plugboard dev: stopped; state saved in {}", app.manifest.app.state_dir.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,8 @@
 //! `queue-worker`: an SQS batch, one fresh guest instance per record, `batchItemFailures` out.
 //!
-//! A record that fails (guest error, trap, deadline) is reported for retry, never dropped. In a
-//! FIFO batch the first failure also reports every later record unprocessed, so order holds.
+//! A record that fails (guest error, trap, deadline) is reported for retry, never dropped. The
+//! records of a standard-queue batch run concurrently; a FIFO batch runs in order and its first
+//! failure also reports every later record unprocessed, so order holds.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
@@ -20,38 +21,27 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
         return Err(FunctionError::new("RoleMismatch", "guest was not loaded for queue-worker"));
     };
     let fifo = event.records.iter().any(is_fifo);
+    // Without a message id no failure could be reported: fail the whole batch instead.
+    let ids = event
+        .records
+        .iter()
+        .map(|r| r.message_id.clone().ok_or_else(|| FunctionError::invalid_event("an SQS record has no messageId")))
+        .collect::<Result<Vec<String>, _>>()?;
     let mut failures = Vec::new();
-    let mut stop = false;
-    for record in &event.records {
-        // Without a message id no failure could be reported: fail the whole batch instead.
-        let id = record
-            .message_id
-            .clone()
-            .ok_or_else(|| FunctionError::invalid_event("an SQS record has no messageId"))?;
-        if stop {
-            failures.push(id);
-            continue;
-        }
-        let message = incoming(record, id.clone());
-        let call = function.call_info(invocation);
-        let outcome = call_guest!(function, call, pre, |guest, store| guest
-            .plugboard_host_queue_handler()
-            .call_handle(&mut store, &message));
-        let failed = match outcome {
-            Ok(Ok(())) => false,
-            Ok(Err(reason)) => {
-                tracing::warn!(function = function.name(), message_id = id, reason, "message failed; it will be retried");
-                true
+    if fifo {
+        // In order; the first failure stops the batch so later messages of the group wait.
+        for (record, id) in event.records.iter().zip(&ids) {
+            if !failures.is_empty() || !process(function, pre, invocation, record, id).await {
+                failures.push(id.clone());
             }
-            Err(failure) => {
-                tracing::error!(function = function.name(), message_id = id, %failure, "guest failed on message; it will be retried");
-                true
-            }
-        };
-        if failed {
-            failures.push(id);
-            stop = fifo;
         }
+    } else {
+        // A standard queue promises no order: records run at once, sharing the batch's waits.
+        let outcomes = futures_util::future::join_all(
+            event.records.iter().zip(&ids).map(|(record, id)| process(function, pre, invocation, record, id)),
+        )
+        .await;
+        failures = ids.iter().zip(outcomes).filter(|(_, ok)| !ok).map(|(id, _)| id.clone()).collect();
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures
@@ -63,6 +53,32 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
         })
         .collect();
     serde_json::to_value(response).map_err(|e| FunctionError::new("InvalidResponse", e))
+}
+
+/// One record through a fresh guest instance; `false` when it must be retried.
+async fn process(
+    function: &Function,
+    pre: &crate::bindings::queue_worker::QueueWorkerPre<crate::runtime::HostState>,
+    invocation: &Invocation,
+    record: &SqsMessage,
+    id: &str,
+) -> bool {
+    let message = incoming(record, id.to_string());
+    let call = function.call_info(invocation);
+    let outcome = call_guest!(function, call, pre, |guest, store| guest
+        .plugboard_host_queue_handler()
+        .call_handle(&mut store, &message));
+    match outcome {
+        Ok(Ok(())) => true,
+        Ok(Err(reason)) => {
+            tracing::warn!(function = function.name(), message_id = id, reason, "message failed; it will be retried");
+            false
+        }
+        Err(failure) => {
+            tracing::error!(function = function.name(), message_id = id, %failure, "guest failed on message; it will be retried");
+            false
+        }
+    }
 }
 
 fn is_fifo(record: &SqsMessage) -> bool {

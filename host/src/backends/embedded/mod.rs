@@ -3,7 +3,9 @@
 //!
 //! Every write goes through one writer thread that commits whatever is waiting in a single
 //! transaction (group commit): each caller is answered only after its commit is on disk, and
-//! many concurrent writers share one fsync.
+//! many concurrent writers share one fsync. Queue bookkeeping that a crash may lose without
+//! losing a message (a receive, a delete: the message is just delivered again, as SQS is
+//! at-least-once) is committed without its own fsync and made durable by the next write.
 
 mod keyvalue;
 mod queue;
@@ -24,7 +26,13 @@ const MAX_GROUP: usize = 1024;
 /// What the writer calls after the commit: with `Ok` once durable, or the failure.
 type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// One write: runs inside the shared transaction and returns its completion.
-type Job = Box<dyn FnOnce(&WriteTransaction) -> Done + Send>;
+type Work = Box<dyn FnOnce(&WriteTransaction) -> Done + Send>;
+
+/// A write and whether its caller must hear only after it is on disk.
+struct Job {
+    work: Work,
+    durable: bool,
+}
 
 /// The database and its writer thread; shared by the key-value and queue backends.
 pub struct EmbeddedDb {
@@ -61,19 +69,36 @@ impl EmbeddedDb {
         Ok(Arc::new(EmbeddedDb { db, writer }))
     }
 
-    /// Run `work` in the next group transaction; resolves once it is committed.
+    /// Run `work` in the next group transaction; resolves once it is committed to disk.
     pub async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
     ) -> Result<R, String> {
+        self.submit(work, true).await
+    }
+
+    /// Like [`EmbeddedDb::write`], for changes a crash may lose (made durable by the next
+    /// durable write): resolves once committed, without waiting for an fsync of its own.
+    pub async fn write_lazy<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
+    ) -> Result<R, String> {
+        self.submit(work, false).await
+    }
+
+    async fn submit<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
+        durable: bool,
+    ) -> Result<R, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |txn| {
+        let work: Work = Box::new(move |txn| {
             let result = work(txn).map_err(|e| e.to_string());
             Box::new(move |committed: Result<(), String>| {
                 let _ = tx.send(committed.and(result));
             })
         });
-        self.writer.send(job).map_err(|_| "the state writer has stopped".to_string())?;
+        self.writer.send(Job { work, durable }).map_err(|_| "the state writer has stopped".to_string())?;
         rx.await.map_err(|_| "the state writer has stopped".to_string())?
     }
 
@@ -93,7 +118,7 @@ fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let txn = match db.begin_write() {
+        let mut txn = match db.begin_write() {
             Ok(txn) => txn,
             Err(e) => {
                 // Run nothing; every caller hears why.
@@ -102,7 +127,11 @@ fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
                 continue;
             }
         };
-        let done: Vec<Done> = group.into_iter().map(|job| job(&txn)).collect();
+        if !group.iter().any(|job| job.durable) {
+            // Nobody waits for the disk: skip the fsync; the next durable commit covers it.
+            let _ = txn.set_durability(redb::Durability::None);
+        }
+        let done: Vec<Done> = group.into_iter().map(|job| (job.work)(&txn)).collect();
         let committed = txn.commit().map_err(|e| e.to_string());
         if let Err(e) = &committed {
             tracing::error!(error = %e, "state database: commit failed");

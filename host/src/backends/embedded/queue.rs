@@ -163,18 +163,27 @@ impl EmbeddedQueues {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?.clone();
         let name = queue.to_string();
         let moved_to = settings.dead_letter.clone();
-        let (received, moved) = self.db.write(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
+        // A lost receive only means the message is delivered again: no fsync of its own.
+        let (received, moved) = self.db.write_lazy(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
         if moved > 0 {
+            // A dead letter is worth an fsync: the durable commit covers the lazy one before it.
+            self.flush().await?;
             tracing::warn!(queue, dead_letter = ?moved_to, count = moved, "messages moved to the dead-letter queue after the maximum receives");
         }
         Ok(received)
     }
 
+    /// Make every change so far durable (lazy receives and deletes included).
+    pub async fn flush(&self) -> Result<(), QueueError> {
+        self.db.write(|_| Ok(())).await.map_err(other)
+    }
+
     /// Delete delivered messages by receipt (after the worker succeeded with them).
     pub async fn delete(&self, queue: &str, receipts: Vec<String>) -> Result<(), QueueError> {
         let name = queue.to_string();
+        // A lost delete only means the message is delivered again (at-least-once).
         self.db
-            .write(move |txn| {
+            .write_lazy(move |txn| {
                 let mut table = txn.open_table(MESSAGES)?;
                 for receipt in &receipts {
                     let Some((seq, count)) = receipt.split_once(':') else { continue };
