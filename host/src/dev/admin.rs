@@ -8,7 +8,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 use super::gateway::{Request, Response};
-use super::{DevApp, json_response};
+use super::DevApp;
 
 /// The admin API's path prefix.
 pub const PREFIX: &str = "/_plugboard/";
@@ -18,22 +18,22 @@ pub async fn answer(app: &DevApp, request: &Request) -> Response {
     let rest = request.path.trim_start_matches(PREFIX);
     let parts: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), parts.as_slice()) {
-        ("GET", ["queues"]) => json_response(&json!(app.queues.stats())),
+        ("GET", ["queues"]) => Response::json(200, &json!(app.queues.stats())),
         ("GET", ["queues", name, "messages"]) => {
             let limit = form_urlencoded::parse(request.query.as_bytes())
                 .find(|(k, _)| k == "limit")
                 .and_then(|(_, v)| v.parse().ok())
                 .unwrap_or(10);
             match app.queues.peek(name, limit) {
-                Ok(messages) => json_response(&json!(messages)),
+                Ok(messages) => Response::json(200, &json!(messages)),
                 Err(e) => Response::message(404, &e.to_string()),
             }
         }
         ("POST", ["queues", name, "redrive"]) => match app.queues.redrive(name).await {
-            Ok((to, moved)) => json_response(&json!({ "from": name, "to": to, "moved": moved })),
+            Ok((to, moved)) => Response::json(200, &json!({ "from": name, "to": to, "moved": moved })),
             Err(e) => Response::message(400, &e.to_string()),
         },
-        ("GET", ["authorizers"]) => json_response(&json!(app.authorizer_calls())),
+        ("GET", ["authorizers"]) => Response::json(200, &json!(app.authorizer_calls())),
         _ => Response::message(404, "Not Found"),
     }
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use serde_json::Value;
 
 use self::authorizer::{AuthorizerGate, Verdict};
 use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
@@ -189,9 +188,4 @@ fn load_guest(runtime: &Runtime, cache: Option<&CompileCache>, bytes: &[u8], rol
         Some(cache) if wasmtime::Engine::detect_precompiled(bytes).is_none() => cache.load(runtime, bytes, role)?.0,
         _ => crate::runtime::Guest::load(runtime, bytes, role)?,
     })
-}
-
-/// JSON of a value for the admin API.
-fn json_response(value: &Value) -> Response {
-    Response::json(200, value)
 }

@@ -22,12 +22,14 @@ const PAGE: usize = 1000;
 pub struct EmbeddedKeyValue {
     db: Arc<EmbeddedDb>,
     page: usize,
+    /// The tables known to exist, so `open` on the request path reads no database.
+    known: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
 impl EmbeddedKeyValue {
     /// Tables in `db`.
     pub fn new(db: Arc<EmbeddedDb>) -> Self {
-        EmbeddedKeyValue { db, page: PAGE }
+        EmbeddedKeyValue { db, page: PAGE, known: Default::default() }
     }
 
     /// The same, listing `page` keys per `list-keys` page (at least 1).
@@ -37,14 +39,16 @@ impl EmbeddedKeyValue {
 
     /// Create `table` if it does not exist (the app's granted tables, at start).
     pub async fn create_table(&self, table: &str) -> Result<(), String> {
-        let (table, stored) = (table.to_string(), data_name(table));
+        let (name, stored) = (table.to_string(), data_name(table));
         self.db
             .write(move |txn| {
-                txn.open_table(TABLES)?.insert(table.as_str(), ())?;
+                txn.open_table(TABLES)?.insert(name.as_str(), ())?;
                 txn.open_table(data(&stored))?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.known.write().unwrap_or_else(|e| e.into_inner()).insert(table.to_string());
+        Ok(())
     }
 }
 
@@ -84,8 +88,11 @@ fn other(e: impl std::fmt::Display) -> KvError {
 #[async_trait]
 impl KeyValueBackend for EmbeddedKeyValue {
     async fn open(&self, table: &str) -> Result<Arc<dyn KeyValueTable>, KvError> {
-        let read = self.db.read().map_err(other)?;
-        let exists = read.open_table(TABLES).ok().and_then(|t| t.get(table).ok().flatten()).is_some();
+        let cached = self.known.read().unwrap_or_else(|e| e.into_inner()).contains(table);
+        let exists = cached || {
+            let read = self.db.read().map_err(other)?;
+            read.open_table(TABLES).ok().and_then(|t| t.get(table).ok().flatten()).is_some()
+        };
         if !exists {
             return Err(KvError::NoSuchStore);
         }
