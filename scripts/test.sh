@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command: build the guests, start moto's AWS-protocol server on 127.0.0.1, run every
-# host test (unit, integration, CLI, AWS backends over the wire), check the benchmarks compile.
+# host test (unit, integration, CLI, AWS backends over the wire, the deployment template and
+# its offline checks), check the benchmarks compile.
 # Everything runs in the release profile (see Cargo.toml).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/build-guests.sh
 scripts/test-env.sh
+scripts/deploy-env.sh >/dev/null   # cfn-lint, SAM CLI and translator for tests/deploy.rs
 state=$(mktemp)
 trap 'scripts/moto.sh stop "$state"' EXIT
 PLUGBOARD_TEST_AWS_ENDPOINT=$(scripts/moto.sh start "$state")

@@ -248,7 +248,7 @@ async fn a_changed_guest_is_hot_reloaded_and_a_broken_one_is_not() {
 
 #[test]
 fn manifest_errors_name_the_place() {
-    use plugboard::dev::manifest::Manifest;
+    use plugboard::manifest::Manifest;
     let dir = app_dir(&[]);
     let base = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
     let cases = [

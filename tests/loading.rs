@@ -133,6 +133,22 @@ fn bad_configuration_names_the_field_or_variable() {
 }
 
 #[test]
+fn empty_variables_are_unset_except_config_values() {
+    // What a deployment template passes for a parameter left empty.
+    let vars = [
+        ("PLUGBOARD_ROLE", "internal-api"),
+        ("PLUGBOARD_GUEST_SHA256", ""),
+        ("PLUGBOARD_PRECOMPILED_SHA256", ""),
+        ("PLUGBOARD_STORES", " "),
+        ("PLUGBOARD_CONFIG_GREETING", ""),
+    ];
+    let config = env::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+    assert_eq!(config.guest_sha256, None);
+    assert!(config.precompiled_sha256.is_empty() && config.grants.stores.is_empty());
+    assert_eq!(config.config.get("greeting").map(String::as_str), Some(""));
+}
+
+#[test]
 fn every_fixture_is_recognised_as_its_kind() {
     for (name, kind) in [
         ("http-api-v2", EventKind::HttpApi),

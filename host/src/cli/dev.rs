@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::dev::manifest::Manifest;
+use crate::manifest::Manifest;
 use crate::dev::{DevApp, admin, serve};
 
 /// Arguments of `plugboard dev`.

@@ -1,5 +1,6 @@
 //! The `plugboard` command line: clap subcommands, each a thin call into the library.
 
+mod deploy;
 mod dev;
 mod invoke;
 mod publish;
@@ -32,6 +33,11 @@ enum Command {
     Queue(dev::QueueArgs),
     /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
     Publish(publish::PublishArgs),
+    /// Generate the AWS SAM template (deploy/template.yaml) from the app manifest.
+    DeployTemplate(deploy::TemplateArgs),
+    /// Lay out the manifest's guests with precompiled artifacts for the guest bucket; print the
+    /// deploy, upload and pin commands.
+    Package(deploy::PackageArgs),
     /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
     Precompile {
         /// The guest component (`.wasm`).
@@ -65,6 +71,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dev(args) => dev::run(args).await,
         Command::Queue(args) => dev::queue(args).await,
         Command::Publish(args) => publish::run(args).await,
+        Command::DeployTemplate(args) => deploy::template(args),
+        Command::Package(args) => deploy::package(args),
         Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
         Command::Precompile { guest, output } => {
             let runtime = Runtime::new(EngineSettings::default())?;

@@ -30,24 +30,12 @@ struct Uploaded {
 /// Cross-compile, upload, and print what to pin.
 pub async fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
     let wasm = std::fs::read(&args.guest).with_context(|| format!("reading {}", args.guest.display()))?;
-    anyhow::ensure!(
-        wasmtime::Engine::detect_precompiled(&wasm).is_none(),
-        "{} is precompiled; publish the component (.wasm) and Plugboard builds the artifacts",
-        args.guest.display()
-    );
     let location = S3Location::parse(&args.destination)
         .filter(|l| l.version_id.is_none())
         .with_context(|| format!("`{}` is not s3://bucket/key", args.destination))?;
     // Compile for both architectures first (this also validates the component): nothing is
     // uploaded unless every artifact builds.
-    let mut artifacts = Vec::new();
-    for (arch, triple) in TARGETS {
-        let engine = cross_engine(triple).map_err(|e| anyhow::anyhow!("an engine for {triple}: {e:#}"))?;
-        let cwasm = engine
-            .precompile_component(&wasm)
-            .map_err(|e| anyhow::anyhow!("compiling {} for {triple}: {e:#}", args.guest.display()))?;
-        artifacts.push((arch, artifact_key(&location.key, &artifact_tag(arch, &engine)), cwasm));
-    }
+    let artifacts = precompile_for_lambda(&wasm, &location.key, &args.guest.display().to_string())?;
     let client = s3::client(&sdk_config(None).await);
     let mut uploaded = Vec::new();
     let version = put(&client, &location.bucket, &location.key, wasm.clone()).await?;
@@ -70,6 +58,22 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
     println!("PLUGBOARD_GUEST_SHA256={}", uploaded[0].sha256);
     println!("PLUGBOARD_PRECOMPILED_SHA256={}", precompiled.join(","));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `.cwasm` artifacts of `wasm` for every Lambda architecture: (architecture, the key for
+/// a guest at `key`, bytes). `what` names the guest in errors.
+pub(super) fn precompile_for_lambda(wasm: &[u8], key: &str, what: &str) -> anyhow::Result<Vec<(&'static str, String, Vec<u8>)>> {
+    anyhow::ensure!(
+        wasmtime::Engine::detect_precompiled(wasm).is_none(),
+        "{what} is precompiled; publish the component (.wasm) and Plugboard builds the artifacts"
+    );
+    let mut artifacts = Vec::new();
+    for (arch, triple) in TARGETS {
+        let engine = cross_engine(triple).map_err(|e| anyhow::anyhow!("an engine for {triple}: {e:#}"))?;
+        let cwasm = engine.precompile_component(wasm).map_err(|e| anyhow::anyhow!("compiling {what} for {triple}: {e:#}"))?;
+        artifacts.push((arch, artifact_key(key, &artifact_tag(arch, &engine)), cwasm));
+    }
+    Ok(artifacts)
 }
 
 /// Upload one object; its version id in a versioned bucket.

@@ -12,6 +12,9 @@
 //! | `PLUGBOARD_CONFIG_<KEY>` | `config.<key>` (the key lower-cased) |
 //! | `PLUGBOARD_TIMEOUT_MS`, `PLUGBOARD_MEMORY_MB`, `PLUGBOARD_MAX_INVOKE_DEPTH` | `limits.*` |
 //! | `PLUGBOARD_AUTHORIZER_RESPONSE` | `authorizer-response` (`simple` or `iam`) |
+//!
+//! A variable set to the empty string counts as unset (a deployment template passes `""` for a
+//! parameter left empty), except `PLUGBOARD_CONFIG_*`, where an empty value is a value.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -28,6 +31,9 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
     let mut limits = Map::new();
     for (name, value) in vars {
         let Some(suffix) = name.strip_prefix("PLUGBOARD_") else { continue };
+        if value.trim().is_empty() && !suffix.starts_with("CONFIG_") {
+            continue;
+        }
         match suffix {
             "ROLE" => set(&mut root, "role", value),
             "GUEST" => set(&mut root, "guest", value),

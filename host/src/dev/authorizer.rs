@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::gateway::Request;
-use super::manifest::{Authorizer, AuthorizerKind};
+use crate::manifest::{Authorizer, AuthorizerKind};
 use crate::function::{Function, Invocation};
 use crate::roles::authorizer::wildcard_match;
 

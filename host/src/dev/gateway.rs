@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::manifest::Payload;
+use crate::manifest::Payload;
 
 /// The account id local ARNs carry.
 pub const ACCOUNT: &str = "000000000000";

@@ -6,7 +6,6 @@ pub mod admin;
 pub mod authorizer;
 pub mod gateway;
 pub mod invoke_api;
-pub mod manifest;
 mod reload;
 mod server;
 mod workers;
@@ -19,7 +18,7 @@ use anyhow::Context as _;
 
 use self::authorizer::{AuthorizerGate, Verdict};
 use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
-use self::manifest::{Manifest, Payload};
+use crate::manifest::{Manifest, Payload};
 use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
 use crate::backends::local::LocalInvoker;
 use crate::function::{Backends, Function, Invocation};
@@ -75,12 +74,13 @@ impl DevApp {
         let cache = CompileCache::open(&state.join("compiled"), &runtime).ok();
         let backends = Backends { keyvalue, queue: queues.clone(), invoker: invoker.clone() };
         let mut functions = HashMap::new();
-        for (name, config) in &manifest.functions {
+        for name in manifest.functions.keys() {
+            let config = manifest.dev_config(name).map_err(|e| anyhow::anyhow!(e))?;
             let path = config.guest.clone().unwrap_or_default();
             let bytes = std::fs::read(&path).with_context(|| format!("function {name}: reading guest {path}"))?;
             check_pin(&bytes, config.guest_sha256.as_deref()).with_context(|| format!("function {name}"))?;
             let guest = load_guest(&runtime, cache.as_ref(), &bytes, config.role).with_context(|| format!("function {name}: {path}"))?;
-            let function = Arc::new(Function::new(name, config.clone(), runtime.clone(), guest, backends.clone()));
+            let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends.clone()));
             invoker.register(&function);
             functions.insert(name.clone(), function);
         }

@@ -12,7 +12,7 @@ use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 use super::gateway::{ACCOUNT, REGION};
-use super::manifest::Queue;
+use crate::manifest::Queue;
 use crate::backends::embedded::{EmbeddedQueues, Received};
 use crate::function::{Function, Invocation};
 use crate::roles::EventKind;

@@ -61,7 +61,7 @@ impl LambdaApp {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut config = env::from_vars(vars.iter().cloned())?;
         secrets::resolve(sdk, &mut config.config).await?;
-        let refresh_secs = match vars.iter().find(|(k, _)| k == REFRESH_VAR) {
+        let refresh_secs = match vars.iter().find(|(k, v)| k == REFRESH_VAR && !v.trim().is_empty()) {
             Some((_, v)) => Some(v.trim().parse::<u64>().with_context(|| format!("{REFRESH_VAR}: `{v}` is not a whole number"))?),
             None => None,
         };

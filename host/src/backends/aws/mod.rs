@@ -16,7 +16,7 @@ pub use sqs::SqsQueue;
 /// The SDK configuration: the standard chain (environment, profile, Lambda's role), or a fixed
 /// endpoint with dummy credentials for an AWS-protocol server on this machine (tests, moto).
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     match endpoint {
         None => loader.load().await,
         Some(url) => {
@@ -29,6 +29,13 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
                 .await
         }
     }
+}
+
+/// The one HTTPS client every AWS client shares: rustls with ring (see host/Cargo.toml for why
+/// not the SDK's default aws-lc).
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// `Code: message` from an SDK error, the form guests and logs see.

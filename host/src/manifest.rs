@@ -1,5 +1,6 @@
-//! The app manifest (`plugboard.toml`): the app's functions, HTTP routes, authorizers and
-//! queues — the single source of truth `plugboard dev` runs and the deployment is generated from.
+//! The app manifest (`plugboard.toml`): the app's functions, HTTP routes, authorizers, queues
+//! and secrets — the single source of truth `plugboard dev` runs and `plugboard deploy-template`
+//! generates the AWS deployment from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,39 @@ pub struct Manifest {
     /// Queues by name (the name functions' `grants.queues` point at; FIFO names end in `.fifo`).
     #[serde(default)]
     pub queues: BTreeMap<String, Queue>,
+    /// Secrets by name, referenced from function config values as `secret:NAME`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+/// A secret kept in AWS (SSM Parameter Store or Secrets Manager), never in the manifest, with
+/// the stand-in value `plugboard dev` uses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Secret {
+    /// An SSM parameter name (`/app/jwt-secret`), usually a SecureString.
+    #[serde(default)]
+    pub ssm: Option<String>,
+    /// A Secrets Manager secret name or ARN, optionally `#field` of its JSON value.
+    #[serde(default)]
+    pub secretsmanager: Option<String>,
+    /// The value `plugboard dev` uses instead (a local stand-in, not the real secret).
+    #[serde(default)]
+    pub dev: Option<String>,
+}
+
+/// How a function config value names a secret: `secret:NAME`.
+pub const SECRET_PREFIX: &str = "secret:";
+
+impl Secret {
+    /// The reference the Lambda host resolves at cold start (`ssm:...`, `secretsmanager:...`).
+    pub fn reference(&self) -> Option<String> {
+        match (&self.ssm, &self.secretsmanager) {
+            (Some(name), None) => Some(format!("ssm:{name}")),
+            (None, Some(id)) => Some(format!("secretsmanager:{id}")),
+            _ => None,
+        }
+    }
 }
 
 /// App-wide settings.
@@ -210,14 +244,30 @@ impl Manifest {
                     return Err(format!("functions.{name}.grants.functions: no function `{target}`"));
                 }
             }
+            for (key, value) in &function.config {
+                if let Some(secret) = value.strip_prefix(SECRET_PREFIX) {
+                    if !self.secrets.contains_key(secret) {
+                        return Err(format!("functions.{name}.config.{key}: no secret `{secret}`"));
+                    }
+                }
+            }
+        }
+        for (name, secret) in &self.secrets {
+            if secret.reference().is_none() {
+                return Err(format!("secrets.{name}: set exactly one of `ssm` and `secretsmanager`"));
+            }
         }
         for (i, route) in self.routes.iter().enumerate() {
             let place = format!("routes[{i}] ({} {})", route.method, route.path);
             role_of(&place, &route.function, Role::HttpApi)?;
-            super::gateway::RoutePattern::parse(&route.method, &route.path).map_err(|e| format!("{place}: {e}"))?;
-            if let Some(authorizer) = &route.authorizer {
-                if !self.authorizers.contains_key(authorizer) {
-                    return Err(format!("{place}: no authorizer `{authorizer}`"));
+            crate::dev::gateway::RoutePattern::parse(&route.method, &route.path).map_err(|e| format!("{place}: {e}"))?;
+            if let Some(name) = &route.authorizer {
+                let authorizer = self.authorizers.get(name).ok_or_else(|| format!("{place}: no authorizer `{name}`"))?;
+                // HTTP APIs (payload v2) have no TOKEN authorizers: dev must not allow what AWS refuses.
+                if authorizer.kind == AuthorizerKind::Token && route.payload == Payload::V2 {
+                    return Err(format!(
+                        "{place}: authorizer `{name}` is type = \"token\", which only REST API routes (payload = \"v1\") support; use type = \"request\""
+                    ));
                 }
             }
         }
@@ -242,6 +292,21 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// `function`'s configuration as `plugboard dev` runs it: `secret:NAME` values replaced by
+    /// the secrets' `dev` stand-ins.
+    pub fn dev_config(&self, function: &str) -> Result<FunctionConfig, String> {
+        let mut config = self.functions.get(function).ok_or_else(|| format!("no function `{function}`"))?.clone();
+        for (key, value) in &mut config.config {
+            if let Some(name) = value.strip_prefix(SECRET_PREFIX) {
+                let secret = self.secrets.get(name).ok_or_else(|| format!("functions.{function}.config.{key}: no secret `{name}`"))?;
+                *value = secret.dev.clone().ok_or_else(|| {
+                    format!("functions.{function}.config.{key}: secret `{name}` has no `dev` value for plugboard dev")
+                })?;
+            }
+        }
+        Ok(config)
     }
 
     /// The tables the functions are granted.

@@ -1,0 +1,291 @@
+//! One function: its parameters (guest key, version, pins, timeout, reserved concurrency), the
+//! `AWS::Serverless::Function` with its environment, least-privilege policy and events, and a
+//! log group with a retention period.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    HTTP_API, REST_API, Resource, Template, default_guest_key, function_id, get_att, guest_parameters, pascal,
+    queue_id, reference, role_description, sub_escape, table_id,
+};
+use crate::config::{FunctionConfig, Role};
+use crate::manifest::{Manifest, Payload, SECRET_PREFIX};
+
+/// What the DynamoDB backend calls (`DynamoDbKeyValue`), and nothing else.
+const DYNAMODB_ACTIONS: [&str; 6] = [
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Scan",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+];
+
+/// Add `name`'s parameters, conditions, function, log group and output.
+pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> Result<(), String> {
+    let config = &manifest.functions[name];
+    let id = function_id(name);
+    let guest = guest_parameters(name);
+    let timeout = default_timeout_secs(manifest, name, config);
+    for (queue, q) in manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)) {
+        if q.visibility_timeout_secs < timeout {
+            return Err(format!(
+                "queues.{queue}: visibility-timeout-secs = {} is shorter than worker `{name}`'s Lambda timeout of {timeout} s; SQS would deliver a message again while it is still being worked",
+                q.visibility_timeout_secs
+            ));
+        }
+    }
+    let label = |what: &str| format!("`{name}`: {what}");
+    template.parameters.insert(guest.key.clone(), json!({
+        "Type": "String", "Default": default_guest_key(name), "AllowedPattern": "^[^?#]+\\.wasm$",
+        "Description": label("S3 key of the guest component in the guest bucket"),
+    }));
+    template.parameters.insert(guest.version.clone(), json!({
+        "Type": "String", "Default": "",
+        "Description": label("S3 version id of the guest (empty: the latest upload); set it to roll back"),
+    }));
+    template.parameters.insert(guest.sha256.clone(), json!({
+        "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64})?$",
+        "Description": label("sha256 the guest must have (empty: unpinned)"),
+    }));
+    template.parameters.insert(guest.precompiled.clone(), json!({
+        "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64}(,[0-9a-f]{64})*)?$",
+        "Description": label("sha256 pins of the precompiled .cwasm artifacts, comma-separated (empty: compile at cold start)"),
+    }));
+    let timeout_param = format!("{}Timeout", pascal(name));
+    template.parameters.insert(timeout_param.clone(), json!({
+        "Type": "Number", "Default": timeout, "MinValue": 1, "MaxValue": 900,
+        "Description": label("Lambda timeout in seconds (default from the manifest's limits.timeout-ms)"),
+    }));
+    let has_version = format!("{}HasGuestVersion", pascal(name));
+    template.conditions.insert(has_version.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&guest.version), ""] }] }));
+
+    let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
+    let role_id = format!("{id}Role");
+    let log_group_id = format!("{}LogGroup", pascal(name));
+    let mut properties = json!({
+        "FunctionName": { "Fn::Sub": function_name(name) },
+        "Description": format!("{}: {}", name, role_description(config.role)),
+        "Timeout": reference(&timeout_param),
+        "Role": get_att(&role_id, "Arn"),
+        "Environment": { "Variables": environment(manifest, config, &guest_url, &has_version, &guest)? },
+    });
+    let events = events(manifest, name);
+    if !events.is_empty() {
+        properties["Events"] = Value::Object(events);
+    }
+    if config.role == Role::QueueWorker {
+        let param = format!("{}ReservedConcurrency", pascal(name));
+        let condition = format!("{}HasReservedConcurrency", pascal(name));
+        template.parameters.insert(param.clone(), json!({
+            "Type": "String", "Default": "", "AllowedPattern": "^[0-9]*$",
+            "Description": label("reserved concurrency, the hard cap on parallel workers (empty: none; new accounts reject low values)"),
+        }));
+        template.conditions.insert(condition.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&param), ""] }] }));
+        properties["ReservedConcurrentExecutions"] = json!({ "Fn::If": [condition, reference(&param), { "Ref": "AWS::NoValue" }] });
+    }
+    template.add(id.clone(), Resource::new("AWS::Serverless::Function", properties))?;
+    let mut statements = statements(manifest, name, config)?;
+    statements.push(json!({
+        "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": get_att(&log_group_id, "Arn"),
+    }));
+    template.add(role_id, Resource::new("AWS::IAM::Role", json!({
+        "Description": format!("Plugboard function `{name}`: only what its manifest grants"),
+        "AssumeRolePolicyDocument": { "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }] },
+        "Policies": [{ "PolicyName": "plugboard-grants", "PolicyDocument": { "Version": "2012-10-17", "Statement": statements } }],
+    })))?;
+    template.add(
+        log_group_id,
+        Resource::new("AWS::Logs::LogGroup", json!({
+            "LogGroupName": { "Fn::Sub": format!("/aws/lambda/{}", function_name(name)) },
+            "RetentionInDays": reference("LogRetentionDays"),
+        })),
+    )?;
+    template.output(format!("{id}Name"), &format!("Lambda function `{name}` ({})", config.role), reference(&id));
+    Ok(())
+}
+
+/// `${AWS::StackName}-<name>` (for `Fn::Sub`): fixed names, so functions can name each other
+/// without dependency cycles and callers of an internal API know what to invoke.
+fn function_name(name: &str) -> String {
+    format!("${{AWS::StackName}}-{}", sub_escape(name))
+}
+
+/// Seconds a function may run: the manifest's per-invocation budget rounded up plus one second
+/// for the host; a FIFO worker runs its batch one record after another, so it gets the budget
+/// per record.
+fn default_timeout_secs(manifest: &Manifest, name: &str, config: &FunctionConfig) -> u64 {
+    let per_call = config.limits.timeout_ms.div_ceil(1000) + 1;
+    let fifo_batch = manifest
+        .queues
+        .iter()
+        .filter(|(queue, q)| q.worker.as_deref() == Some(name) && queue.ends_with(".fifo"))
+        .map(|(_, q)| u64::from(q.batch_size))
+        .max();
+    (per_call * fifo_batch.unwrap_or(1)).min(900)
+}
+
+/// The function's configuration as Lambda environment variables ([`crate::config::env`]).
+fn environment(
+    manifest: &Manifest,
+    config: &FunctionConfig,
+    guest_url: &str,
+    has_version: &str,
+    guest: &super::GuestParameters,
+) -> Result<Map<String, Value>, String> {
+    let mut vars = Map::new();
+    vars.insert("PLUGBOARD_ROLE".into(), json!(config.role.as_str()));
+    vars.insert("PLUGBOARD_GUEST".into(), json!({ "Fn::If": [has_version,
+        { "Fn::Sub": format!("{guest_url}?versionId=${{{}}}", guest.version) },
+        { "Fn::Sub": guest_url }] }));
+    vars.insert("PLUGBOARD_GUEST_SHA256".into(), reference(&guest.sha256));
+    vars.insert("PLUGBOARD_PRECOMPILED_SHA256".into(), reference(&guest.precompiled));
+    let grants = &config.grants;
+    let pairs = |map: &std::collections::BTreeMap<String, String>, target: &dyn Fn(&str) -> String| -> Value {
+        let list: Vec<String> = map.iter().map(|(alias, to)| format!("{}={}", sub_escape(alias), target(to))).collect();
+        json!({ "Fn::Sub": list.join(",") })
+    };
+    if !grants.stores.is_empty() {
+        vars.insert("PLUGBOARD_STORES".into(), pairs(&grants.stores, &|t| format!("${{{}}}", table_id(t))));
+    }
+    if !grants.queues.is_empty() {
+        // `Ref` of a queue is its URL, which saves the host a GetQueueUrl.
+        vars.insert("PLUGBOARD_QUEUES".into(), pairs(&grants.queues, &|q| format!("${{{}}}", queue_id(q))));
+    }
+    if !grants.functions.is_empty() {
+        vars.insert("PLUGBOARD_FUNCTIONS".into(), pairs(&grants.functions, &function_name));
+    }
+    for (key, value) in &config.config {
+        let value = match value.strip_prefix(SECRET_PREFIX) {
+            Some(secret) => manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?,
+            None => value.clone(),
+        };
+        vars.insert(format!("PLUGBOARD_CONFIG_{}", key.to_ascii_uppercase()), json!(value));
+    }
+    let limits = &config.limits;
+    vars.insert("PLUGBOARD_TIMEOUT_MS".into(), json!(limits.timeout_ms.to_string()));
+    vars.insert("PLUGBOARD_MEMORY_MB".into(), json!(limits.memory_mb.to_string()));
+    vars.insert("PLUGBOARD_MAX_INVOKE_DEPTH".into(), json!(limits.max_invoke_depth.to_string()));
+    if config.role == Role::Authorizer {
+        let response = serde_json::to_value(config.authorizer_response).map_err(|e| e.to_string())?;
+        vars.insert("PLUGBOARD_AUTHORIZER_RESPONSE".into(), response);
+    }
+    Ok(vars)
+}
+
+/// The IAM statements of the function's role: its guest objects, and exactly the tables,
+/// queues, functions and secrets its grants and config name, and the queues it works. (The
+/// role is written here rather than by SAM, whose SQS event would add a managed policy that
+/// reads every queue in the account.)
+fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Result<Vec<Value>, String> {
+    let guest = guest_parameters(name);
+    let stem = json!({ "Fn::Select": [0, { "Fn::Split": [".wasm", reference(&guest.key)] }] });
+    let mut list = vec![json!({
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": [
+            { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::${{GuestBucket}}/${{{}}}", guest.key) },
+            { "Fn::Sub": ["arn:${AWS::Partition}:s3:::${GuestBucket}/${Stem}.*.cwasm", { "Stem": stem }] },
+        ],
+    })];
+    let grants = &config.grants;
+    let resources = |ids: Vec<String>| -> Vec<Value> {
+        let mut ids = ids;
+        ids.sort();
+        ids.dedup();
+        ids.iter().map(|id| get_att(id, "Arn")).collect()
+    };
+    if !grants.stores.is_empty() {
+        let tables = resources(grants.stores.values().map(|t| table_id(t)).collect());
+        list.push(json!({ "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": tables }));
+    }
+    if !grants.queues.is_empty() {
+        let queues = resources(grants.queues.values().map(|q| queue_id(q)).collect());
+        list.push(json!({ "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queues }));
+    }
+    if !grants.functions.is_empty() {
+        // By the functions' fixed names, not GetAtt: functions that invoke each other would
+        // otherwise make a dependency cycle.
+        let mut targets: Vec<&String> = grants.functions.values().collect();
+        targets.sort();
+        targets.dedup();
+        let arns: Vec<Value> = targets
+            .iter()
+            .map(|t| json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}", function_name(t)) }))
+            .collect();
+        list.push(json!({ "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": arns }));
+    }
+    let worked: Vec<String> =
+        manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)).map(|(q, _)| queue_id(q)).collect();
+    if !worked.is_empty() {
+        // What the SQS event source needs, on exactly the queues this worker is fed by.
+        let actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"];
+        list.push(json!({ "Effect": "Allow", "Action": actions, "Resource": resources(worked) }));
+    }
+    let secrets: Vec<&str> = config.config.values().filter_map(|v| v.strip_prefix(SECRET_PREFIX)).collect();
+    for secret in secrets {
+        let spec = &manifest.secrets[secret];
+        if let Some(parameter) = &spec.ssm {
+            let arn = if parameter.starts_with("arn:") {
+                json!(parameter)
+            } else {
+                let path = sub_escape(parameter.trim_start_matches('/'));
+                json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/{path}") })
+            };
+            list.push(json!({ "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arn }));
+        }
+        if let Some(id) = &spec.secretsmanager {
+            let id = id.split('#').next().unwrap_or(id);
+            let arn = if id.starts_with("arn:") {
+                json!(id)
+            } else {
+                // Secrets Manager appends `-` and six random characters to a secret's ARN.
+                json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}-??????", sub_escape(id)) })
+            };
+            list.push(json!({ "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arn }));
+        }
+    }
+    Ok(list)
+}
+
+/// The function's event sources: its routes on the HTTP or REST API, and the queues it works.
+fn events(manifest: &Manifest, name: &str) -> Map<String, Value> {
+    let mut events = Map::new();
+    for route in manifest.routes.iter().filter(|r| r.function == name) {
+        let words = format!("{} {}", route.method.to_ascii_lowercase(), route.path.replace("proxy+", "proxy"));
+        let mut id = pascal(&words);
+        while events.contains_key(&id) {
+            id.push('X');
+        }
+        let mut properties = json!({ "Method": route.method.to_ascii_uppercase(), "Path": route.path });
+        match route.payload {
+            Payload::V2 => {
+                properties["ApiId"] = reference(HTTP_API);
+                properties["PayloadFormatVersion"] = json!("2.0");
+            }
+            Payload::V1 => properties["RestApiId"] = reference(REST_API),
+        }
+        if let Some(authorizer) = &route.authorizer {
+            properties["Auth"] = json!({ "Authorizer": pascal(authorizer) });
+        }
+        let kind = if route.payload == Payload::V2 { "HttpApi" } else { "Api" };
+        events.insert(id, json!({ "Type": kind, "Properties": properties }));
+    }
+    for (queue_name, queue) in manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)) {
+        // The SQS event source cannot go below 2 concurrent invocations; a hard cap of 1 is the
+        // reserved-concurrency parameter.
+        let concurrency = queue.max_concurrency.max(2);
+        events.insert(
+            format!("{}Messages", pascal(queue_name)),
+            json!({ "Type": "SQS", "Properties": {
+                "Queue": get_att(&queue_id(queue_name), "Arn"),
+                "BatchSize": queue.batch_size,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": { "MaximumConcurrency": concurrency },
+            }}),
+        );
+    }
+    events
+}

@@ -1,0 +1,346 @@
+//! The deployment generated from the manifest: the checked-in template is current, every
+//! function gets its manifest configuration through its environment, roles allow exactly the
+//! manifest's grants, the four patterns are wired, the offline template checks pass (and bite),
+//! and the glibc check rejects binaries too new for provided.al2023.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use plugboard::config::{FunctionConfig, env};
+use plugboard::deploy;
+use plugboard::manifest::Manifest;
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn demo() -> Manifest {
+    Manifest::load(&root().join("plugboard.toml")).unwrap()
+}
+
+fn parse(yaml: &str) -> Value {
+    serde_norway::from_str(yaml).expect("the template is YAML")
+}
+
+fn demo_template() -> Value {
+    parse(&deploy::render(&demo()).unwrap())
+}
+
+#[test]
+fn checked_in_template_matches_the_manifest() {
+    let generated = deploy::render(&demo()).unwrap();
+    let checked_in = std::fs::read_to_string(root().join("deploy/template.yaml")).unwrap_or_default();
+    assert!(
+        generated == checked_in,
+        "deploy/template.yaml is out of date with plugboard.toml: run `plugboard deploy-template`"
+    );
+}
+
+/// Resolve the intrinsic functions a function's environment uses, the way CloudFormation would
+/// with every parameter at its default: parameters to their defaults, resources to their ids.
+fn resolve(value: &Value, template: &Value) -> String {
+    let lookup = |name: &str| -> String {
+        match &template["Parameters"][name]["Default"] {
+            Value::String(s) => s.clone(),
+            Value::Null => name.to_string(),
+            other => other.to_string(),
+        }
+    };
+    let substitute = |text: &str| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("closed ${}") + start;
+            let name = &rest[start + 2..end];
+            out.push_str(&match name {
+                "AWS::StackName" => "stack".to_string(),
+                _ => lookup(name),
+            });
+            rest = &rest[end + 1..];
+        }
+        out + rest
+    };
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(map) if map.contains_key("Ref") => lookup(map["Ref"].as_str().unwrap()),
+        Value::Object(map) if map.contains_key("Fn::Sub") => substitute(map["Fn::Sub"].as_str().unwrap()),
+        // Conditions are false with the defaults (no version id, no reserved concurrency).
+        Value::Object(map) if map.contains_key("Fn::If") => resolve(&map["Fn::If"][2], template),
+        other => panic!("unexpected intrinsic {other}"),
+    }
+}
+
+fn functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, r)| (id.clone(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn every_function_gets_its_manifest_configuration_through_the_environment() {
+    let manifest = demo();
+    let template = demo_template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["CodeUri"], deploy::CODE_URI);
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    let functions = functions(&template);
+    assert_eq!(functions.len(), manifest.functions.len());
+    for (name, expected) in &manifest.functions {
+        let resource = &functions[&format!("{}Function", deploy::pascal(name))];
+        assert!(resource["Properties"]["CodeUri"].is_null(), "{name}: one artifact for all, from Globals");
+        let mut vars: Vec<(String, String)> = Vec::new();
+        for scope in [&globals["Environment"]["Variables"], &resource["Properties"]["Environment"]["Variables"]] {
+            for (k, v) in scope.as_object().unwrap() {
+                vars.push((k.clone(), resolve(v, &template)));
+            }
+        }
+        let actual = env::from_vars(vars).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(actual.guest.as_deref(), Some(format!("s3://GuestBucket/guests/{name}.wasm").as_str()));
+        assert_eq!(actual.role, expected.role, "{name}");
+        assert_eq!(actual.limits, expected.limits, "{name}");
+        // Logical names keep their meaning; the resources are the stack's.
+        let ids = |m: &BTreeMap<String, String>, suffix: &str| -> BTreeMap<String, String> {
+            m.iter().map(|(k, v)| (k.clone(), format!("{}{suffix}", deploy::pascal(v)))).collect()
+        };
+        assert_eq!(actual.grants.stores, ids(&expected.grants.stores, "Table"), "{name}");
+        assert_eq!(actual.grants.queues, ids(&expected.grants.queues, "Queue"), "{name}");
+        let targets: BTreeMap<String, String> =
+            expected.grants.functions.iter().map(|(k, v)| (k.clone(), format!("stack-{v}"))).collect();
+        assert_eq!(actual.grants.functions, targets, "{name}");
+        assert_eq!(actual.config, secrets_as_references(&manifest, expected), "{name}");
+    }
+}
+
+fn secrets_as_references(manifest: &Manifest, config: &FunctionConfig) -> BTreeMap<String, String> {
+    let mut values = config.config.clone();
+    for value in values.values_mut() {
+        if let Some(name) = value.strip_prefix("secret:") {
+            *value = manifest.secrets[name].reference().unwrap();
+        }
+    }
+    values
+}
+
+/// Every (action, resource) the role of `function` allows, resources as text.
+fn grants_of(template: &Value, function: &str) -> BTreeSet<(String, String)> {
+    let role = &template["Resources"][format!("{}FunctionRole", deploy::pascal(function))];
+    let mut out = BTreeSet::new();
+    for policy in role["Properties"]["Policies"].as_array().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            let resources = match &statement["Resource"] {
+                Value::Array(list) => list.clone(),
+                one => vec![one.clone()],
+            };
+            for action in statement["Action"].as_array().unwrap() {
+                for resource in &resources {
+                    let text = match resource {
+                        Value::Object(m) if m.contains_key("Fn::GetAtt") => m["Fn::GetAtt"][0].as_str().unwrap().to_string(),
+                        Value::Object(m) if m.contains_key("Fn::Sub") => match &m["Fn::Sub"] {
+                            Value::String(s) => s.clone(),
+                            list => list[0].as_str().unwrap().to_string(),
+                        },
+                        other => other.as_str().unwrap().to_string(),
+                    };
+                    out.insert((action.as_str().unwrap().to_string(), text));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn has(grants: &BTreeSet<(String, String)>, action: &str, resource: &str) -> bool {
+    grants.iter().any(|(a, r)| a == action && r.contains(resource))
+}
+
+#[test]
+fn roles_allow_only_what_the_manifest_grants() {
+    let template = demo_template();
+    for (name, grants) in ["items", "quotes", "webhook-ingest", "webhook-worker", "gatekeeper", "gatekeeper-admin"]
+        .map(|f| (f, grants_of(&template, f)))
+    {
+        assert!(grants.iter().all(|(a, r)| !a.contains('*') && r != "*"), "{name}: no wildcard actions or resources: {grants:?}");
+        assert!(has(&grants, "s3:GetObject", &format!("{}GuestKey", deploy::pascal(name))), "{name}: its own guest");
+        assert!(has(&grants, "s3:GetObject", ".*.cwasm"), "{name}: its precompiled artifacts");
+        assert!(has(&grants, "logs:PutLogEvents", &format!("{}LogGroup", deploy::pascal(name))), "{name}: its own logs");
+        let others: Vec<_> = grants.iter().filter(|(a, _)| !a.starts_with("s3:") && !a.starts_with("logs:")).collect();
+        let expected: &[(&str, &str)] = match name {
+            "items" => &[("dynamodb:GetItem", "PlugboardItemsTable"), ("lambda:InvokeFunction", "function:${AWS::StackName}-quotes")],
+            "quotes" => &[("dynamodb:GetItem", "PlugboardPricingTable")],
+            "webhook-ingest" => &[("sqs:SendMessage", "PlugboardEventsQueue"), ("ssm:GetParameter", "parameter/plugboard-demo/webhook-secret")],
+            "webhook-worker" => &[("dynamodb:UpdateItem", "PlugboardEventsStoreTable"), ("sqs:ReceiveMessage", "PlugboardEventsQueue"), ("sqs:DeleteMessage", "PlugboardEventsQueue")],
+            "gatekeeper" => &[("dynamodb:GetItem", "PlugboardApiKeysTable"), ("ssm:GetParameter", "parameter/plugboard-demo/jwt-secret")],
+            _ => &[("dynamodb:Scan", "PlugboardApiKeysTable")],
+        };
+        for (action, resource) in expected {
+            assert!(has(&grants, action, resource), "{name} may {action} on {resource}: {grants:?}");
+        }
+        let allowed: BTreeSet<&str> = expected.iter().map(|(_, r)| *r).collect();
+        for (action, resource) in others {
+            assert!(allowed.iter().any(|r| resource.contains(r)), "{name} must not {action} on {resource}");
+        }
+    }
+}
+
+#[test]
+fn the_four_patterns_are_wired() {
+    let template = demo_template();
+    let resources = &template["Resources"];
+    let text = deploy::render(&demo()).unwrap();
+    assert!(!text.contains("demo-jwt-secret") && !text.contains("demo-webhook-secret"), "secrets are referenced, not inlined");
+    // Simple Web Service + Gatekeeper: one HTTP API, writes behind the cached REQUEST authorizer.
+    let authorizer = &resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Gatekeeper"];
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "1.0");
+    assert_eq!(authorizer["Identity"], json!({ "Headers": ["Authorization"], "ReauthorizeEvery": 300 }));
+    let events = &resources["ItemsFunction"]["Properties"]["Events"];
+    assert_eq!(events["PostItems"]["Properties"]["Auth"]["Authorizer"], "Gatekeeper");
+    assert_eq!(events["DeleteItemsId"]["Properties"]["Auth"]["Authorizer"], "Gatekeeper");
+    assert!(events["GetItemsId"]["Properties"]["Auth"].is_null(), "reads are public");
+    // Scalable Webhook: queue -> worker with per-message failures; poison to the DLQ after 3.
+    let worker = &resources["WebhookWorkerFunction"]["Properties"];
+    let source = &worker["Events"]["PlugboardEventsMessages"]["Properties"];
+    assert_eq!(source["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+    assert_eq!(source["BatchSize"], 10);
+    assert_eq!(source["ScalingConfig"]["MaximumConcurrency"], 2);
+    assert_eq!(worker["ReservedConcurrentExecutions"]["Fn::If"][0], "WebhookWorkerHasReservedConcurrency");
+    assert_eq!(template["Parameters"]["WebhookWorkerReservedConcurrency"]["Default"], "", "unset by default");
+    let redrive = &resources["PlugboardEventsQueue"]["Properties"]["RedrivePolicy"];
+    assert_eq!(redrive, &json!({ "deadLetterTargetArn": { "Fn::GetAtt": ["PlugboardEventsDlqQueue", "Arn"] }, "maxReceiveCount": 3 }));
+    // Internal API: a fixed function name to invoke, an output for it.
+    assert_eq!(resources["QuotesFunction"]["Properties"]["FunctionName"], json!({ "Fn::Sub": "${AWS::StackName}-quotes" }));
+    assert_eq!(template["Outputs"]["QuotesFunctionName"]["Value"], json!({ "Ref": "QuotesFunction" }));
+    // Data is kept when the stack goes.
+    for id in ["PlugboardItemsTable", "GuestBucket"] {
+        assert_eq!(resources[id]["DeletionPolicy"], "Retain", "{id}");
+    }
+    assert_eq!(resources["PlugboardItemsTable"]["Properties"]["KeySchema"], json!([{ "AttributeName": "PK", "KeyType": "HASH" }]));
+}
+
+#[test]
+fn a_rest_api_app_gets_token_authorizers_fifo_queues_and_secrets_manager_grants() {
+    let manifest = Manifest::load(&root().join("tests/fixtures/deploy/rest-api.toml")).unwrap();
+    let template = parse(&deploy::render(&manifest).unwrap());
+    let resources = &template["Resources"];
+    let rest = &resources["RestApi"]["Properties"]["Auth"]["Authorizers"];
+    assert_eq!(rest["Guard"]["FunctionPayloadType"], "TOKEN");
+    assert_eq!(rest["Guard"]["Identity"], json!({ "Header": "Authorization", "ReauthorizeEvery": 0 }));
+    assert_eq!(rest["ByRequest"]["Identity"]["Headers"], json!(["X-Api-Key"]));
+    assert!(resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["ByRequest"].is_object());
+    let events = &resources["ApiFunction"]["Properties"]["Events"];
+    assert_eq!(events["AnyProxy"]["Type"], "Api");
+    assert_eq!(events["PostV2Things"]["Type"], "HttpApi");
+    assert_eq!(resources["JobsFifoQueue"]["Properties"]["FifoQueue"], true);
+    // A FIFO worker runs its batch in order: the timeout covers the whole batch.
+    assert_eq!(template["Parameters"]["JobsWorkerTimeout"]["Default"], 15);
+    let grants = grants_of(&template, "api");
+    assert!(has(&grants, "secretsmanager:GetSecretValue", "secret:rest/token-??????"), "{grants:?}");
+    assert!(has(&grants, "lambda:InvokeFunction", "function:${AWS::StackName}-api"), "{grants:?}");
+    let env = &resources["ApiFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["PLUGBOARD_CONFIG_TOKEN_KEY"], "secretsmanager:rest/token#key");
+    assert_eq!(env["PLUGBOARD_CONFIG_GREETING"], "costs ${5}", "a literal value is not a substitution");
+}
+
+#[test]
+fn manifests_aws_would_refuse_are_refused_first() {
+    let manifest = std::fs::read_to_string(root().join("plugboard.toml")).unwrap();
+    let load = |text: &str| -> Result<Manifest, String> {
+        let dir = tempdir();
+        std::fs::write(dir.join("plugboard.toml"), text).unwrap();
+        Manifest::load(&dir.join("plugboard.toml")).map_err(|e| e.to_string())
+    };
+    let token = manifest.replace("type = \"request\"", "type = \"token\"");
+    assert_ne!(token, manifest);
+    let err = load(&token).unwrap_err();
+    assert!(err.contains("type = \"token\"") && err.contains("payload = \"v1\""), "{err}");
+    let unknown = manifest.replace("secret:jwt-secret", "secret:nope");
+    assert!(load(&unknown).unwrap_err().contains("no secret `nope`"));
+    let no_dev = manifest.replace("dev = \"demo-jwt-secret\"\n", "");
+    let err = load(&no_dev).unwrap().dev_config("gatekeeper").unwrap_err();
+    assert!(err.contains("jwt-secret") && err.contains("dev"), "{err}");
+    let slow = manifest.replace("limits = { timeout-ms = 5000, memory-mb = 32 }", "limits = { timeout-ms = 45000, memory-mb = 32 }");
+    assert_ne!(slow, manifest);
+    let err = deploy::render(&load(&slow).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("visibility-timeout-secs") && err.contains("webhook-worker"), "{err}");
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plugboard-deploy-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The offline template tools from `.venv-deploy` (scripts/deploy-env.sh, run by scripts/test.sh).
+fn tool(name: &str) -> Command {
+    let path = root().join(".venv-deploy/bin").join(name);
+    assert!(path.exists(), "{} is missing: run scripts/deploy-env.sh", path.display());
+    let mut command = Command::new(path);
+    command.env("AWS_DEFAULT_REGION", "us-east-1").env("AWS_ACCESS_KEY_ID", "offline").env("AWS_SECRET_ACCESS_KEY", "offline");
+    command.env("SAM_CLI_TELEMETRY", "0").current_dir(root());
+    command
+}
+
+/// cfn-lint, `sam validate --lint`, and the SAM transform followed by cfn-lint; the first failure.
+fn check_template(path: &Path) -> Result<(), String> {
+    let run = |mut command: Command, what: &str| -> Result<(), String> {
+        let out = command.output().map_err(|e| format!("{what}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        }
+    };
+    let mut lint = tool("cfn-lint");
+    lint.arg(path);
+    run(lint, "cfn-lint")?;
+    let mut validate = tool("sam");
+    validate.args(["validate", "--lint", "--template-file"]).arg(path);
+    run(validate, "sam validate")?;
+    let expanded = tempdir().join("expanded.json");
+    let mut translate = tool("python");
+    translate.arg(root().join("scripts/sam-translate.py")).arg(path).arg(&expanded);
+    run(translate, "SAM transform")?;
+    let mut lint = tool("cfn-lint");
+    lint.arg(&expanded);
+    run(lint, "cfn-lint after the transform")
+}
+
+#[test]
+fn templates_pass_cfn_lint_sam_validate_and_the_transform_offline() {
+    check_template(&root().join("deploy/template.yaml")).unwrap();
+    let variant = Manifest::load(&root().join("tests/fixtures/deploy/rest-api.toml")).unwrap();
+    let path = tempdir().join("template.yaml");
+    std::fs::write(&path, deploy::render(&variant).unwrap()).unwrap();
+    check_template(&path).unwrap();
+    // cfn-lint alone passes this one; only the transform + cfn-lint sees the bad event.
+    let broken = root().join("tests/fixtures/deploy/broken-event.yaml");
+    let err = check_template(&broken).unwrap_err();
+    assert!(err.contains("cfn-lint after the transform") && err.contains("E3034"), "{err}");
+}
+
+#[test]
+fn the_glibc_check_rejects_binaries_too_new_for_provided_al2023() {
+    let dir = tempdir();
+    let build = |name: &str, body: &str| -> PathBuf {
+        let source = dir.join(format!("{name}.c"));
+        std::fs::write(&source, format!("#include <stdio.h>\n#include <stdlib.h>\nint main(void) {{ {body} return 0; }}\n")).unwrap();
+        let binary = dir.join(name);
+        let status = Command::new("cc").arg("-o").arg(&binary).arg(&source).status().expect("a C compiler");
+        assert!(status.success());
+        binary
+    };
+    let check = |binary: &Path| Command::new(root().join("scripts/check-glibc.sh")).arg(binary).arg("2.34").output().unwrap();
+    let plain = check(&build("plain", "puts(\"hi\");"));
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    // arc4random arrived in glibc 2.36: a binary calling it cannot start on provided.al2023.
+    let newer = check(&build("newer", "printf(\"%u\\n\", arc4random());"));
+    assert!(!newer.status.success());
+    assert!(String::from_utf8_lossy(&newer.stderr).contains("2.36"), "{}", String::from_utf8_lossy(&newer.stderr));
+}
