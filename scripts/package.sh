@@ -19,8 +19,9 @@ dist="$root/deploy/dist"
 rustup target add x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu >&2
 for lambda_arch in x86_64 arm64; do
     case "$lambda_arch" in x86_64) triple=x86_64-unknown-linux-gnu ;; arm64) triple=aarch64-unknown-linux-gnu ;; esac
-    # The `.2.34` suffix makes zig link against glibc 2.34's symbol versions.
-    cargo zigbuild --locked --profile dist --target "$triple.2.34" -p plugboard --bin plugboard >&2
+    # The `.2.34` suffix makes zig link against glibc 2.34's symbol versions. No default
+    # features: no cross-compiler and no developer credential providers on Lambda.
+    cargo zigbuild --locked --profile dist --no-default-features --target "$triple.2.34" -p plugboard --bin plugboard >&2
     mkdir -p "$dist/$lambda_arch"
     cp "$target_dir/$triple/dist/plugboard" "$dist/$lambda_arch/bootstrap"
     scripts/check-glibc.sh "$dist/$lambda_arch/bootstrap" 2.34 >&2

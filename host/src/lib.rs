@@ -14,3 +14,4 @@ pub mod lambda;
 pub mod manifest;
 pub mod roles;
 pub mod runtime;
+pub mod testing;

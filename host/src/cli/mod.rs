@@ -4,6 +4,7 @@ mod deploy;
 mod dev;
 mod invoke;
 mod publish;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,11 +34,16 @@ enum Command {
     Queue(dev::QueueArgs),
     /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
     Publish(publish::PublishArgs),
+    /// Run guests against folders of test cases (in-memory backends, stubbed invoke targets).
+    Test(test::TestArgs),
     /// Generate the AWS SAM template (deploy/template.yaml) from the app manifest.
     DeployTemplate(deploy::TemplateArgs),
     /// Lay out the manifest's guests with precompiled artifacts for the guest bucket; print the
     /// deploy, upload and pin commands.
     Package(deploy::PackageArgs),
+    /// Print the precompiled-artifact tag this binary loads (`<arch>-<engine hash>`), and the
+    /// architectures it can compile artifacts for.
+    Engine,
     /// Compile a guest ahead of time into a `.cwasm` for this host's engine and target.
     Precompile {
         /// The guest component (`.wasm`).
@@ -50,10 +56,11 @@ enum Command {
 
 /// Parse the command line, run it, and turn any error into a message and exit code 1.
 pub fn main() -> ExitCode {
-    init_logging();
     // As Lambda's `bootstrap`, the binary is started with no arguments.
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1;
     let cli = if on_lambda { Cli { command: Command::Lambda } } else { Cli::parse() };
+    // A test run's output is its report; the host's per-invocation lines would bury it.
+    init_logging(if matches!(cli.command, Command::Test(_)) { "error" } else { "info" });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli)));
     match result {
@@ -72,8 +79,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(args) => dev::queue(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::DeployTemplate(args) => deploy::template(args),
+        Command::Test(args) => test::run(args).await,
         Command::Package(args) => deploy::package(args),
         Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
+        Command::Engine => {
+            let tag = crate::runtime::precompiled::published_tag_for_host().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            println!("loads {tag}");
+            for (arch, triple) in crate::runtime::precompiled::TARGETS {
+                match crate::runtime::precompiled::cross_engine(triple) {
+                    Ok(engine) => println!("compiles {}", crate::runtime::precompiled::artifact_tag(arch, &engine)),
+                    Err(e) => println!("cannot compile for {arch}: {e}"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Precompile { guest, output } => {
             let runtime = Runtime::new(EngineSettings::default())?;
             let wasm = std::fs::read(&guest).with_context(|| format!("reading {}", guest.display()))?;
@@ -87,10 +106,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Logs go to stderr (stdout carries responses): text by default, JSON lines on Lambda or with
-/// `PLUGBOARD_LOG_FORMAT=json`; the filter comes from `PLUGBOARD_LOG` (default `info`).
-fn init_logging() {
+/// `PLUGBOARD_LOG_FORMAT=json`; the filter comes from `PLUGBOARD_LOG` (default `default_level`).
+fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let json = match std::env::var("PLUGBOARD_LOG_FORMAT") {
         Ok(format) => format == "json",

@@ -102,8 +102,8 @@ impl AuthorizerGate {
     }
 }
 
-/// A REST REQUEST authorizer event.
-fn request_event(request: &Request, method_arn: &str, resource: &str) -> Value {
+/// A REST REQUEST authorizer event (also what an HTTP API sends with payload format 1.0).
+pub fn request_event(request: &Request, method_arn: &str, resource: &str) -> Value {
     let headers: Map<String, Value> = request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
     let query: Map<String, Value> =
         form_urlencoded::parse(request.query.as_bytes()).map(|(k, v)| (k.into_owned(), Value::from(v.into_owned()))).collect();

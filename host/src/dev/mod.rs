@@ -8,7 +8,7 @@ pub mod gateway;
 pub mod invoke_api;
 mod reload;
 mod server;
-mod workers;
+pub mod workers;
 
 use std::collections::HashMap;
 use std::sync::Arc;

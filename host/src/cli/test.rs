@@ -1,0 +1,68 @@
+//! `plugboard test SUITE...`: run guests against their case folders and report like a test
+//! runner — a line per case, the differences of a failure, a closing count, non-zero on failure.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::runtime::{EngineSettings, Runtime};
+use crate::testing::Suite;
+
+/// Arguments of `plugboard test`.
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Suite folders: each holds function.toml and one .toml file per case.
+    #[arg(required = true)]
+    suites: Vec<PathBuf>,
+    /// Run only cases whose name contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Record each case's current outcome as its expectation (review the diff before committing).
+    #[arg(long)]
+    update: bool,
+}
+
+/// Run every selected case; exit 1 when one failed or a suite could not load.
+pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new(EngineSettings::default())?;
+    let (mut passed, mut failed, mut updated) = (0usize, 0usize, 0usize);
+    let mut out = std::io::stdout().lock();
+    for dir in &args.suites {
+        let suite = match Suite::load(dir, &runtime) {
+            Ok(suite) => suite,
+            Err(e) => {
+                writeln!(out, "{}: cannot load: {e:#}", dir.display())?;
+                failed += 1;
+                continue;
+            }
+        };
+        writeln!(out, "{} ({})", dir.display(), suite.config.role)?;
+        for (name, case) in &suite.cases {
+            if args.filter.as_deref().is_some_and(|f| !name.contains(f)) {
+                continue;
+            }
+            let result = suite.run(case).await;
+            let ms = result.elapsed.as_secs_f64() * 1000.0;
+            if args.update {
+                suite.record(name, case, result.outcome)?;
+                writeln!(out, "  updated {name}")?;
+                updated += 1;
+            } else if result.failures.is_empty() {
+                writeln!(out, "  ok      {name} ({ms:.1} ms)")?;
+                passed += 1;
+            } else {
+                writeln!(out, "  FAILED  {name} ({ms:.1} ms)")?;
+                for line in &result.failures {
+                    writeln!(out, "          {line}")?;
+                }
+                failed += 1;
+            }
+        }
+    }
+    if args.update {
+        writeln!(out, "{updated} updated, {failed} failed to load")?;
+    } else {
+        writeln!(out, "{passed} passed, {failed} failed")?;
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,81 @@
+//! `plugboard test`: every example guest passes the cases it ships; a failing case is reported
+//! with its differences and fails the run; `--update` records outcomes; `--filter` selects.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn plugboard_test(args: &[&str]) -> (Output, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("test").args(args).current_dir(root()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, stdout)
+}
+
+#[test]
+fn every_example_guest_passes_its_cases() {
+    let mut suites = Vec::new();
+    let mut cases = 0;
+    for entry in std::fs::read_dir(root().join("guests")).unwrap() {
+        let dir = entry.unwrap().path().join("cases");
+        if dir.join("function.toml").exists() {
+            cases += std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "function.toml").count();
+            suites.push(dir.strip_prefix(root()).unwrap().display().to_string());
+        }
+    }
+    assert!(suites.len() >= 6, "every example guest ships cases: {suites:?}");
+    let args: Vec<&str> = suites.iter().map(String::as_str).collect();
+    let (out, stdout) = plugboard_test(&args);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.trim_end().ends_with(&format!("{cases} passed, 0 failed")), "{stdout}");
+}
+
+/// A copy of the items-api suite in a fresh folder, with only `case` (name, TOML) in it.
+fn items_suite(case: (&str, &str)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plugboard-cases-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guest = root().join("guests/dist/items_api.wasm");
+    let function = format!(
+        "role = \"http-api\"\nguest = {:?}\ngrants.stores = {{ items = \"items\" }}\n",
+        guest.display().to_string()
+    );
+    std::fs::write(dir.join("function.toml"), function).unwrap();
+    std::fs::write(dir.join(format!("{}.toml", case.0)), case.1).unwrap();
+    dir
+}
+
+const CREATE: &str = r#"
+[request]
+method = "POST"
+path = "/items"
+body = { id = "lamp", price = 12.5 }
+"#;
+
+#[test]
+fn a_failing_case_shows_its_differences_and_fails_the_run() {
+    let wrong = format!("{CREATE}\n[expect]\nstatus = 200\nbody = {{ price = 1 }}\nstore.items.desk = {{ id = \"desk\" }}\n");
+    let dir = items_suite(("wrong", &wrong));
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
+    assert!(!out.status.success(), "{stdout}");
+    for line in ["FAILED  wrong", "status: expected 200, got 201", "body.price: expected 1, got 12.5", "store.items.desk: expected a value, missing", "0 passed, 1 failed"] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn update_records_the_outcome_and_filter_selects_cases() {
+    let dir = items_suite(("record-me", CREATE));
+    std::fs::write(dir.join("other.toml"), "[request]\nmethod = \"GET\"\npath = \"/items\"\n[expect]\nstatus = 500\n").unwrap();
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap(), "--update", "--filter", "record"]);
+    assert!(out.status.success(), "{stdout}");
+    let recorded = std::fs::read_to_string(dir.join("record-me.toml")).unwrap();
+    assert!(recorded.contains("status = 201"), "{recorded}");
+    assert!(recorded.contains("[expect.store.items.lamp]") || recorded.contains("lamp"), "{recorded}");
+    // The recorded expectation passes; the other case (filtered out above) still fails.
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap(), "--filter", "record"]);
+    assert!(out.status.success() && stdout.contains("1 passed, 0 failed"), "{stdout}");
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
+    assert!(!out.status.success() && stdout.contains("status: expected 500, got 200"), "{stdout}");
+}
