@@ -79,3 +79,43 @@ fn update_records_the_outcome_and_filter_selects_cases() {
     let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
     assert!(!out.status.success() && stdout.contains("status: expected 500, got 200"), "{stdout}");
 }
+
+#[test]
+fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_case() {
+    let base = std::env::temp_dir().join(format!("plugboard-new-{}", uuid::Uuid::new_v4().simple()));
+    // Dependencies compile once for all four (and across runs, beside the guests' build cache).
+    let target = std::env::var_os("PLUGBOARD_GUEST_TARGET_DIR")
+        .map(|d| PathBuf::from(d).join("scaffolds"))
+        .unwrap_or_else(|| base.join("target"));
+    let mut suites = Vec::new();
+    for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
+        let name = format!("my-{role}");
+        let dir = base.join(&name);
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["new", "--role", role, "--dir"])
+            .arg(&dir)
+            .arg(&name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let build = Command::new("cargo")
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(build.status.success(), "{role}: {}", String::from_utf8_lossy(&build.stderr));
+        // Where the scaffold's cases/function.toml expects the component.
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let expected = dir.join("target/wasm32-wasip2/release");
+        std::fs::create_dir_all(&expected).unwrap();
+        std::fs::copy(target.join("wasm32-wasip2/release").join(&file), expected.join(&file)).unwrap();
+        suites.push(dir.join("cases").display().to_string());
+    }
+    let args: Vec<&str> = suites.iter().map(String::as_str).collect();
+    let (out, stdout) = plugboard_test(&args);
+    assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}");
+    let again = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(["new", "--role", "http-api", "--dir"]).arg(base.join("my-http-api")).arg("x").output().unwrap();
+    assert!(!again.status.success(), "an existing folder is not overwritten");
+    std::fs::remove_dir_all(&base).ok();
+}

@@ -3,6 +3,7 @@
 mod deploy;
 mod dev;
 mod invoke;
+mod new;
 mod publish;
 mod test;
 
@@ -34,6 +35,8 @@ enum Command {
     Queue(dev::QueueArgs),
     /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
     Publish(publish::PublishArgs),
+    /// Scaffold a guest crate for a role, with the SDK and WIT vendored and a first test case.
+    New(new::NewArgs),
     /// Run guests against folders of test cases (in-memory backends, stubbed invoke targets).
     Test(test::TestArgs),
     /// Generate the AWS SAM template (deploy/template.yaml) from the app manifest.
@@ -80,6 +83,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::run(args).await,
         Command::DeployTemplate(args) => deploy::template(args),
         Command::Test(args) => test::run(args).await,
+        Command::New(args) => new::run(args),
         Command::Package(args) => deploy::package(args),
         Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
         Command::Engine => {

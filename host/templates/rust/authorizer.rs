@@ -1,0 +1,32 @@
+//! {{name}}: an `authorizer` guest. `Authorization: Bearer <token>` equal to the `token` config
+//! value is allowed every route; anything else is Unauthorized (401).
+
+use plugboard_guest::config;
+use plugboard_guest::policy::{Decision, Effect, Statement};
+
+plugboard_guest::role!("authorizer", "wit");
+
+use exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
+
+struct Guest;
+
+impl exports::plugboard::host::authorizer_handler::Guest for Guest {
+    fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {
+        let presented = request.token.as_deref().and_then(|t| t.strip_prefix("Bearer "));
+        let expected = config("token").filter(|t| !t.is_empty());
+        if presented.is_none() || presented != expected.as_deref() {
+            return Err(AuthorizeError::Unauthorized);
+        }
+        // `arn:...:api-id/stage/METHOD/path` -> everything under this API and stage.
+        let base: Vec<&str> = request.method_arn.splitn(3, '/').collect();
+        let resource = format!("{}/{}/*", base.first().copied().unwrap_or_default(), base.get(1).copied().unwrap_or_default());
+        Ok(Decision {
+            principal_id: "token-holder".into(),
+            statements: vec![Statement { effect: Effect::Allow, resources: vec![resource] }],
+            context: Vec::new(),
+            usage_identifier_key: None,
+        })
+    }
+}
+
+export!(Guest);

@@ -1,0 +1,22 @@
+//! {{name}}: a `queue-worker` guest. Each message is a JSON object with an `id`; it is stored in
+//! the `data` store under that id. A message that is not one fails alone and is retried.
+
+use plugboard_guest::serde_json::{self, Value};
+use plugboard_guest::store;
+
+plugboard_guest::role!("queue-worker", "wit");
+
+use exports::plugboard::host::queue_handler::IncomingMessage;
+
+struct Guest;
+
+impl exports::plugboard::host::queue_handler::Guest for Guest {
+    fn handle(message: IncomingMessage) -> Result<(), String> {
+        let value: Value = serde_json::from_str(&message.body).map_err(|e| format!("not JSON: {e}"))?;
+        let id = value.get("id").and_then(Value::as_str).ok_or("no `id` field")?;
+        let bucket = store::open("data").map_err(|e| format!("open data: {e:?}"))?;
+        bucket.set(id, message.body.as_bytes()).map_err(|e| format!("store: {e:?}"))
+    }
+}
+
+export!(Guest);
