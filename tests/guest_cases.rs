@@ -18,14 +18,17 @@ fn plugboard_test(args: &[&str]) -> (Output, String) {
 fn every_example_guest_passes_its_cases() {
     let mut suites = Vec::new();
     let mut cases = 0;
-    for entry in std::fs::read_dir(root().join("guests")).unwrap() {
+    // guests/<rust guest>/cases, guests/python/<guest>/cases, guests/js/<guest>/cases.
+    let folders = ["guests", "guests/python", "guests/js"].map(|d| root().join(d));
+    for entry in folders.iter().flat_map(|f| std::fs::read_dir(f).unwrap()) {
         let dir = entry.unwrap().path().join("cases");
         if dir.join("function.toml").exists() {
             cases += std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "function.toml").count();
             suites.push(dir.strip_prefix(root()).unwrap().display().to_string());
         }
     }
-    assert!(suites.len() >= 6, "every example guest ships cases: {suites:?}");
+    assert!(suites.len() >= 8, "every example guest ships cases, Python and JavaScript ones included: {suites:?}");
+    assert!(suites.iter().any(|s| s.contains("python/")) && suites.iter().any(|s| s.contains("js/")), "{suites:?}");
     let args: Vec<&str> = suites.iter().map(String::as_str).collect();
     let (out, stdout) = plugboard_test(&args);
     assert!(out.status.success(), "{stdout}");
@@ -118,4 +121,45 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
     let again = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(["new", "--role", "http-api", "--dir"]).arg(base.join("my-http-api")).arg("x").output().unwrap();
     assert!(!again.status.success(), "an existing folder is not overwritten");
     std::fs::remove_dir_all(&base).ok();
+}
+
+/// The shell lines of docs/guest-guide.md's ```sh blocks.
+fn guide_commands() -> Vec<String> {
+    let guide = std::fs::read_to_string(root().join("docs/guest-guide.md")).unwrap();
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in guide.lines() {
+        match (inside, line.trim()) {
+            (false, "```sh") => inside = true,
+            (true, "```") => inside = false,
+            (true, command) if !command.is_empty() => lines.push(command.to_string()),
+            _ => {}
+        }
+    }
+    lines
+}
+
+#[test]
+fn the_guest_guide_commands_run() {
+    let commands = guide_commands();
+    let scaffold = ["plugboard new --role http-api hello-api", "cargo build --release --target wasm32-wasip2", "plugboard test cases"];
+    for line in scaffold {
+        assert!(commands.iter().any(|c| c == line), "the guide's first steps changed: {commands:?}");
+    }
+    // `plugboard new` as written, in an empty folder.
+    let dir = std::env::temp_dir().join(format!("plugboard-guide-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args: Vec<&str> = scaffold[0].split_whitespace().skip(1).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(&args).current_dir(&dir).output().unwrap();
+    assert!(out.status.success() && dir.join("hello-api/cases/first.toml").exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+    // The example-suite commands, as written, from the repository root.
+    let suites: Vec<&String> = commands.iter().filter(|c| c.starts_with("plugboard test guests/")).collect();
+    assert!(suites.len() >= 2, "{commands:?}");
+    for command in suites {
+        let args: Vec<&str> = command.split_whitespace().skip(2).collect();
+        let (out, stdout) = plugboard_test(&args);
+        assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{command}:\n{stdout}");
+        assert!(!stdout.contains("0 passed"), "{command} ran no case:\n{stdout}");
+    }
 }

@@ -265,5 +265,54 @@ fn guest_load(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-criterion_group!(benches, wit_level, event_level, key_value_get, guest_load);
+/// The same worlds in three languages: a Rust and a Python webhook worker on one SQS message,
+/// the Rust Gatekeeper (JWT) and the JavaScript token authorizer on one TOKEN event — per
+/// invocation from event to response, and the load (compile, cached) of each component.
+fn languages(c: &mut Criterion) {
+    use plugboard::config::Role;
+    use plugboard::runtime::Guest;
+    use plugboard::runtime::precompiled::CompileCache;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    let mut sqs = fixture("sqs");
+    sqs["Records"].as_array_mut().unwrap().truncate(1);
+    sqs["Records"][0]["body"] = webhook_body().into();
+    let mut token = fixture("authorizer-token");
+    let tokens = r#"tokens = '{"tok-bench": {"principal": "bench", "routes": ["GET /orders/*"]}}'"#;
+    let cases = [
+        ("rust", worker(&runtime), sqs.clone()),
+        ("python", function(&runtime, "webhook_worker_py", "queue-worker", "[grants.stores]\nevents = \"events\""), sqs),
+        ("rust", gatekeeper(&runtime), { token["authorizationToken"] = jwt().into(); token.clone() }),
+        ("javascript", function(&runtime, "token_authorizer_js", "authorizer", &format!("[config]\n{tokens}")), {
+            token["authorizationToken"] = "Bearer tok-bench".into();
+            token
+        }),
+    ];
+    let mut group = c.benchmark_group("languages: event -> response");
+    for (language, f, event) in &cases {
+        group.bench_function(BenchmarkId::new(f.role().as_str(), language), |b| {
+            b.to_async(&rt).iter(|| async { black_box(f.handle(event.clone(), Invocation::default()).await.unwrap()) })
+        });
+    }
+    group.finish();
+    let dir = std::env::temp_dir().join(format!("plugboard-bench-lang-{}", std::process::id()));
+    let cache = CompileCache::open(&dir, &runtime).unwrap();
+    let mut group = c.benchmark_group("languages: guest load");
+    group.sample_size(10);
+    for (name, role) in [("webhook_worker", Role::QueueWorker), ("webhook_worker_py", Role::QueueWorker), ("token_authorizer_js", Role::Authorizer)] {
+        let wasm = std::fs::read(root().join(format!("guests/dist/{name}.wasm"))).unwrap();
+        println!("{name}.wasm: {} bytes", wasm.len());
+        cache.load(&runtime, &wasm, role).unwrap();
+        group.bench_function(BenchmarkId::new("compile .wasm", name), |b| {
+            b.iter(|| black_box(Guest::load(&runtime, &wasm, role).unwrap()))
+        });
+        group.bench_function(BenchmarkId::new("cached .cwasm", name), |b| {
+            b.iter(|| black_box(cache.load(&runtime, &wasm, role).unwrap()))
+        });
+    }
+    group.finish();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+criterion_group!(benches, wit_level, event_level, key_value_get, guest_load, languages);
 criterion_main!(benches);
