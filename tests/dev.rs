@@ -303,3 +303,37 @@ fn proxy_responses_are_written_back_faithfully() {
     assert_eq!(headers("set-cookie"), ["s=1; HttpOnly", "t=2"]);
     assert_eq!(from_proxy_response(&json!({ "body": "no status" })).status, 502);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_and_javascript_guests_run_in_dev_like_rust_ones() {
+    let dir = app_dir(&[]);
+    let manifest = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
+    let swapped = manifest
+        .replace("/webhook_worker.wasm\"", "/webhook_worker_py.wasm\"")
+        .replace("/gatekeeper.wasm\"", "/token_authorizer_js.wasm\"")
+        .replace(
+            "config = { jwt_secret = \"secret:jwt-secret\", default_routes = \"GET /items,GET /items/*\" }",
+            r#"config = { tokens = '{"tok-dev": {"principal": "dev", "routes": ["POST /items"]}}' }"#,
+        );
+    assert_eq!(swapped.matches("_py.wasm").count() + swapped.matches("_js.wasm").count() + swapped.matches("tok-dev").count(), 3);
+    std::fs::write(dir.join("plugboard.toml"), swapped).unwrap();
+    let dev = Dev::start(&dir);
+    // The JavaScript authorizer in front of a write route.
+    let item = json!({ "id": "js-lamp", "price": 3 }).to_string();
+    assert_eq!(dev.send("POST", "/items", &[], &item).await.status, 401);
+    assert_eq!(dev.send("POST", "/items", &[("authorization", "Bearer tok-other")], &item).await.status, 401);
+    assert_eq!(dev.send("POST", "/items", &[("authorization", "Bearer tok-dev")], &item).await.status, 201);
+    // The Python worker behind the webhook queue.
+    for i in 0..3 {
+        let body = json!({ "id": format!("py-{i}"), "event": "order.created" }).to_string();
+        assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", &signed(&body))], &body).await.status, 202);
+    }
+    dev.wait_for_queues("the Python worker drained the queue", |s| depth(s, "plugboard-events") == 0).await;
+    drop(dev);
+    let db = plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
+    let kv = plugboard::backends::embedded::EmbeddedKeyValue::new(db);
+    use plugboard::capabilities::keyvalue::KeyValueBackend;
+    let table = kv.open("plugboard-events-store").await.unwrap();
+    assert_eq!(table.get("count/order.created").await.unwrap(), Some(b"3".to_vec()));
+    assert!(table.get("event/py-1").await.unwrap().is_some());
+}

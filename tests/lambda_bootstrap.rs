@@ -224,3 +224,37 @@ fn s3_locations_parse() {
     assert!(S3Location::parse("s3:///key").is_none());
     assert!(S3Location::parse("/local/g.wasm").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_and_javascript_guests_on_lambda_with_dynamodb() {
+    // The Python webhook worker on a real SQS event, storing into DynamoDB (moto).
+    let table = dynamodb_table(&aws_sdk_dynamodb::Client::new(&aws().await), "events").await;
+    let worker = Lambda::start(&[
+        ("PLUGBOARD_ROLE", "queue-worker".into()),
+        ("PLUGBOARD_GUEST", "guests/dist/webhook_worker_py.wasm".into()),
+        ("PLUGBOARD_STORES", format!("events={table}")),
+    ]);
+    let batch = common::sqs_event("arn:aws:sqs:us-east-1:1:q", &["{\"event\":\"order.created\"}", "not json"]);
+    assert_eq!(common::failed_ids(&worker.invoke(&batch).unwrap()), ["msg-1"]);
+    let stored = aws_sdk_dynamodb::Client::new(&aws().await)
+        .get_item()
+        .table_name(&table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("count/order.created".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(stored.item.is_some(), "the Python worker counted the event in DynamoDB");
+    // The JavaScript token authorizer on a TOKEN event.
+    let authorizer = Lambda::start(&[
+        ("PLUGBOARD_ROLE", "authorizer".into()),
+        ("PLUGBOARD_GUEST", "guests/dist/token_authorizer_js.wasm".into()),
+        ("PLUGBOARD_CONFIG_TOKENS", r#"{"tok-1": {"principal": "p1", "routes": ["GET /*"]}}"#.into()),
+    ]);
+    let mut token = common::fixture("authorizer-token");
+    token["authorizationToken"] = "Bearer tok-1".into();
+    let policy = authorizer.invoke(&token).unwrap();
+    assert_eq!(policy["principalId"], "p1");
+    assert_eq!(policy["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    token["authorizationToken"] = "Bearer tok-2".into();
+    assert!(authorizer.invoke(&token).unwrap_err().contains("Unauthorized"));
+}
