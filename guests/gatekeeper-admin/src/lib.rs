@@ -8,11 +8,10 @@
 
 use plugboard_guest::serde_json::{Value, json};
 use plugboard_guest::store::{self, Bucket};
-use plugboard_guest::{FunctionError, kv};
+use plugboard_guest::{FunctionError, InternalHandler, kv, parse_payload};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-plugboard_guest::role!("internal-api", "../../wit");
 
 struct GatekeeperAdmin;
 
@@ -34,28 +33,29 @@ enum Command {
     ListKeys,
 }
 
-fn error(error_type: &str, message: impl Into<String>) -> FunctionError {
-    FunctionError { error_type: error_type.into(), message: message.into() }
-}
-
 fn store_error(e: impl std::fmt::Debug) -> FunctionError {
-    error("StoreError", format!("{e:?}"))
+    FunctionError::new("StoreError", format!("{e:?}"))
 }
 
 fn check_routes(routes: &[String]) -> Result<(), FunctionError> {
     for route in routes {
         let ok = route.split_once(' ').is_some_and(|(m, p)| !m.is_empty() && p.starts_with('/'));
         if !ok {
-            return Err(error("ValidationError", format!("route `{route}` is not `METHOD /path`")));
+            return Err(FunctionError::new("ValidationError", format!("route `{route}` is not `METHOD /path`")));
         }
     }
     Ok(())
 }
 
-fn load(bucket: &Bucket, key_id: &str) -> Result<ApiKeyRecord, FunctionError> {
-    kv::get_json(bucket, &format!("key/{key_id}"))
-        .map_err(store_error)?
-        .ok_or_else(|| error("NotFound", format!("no API key with id {key_id}")))
+/// Apply `change` to key `key_id`'s record atomically; `NotFound` when there is none.
+fn update(bucket: &Bucket, key_id: &str, change: impl Fn(&mut ApiKeyRecord)) -> Result<ApiKeyRecord, FunctionError> {
+    let updated = kv::update_json(bucket, &format!("key/{key_id}"), |record: Option<ApiKeyRecord>| {
+        record.map(|mut r| {
+            change(&mut r);
+            r
+        })
+    });
+    updated.map_err(store_error)?.ok_or_else(|| FunctionError::new("NotFound", format!("no API key with id {key_id}")))
 }
 
 fn run(command: Command) -> Result<Value, FunctionError> {
@@ -64,27 +64,24 @@ fn run(command: Command) -> Result<Value, FunctionError> {
         Command::CreateKey { principal, routes } => {
             check_routes(&routes)?;
             if principal.is_empty() {
-                return Err(error("ValidationError", "principal must not be empty"));
+                return Err(FunctionError::new("ValidationError", "principal must not be empty"));
             }
             let mut secret = [0u8; 24];
-            getrandom::fill(&mut secret).map_err(|e| error("InternalError", e.to_string()))?;
+            getrandom::fill(&mut secret).map_err(|e| FunctionError::new("InternalError", e.to_string()))?;
             let key = format!("pk_{}", hex::encode(secret));
             let key_id = hex::encode(Sha256::digest(key.as_bytes()));
             let record = ApiKeyRecord { principal, routes, revoked: false };
             kv::set_json(&bucket, &format!("key/{key_id}"), &record).map_err(store_error)?;
             Ok(json!({ "key": key, "key_id": key_id, "principal": record.principal, "routes": record.routes }))
         }
+        // Compare-and-swap updates: a revocation racing a re-scope is never lost.
         Command::SetRoutes { key_id, routes } => {
             check_routes(&routes)?;
-            let mut record = load(&bucket, &key_id)?;
-            record.routes = routes;
-            kv::set_json(&bucket, &format!("key/{key_id}"), &record).map_err(store_error)?;
+            let record = update(&bucket, &key_id, |record| record.routes = routes.clone())?;
             Ok(json!({ "key_id": key_id, "routes": record.routes }))
         }
         Command::RevokeKey { key_id } => {
-            let mut record = load(&bucket, &key_id)?;
-            record.revoked = true;
-            kv::set_json(&bucket, &format!("key/{key_id}"), &record).map_err(store_error)?;
+            update(&bucket, &key_id, |record| record.revoked = true)?;
             Ok(json!({ "key_id": key_id, "revoked": true }))
         }
         Command::ListKeys => {
@@ -107,12 +104,11 @@ fn run(command: Command) -> Result<Value, FunctionError> {
     }
 }
 
-impl exports::plugboard::host::internal_handler::Guest for GatekeeperAdmin {
+impl InternalHandler for GatekeeperAdmin {
     fn handle(payload: String) -> Result<String, FunctionError> {
-        let command: Command =
-            serde_json::from_str(&payload).map_err(|e| error("ValidationError", format!("bad command: {e}")))?;
+        let command: Command = parse_payload(&payload)?;
         Ok(run(command)?.to_string())
     }
 }
 
-export!(GatekeeperAdmin);
+plugboard_guest::internal_api!(GatekeeperAdmin, "../../wit");

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use plugboard_guest::policy::{Decision, Effect, Statement};
-use plugboard_guest::{ContextValue, Level, config, kv, log, store};
+use plugboard_guest::{ContextValue, config, kv, store};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -143,7 +143,7 @@ fn lookup_api_key(key: &str) -> Result<Caller, AuthorizeError> {
     match record {
         Some(r) if !r.revoked => Ok(Caller { principal: r.principal, auth: "api-key", routes: r.routes }),
         Some(_) => {
-            log(Level::Info, "revoked API key presented");
+            plugboard_guest::info!("revoked API key presented");
             Err(AuthorizeError::Unauthorized)
         }
         None => Err(AuthorizeError::Unauthorized),

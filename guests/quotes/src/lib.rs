@@ -4,12 +4,8 @@
 //! `{"min_quantity": n, "discount_pct": p}`), so operators change prices without a deploy;
 //! without that key the built-in tiers apply.
 
-use plugboard_guest::FunctionError;
-use plugboard_guest::kv;
-use plugboard_guest::store;
+use plugboard_guest::{FunctionError, InternalHandler, kv, parse_payload, store, to_payload};
 use serde::{Deserialize, Serialize};
-
-plugboard_guest::role!("internal-api", "../../wit");
 
 struct Quotes;
 
@@ -48,23 +44,18 @@ fn default_tiers() -> Vec<Tier> {
     ]
 }
 
-fn error(error_type: &str, message: impl Into<String>) -> FunctionError {
-    FunctionError { error_type: error_type.into(), message: message.into() }
-}
-
-impl exports::plugboard::host::internal_handler::Guest for Quotes {
+impl InternalHandler for Quotes {
     fn handle(payload: String) -> Result<String, FunctionError> {
-        let request: QuoteRequest = serde_json::from_str(&payload)
-            .map_err(|e| error("ValidationError", format!("expected {{sku, unit_price, quantity}}: {e}")))?;
+        let request: QuoteRequest = parse_payload(&payload)?;
         if request.quantity == 0 || request.quantity > MAX_QUANTITY {
-            return Err(error("ValidationError", format!("quantity must be 1..={MAX_QUANTITY}")));
+            return Err(FunctionError::new("ValidationError", format!("quantity must be 1..={MAX_QUANTITY}")));
         }
         if !(request.unit_price.is_finite() && request.unit_price >= 0.0) {
-            return Err(error("ValidationError", "unit_price must be a non-negative number"));
+            return Err(FunctionError::new("ValidationError", "unit_price must be a non-negative number"));
         }
-        let bucket = store::open("pricing").map_err(|e| error("StoreError", format!("{e:?}")))?;
+        let bucket = store::open("pricing").map_err(|e| FunctionError::new("StoreError", format!("{e:?}")))?;
         let tiers = kv::get_json::<Vec<Tier>>(&bucket, "tiers")
-            .map_err(|e| error("StoreError", e.to_string()))?
+            .map_err(|e| FunctionError::new("StoreError", e.to_string()))?
             .unwrap_or_else(default_tiers);
         let discount_pct = tiers
             .iter()
@@ -80,8 +71,8 @@ impl exports::plugboard::host::internal_handler::Guest for Quotes {
             discount_pct,
             total,
         };
-        serde_json::to_string(&quote).map_err(|e| error("InternalError", e.to_string()))
+        to_payload(&quote)
     }
 }
 
-export!(Quotes);
+plugboard_guest::internal_api!(Quotes, "../../wit");

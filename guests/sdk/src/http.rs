@@ -1,7 +1,8 @@
 //! Helpers over the HTTP request and response records.
 
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 
+use crate::kv::KvError;
 use crate::{HttpRequest, HttpResponse};
 
 impl HttpRequest {
@@ -18,6 +19,11 @@ impl HttpRequest {
     /// The first query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         find(&self.query, name)
+    }
+
+    /// The body parsed as JSON `T`; a 400 response saying why otherwise.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpResponse> {
+        serde_json::from_slice(&self.body).map_err(|e| HttpResponse::error(400, &format!("body is not valid JSON: {e}")))
     }
 
     /// The path split into non-empty segments.
@@ -51,5 +57,25 @@ impl HttpResponse {
     /// An empty response with `status`.
     pub fn empty(status: u16) -> HttpResponse {
         HttpResponse { status, headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+impl HttpResponse {
+    /// A 200 JSON response.
+    pub fn ok<T: Serialize>(body: &T) -> HttpResponse {
+        HttpResponse::json(200, body)
+    }
+
+    /// This response with header `name: value` added.
+    pub fn with_header(mut self, name: &str, value: &str) -> HttpResponse {
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+}
+
+/// A key-value failure inside a handler is the server's fault: 500.
+impl From<KvError> for HttpResponse {
+    fn from(e: KvError) -> Self {
+        HttpResponse::error(500, &e.to_string())
     }
 }

@@ -1,8 +1,31 @@
-//! `plugboard-guest`: the imports every Plugboard guest shares, plus small helpers.
+//! `plugboard-guest`: the imports every Plugboard guest shares, plus the helpers that keep glue
+//! out of guests.
 //!
-//! A guest crate calls [`role!`] once to generate its role's export bindings; the imports
-//! (key-value, queue, invoke, config, logging, HTTP and policy types) come from this crate so
-//! the helpers here work with the same types in every guest.
+//! An `http-api` guest implements [`HttpHandler`] (usually with a [`Router`]) and exports it with
+//! [`http_api!`]; an `internal-api` guest implements [`InternalHandler`] and uses
+//! [`internal_api!`]. `queue-worker` and `authorizer` guests call [`role!`] and implement the
+//! generated handler trait. The imports (key-value, queue, invoke, config, logging, HTTP and
+//! policy types) come from this crate, so the helpers work with the same types in every guest:
+//! [`kv`] (JSON values, create-if-absent, compare-and-swap updates), [`send_json`],
+//! [`call_json`], [`parse_payload`], and the [`info!`]-style logging macros.
+//!
+//! ```ignore
+//! use plugboard_guest::{HttpHandler, HttpRequest, HttpResponse, HttpResult, Params, Router};
+//!
+//! struct Hello;
+//!
+//! impl HttpHandler for Hello {
+//!     fn handle(request: HttpRequest) -> HttpResponse {
+//!         Router::new().get("/hello/{name}", hello).handle(&request)
+//!     }
+//! }
+//!
+//! fn hello(_: &HttpRequest, params: &Params) -> HttpResult {
+//!     Ok(HttpResponse::ok(&serde_json::json!({ "hello": params.get("name") })))
+//! }
+//!
+//! plugboard_guest::http_api!(Hello, "wit");
+//! ```
 
 pub use serde_json;
 #[doc(hidden)]
@@ -10,6 +33,77 @@ pub use wit_bindgen;
 
 pub mod http;
 pub mod kv;
+pub mod messaging;
+pub mod router;
+
+pub use messaging::{call_json, parse_payload, send_json, to_payload};
+pub use router::{Handler, HttpResult, Params, Router};
+
+/// What an `http-api` guest implements; exported with [`http_api!`].
+pub trait HttpHandler {
+    /// Answer one request (API Gateway v1 or v2, or a Function URL: the host normalises them).
+    fn handle(request: HttpRequest) -> HttpResponse;
+}
+
+/// What an `internal-api` guest implements; exported with [`internal_api!`].
+pub trait InternalHandler {
+    /// Answer one JSON payload with JSON, or fail with a typed error the caller sees.
+    fn handle(payload: String) -> Result<String, FunctionError>;
+}
+
+/// Export `$guest` (an [`HttpHandler`]) as an `http-api` guest; `$wit` is the WIT folder,
+/// relative to the guest's `Cargo.toml`.
+#[macro_export]
+macro_rules! http_api {
+    ($guest:ident, $wit:literal) => {
+        $crate::role!("http-api", $wit);
+        impl exports::plugboard::host::http_handler::Guest for $guest {
+            fn handle(request: $crate::HttpRequest) -> $crate::HttpResponse {
+                <$guest as $crate::HttpHandler>::handle(request)
+            }
+        }
+        export!($guest);
+    };
+}
+
+/// Export `$guest` (an [`InternalHandler`]) as an `internal-api` guest; `$wit` as in
+/// [`http_api!`].
+#[macro_export]
+macro_rules! internal_api {
+    ($guest:ident, $wit:literal) => {
+        $crate::role!("internal-api", $wit);
+        impl exports::plugboard::host::internal_handler::Guest for $guest {
+            fn handle(payload: String) -> Result<String, $crate::FunctionError> {
+                <$guest as $crate::InternalHandler>::handle(payload)
+            }
+        }
+        export!($guest);
+    };
+}
+
+/// Log at debug level, `format!` style.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Debug, &format!($($arg)*)) };
+}
+
+/// Log at info level, `format!` style.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Info, &format!($($arg)*)) };
+}
+
+/// Log at warn level, `format!` style.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Warn, &format!($($arg)*)) };
+}
+
+/// Log at error level, `format!` style.
+#[macro_export]
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Error, &format!($($arg)*)) };
+}
 
 /// Generated bindings for the imports of every role world.
 pub mod bindings {

@@ -5,24 +5,18 @@
 use hmac::{Hmac, Mac};
 use plugboard_guest::queue::{self, AttributeValue, OutgoingMessage};
 use plugboard_guest::serde_json::{Value, json};
-use plugboard_guest::{HttpRequest, HttpResponse, Level, config, log};
+use plugboard_guest::{HttpHandler, HttpRequest, HttpResponse, HttpResult, Params, Router, config};
 use sha2::Sha256;
-
-plugboard_guest::role!("http-api", "../../wit");
 
 struct WebhookIngest;
 
-impl exports::plugboard::host::http_handler::Guest for WebhookIngest {
+impl HttpHandler for WebhookIngest {
     fn handle(request: HttpRequest) -> HttpResponse {
-        match (request.method.as_str(), request.segments().as_slice()) {
-            ("POST", ["webhooks"]) => ingest(&request),
-            (_, ["webhooks"]) => HttpResponse::error(405, "method not allowed"),
-            _ => HttpResponse::error(404, "no such route"),
-        }
+        Router::new().post("/webhooks", ingest).handle(&request)
     }
 }
 
-export!(WebhookIngest);
+plugboard_guest::http_api!(WebhookIngest, "../../wit");
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC of `body` under `secret`, in constant time.
 fn signature_valid(secret: &str, body: &[u8], signature: &str) -> bool {
@@ -33,9 +27,13 @@ fn signature_valid(secret: &str, body: &[u8], signature: &str) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
-fn ingest(request: &HttpRequest) -> HttpResponse {
+fn ingest(request: &HttpRequest, _: &Params) -> HttpResult {
+    Ok(accept(request))
+}
+
+fn accept(request: &HttpRequest) -> HttpResponse {
     let Some(secret) = config("webhook_secret").filter(|s| !s.is_empty()) else {
-        log(Level::Error, "webhook_secret is not configured; refusing all webhooks");
+        plugboard_guest::error!("webhook_secret is not configured; refusing all webhooks");
         return HttpResponse::error(500, "webhook receiver is not configured");
     };
     let signature = request.header("x-signature").unwrap_or("");
@@ -66,7 +64,7 @@ fn ingest(request: &HttpRequest) -> HttpResponse {
         Ok(message_id) => HttpResponse::json(202, &json!({ "accepted": true, "idempotency_key": key, "message_id": message_id })),
         Err(queue::Error::InvalidMessage(reason)) => HttpResponse::error(413, &reason),
         Err(e) => {
-            log(Level::Error, &format!("enqueue failed: {e:?}"));
+            plugboard_guest::error!("enqueue failed: {e:?}");
             HttpResponse::error(503, "could not accept the event; retry later")
         }
     }

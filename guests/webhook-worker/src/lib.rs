@@ -3,7 +3,8 @@
 //! and counted per event type under `count/{type}`. A message that is not a JSON object with an
 //! `event` field is poison: it fails alone and goes back to the queue (and on to the DLQ).
 
-use plugboard_guest::atomics::{self, Cas, CasError};
+use plugboard_guest::atomics;
+use plugboard_guest::kv;
 use plugboard_guest::queue::AttributeValue;
 use plugboard_guest::serde_json::{Value, json};
 use plugboard_guest::store;
@@ -37,14 +38,10 @@ impl exports::plugboard::host::queue_handler::Guest for WebhookWorker {
             "receive_count": message.receive_count,
             "event": event,
         });
-        let cas = Cas::new(&bucket, &format!("event/{key}")).map_err(|e| format!("{e:?}"))?;
-        if cas.current().map_err(|e| format!("{e:?}"))?.is_some() {
-            return Ok(()); // Already processed: a redelivery.
-        }
-        match atomics::swap(cas, record.to_string().as_bytes()) {
-            Ok(()) => {}
-            Err(CasError::CasFailed(_)) => return Ok(()), // A concurrent delivery won.
-            Err(CasError::StoreError(e)) => return Err(format!("store: {e:?}")),
+        // Created only if absent: a redelivery, or a concurrent delivery that won, is a no-op.
+        if !kv::create_json(&bucket, &format!("event/{key}"), &record).map_err(|e| e.to_string())? {
+            plugboard_guest::debug!("event {key} already processed");
+            return Ok(());
         }
         atomics::increment(&bucket, &format!("count/{kind}"), 1).map_err(|e| format!("count: {e:?}"))?;
         Ok(())

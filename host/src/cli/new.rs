@@ -45,6 +45,8 @@ const SDK: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../../guests/sdk/src/lib.rs")),
     ("src/http.rs", include_str!("../../../guests/sdk/src/http.rs")),
     ("src/kv.rs", include_str!("../../../guests/sdk/src/kv.rs")),
+    ("src/messaging.rs", include_str!("../../../guests/sdk/src/messaging.rs")),
+    ("src/router.rs", include_str!("../../../guests/sdk/src/router.rs")),
 ];
 
 /// The SDK's manifest outside the guests' workspace: the same dependencies, spelled out.

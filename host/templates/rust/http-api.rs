@@ -1,29 +1,22 @@
 //! {{name}}: an `http-api` guest. `GET /hello?name=...` greets and counts visits in the `data`
-//! store; everything else is 404.
+//! store; other paths are 404, other methods 405.
 
-use plugboard_guest::{HttpRequest, HttpResponse, atomics, store};
 use plugboard_guest::serde_json::json;
-
-plugboard_guest::role!("http-api", "wit");
+use plugboard_guest::{HttpHandler, HttpRequest, HttpResponse, HttpResult, Params, Router, atomics, store};
 
 struct Guest;
 
-impl exports::plugboard::host::http_handler::Guest for Guest {
+impl HttpHandler for Guest {
     fn handle(request: HttpRequest) -> HttpResponse {
-        match (request.method.as_str(), request.segments().as_slice()) {
-            ("GET", ["hello"]) => hello(&request),
-            _ => HttpResponse::error(404, "no such route"),
-        }
+        Router::new().get("/hello", hello).handle(&request)
     }
 }
 
-fn hello(request: &HttpRequest) -> HttpResponse {
+plugboard_guest::http_api!(Guest, "wit");
+
+fn hello(request: &HttpRequest, _: &Params) -> HttpResult {
     let name = request.query_param("name").unwrap_or("world");
-    let visits = store::open("data").and_then(|bucket| atomics::increment(&bucket, "visits", 1));
-    match visits {
-        Ok(visits) => HttpResponse::json(200, &json!({ "message": format!("hello, {name}"), "visits": visits })),
-        Err(e) => HttpResponse::error(500, &format!("store: {e:?}")),
-    }
+    let bucket = store::open("data").map_err(|e| HttpResponse::error(500, &format!("open data: {e:?}")))?;
+    let visits = atomics::increment(&bucket, "visits", 1).map_err(|e| HttpResponse::error(500, &format!("count: {e:?}")))?;
+    Ok(HttpResponse::ok(&json!({ "message": format!("hello, {name}"), "visits": visits })))
 }
-
-export!(Guest);

@@ -1,20 +1,23 @@
 //! {{name}}: an `internal-api` guest. `{"name": "..."}` -> `{"greeting": "hello, ..."}`; any
 //! other payload is a `ValidationError`.
 
-use plugboard_guest::FunctionError;
-use plugboard_guest::serde_json::{self, Value, json};
+use plugboard_guest::serde_json::json;
+use plugboard_guest::{FunctionError, InternalHandler, parse_payload, to_payload};
+use serde::Deserialize;
 
-plugboard_guest::role!("internal-api", "wit");
+/// What callers send.
+#[derive(Deserialize)]
+struct Request {
+    name: String,
+}
 
 struct Guest;
 
-impl exports::plugboard::host::internal_handler::Guest for Guest {
+impl InternalHandler for Guest {
     fn handle(payload: String) -> Result<String, FunctionError> {
-        let invalid = |message: &str| FunctionError { error_type: "ValidationError".into(), message: message.into() };
-        let value: Value = serde_json::from_str(&payload).map_err(|_| invalid("payload is not JSON"))?;
-        let name = value.get("name").and_then(Value::as_str).ok_or_else(|| invalid("`name` (a string) is required"))?;
-        Ok(json!({ "greeting": format!("hello, {name}") }).to_string())
+        let request: Request = parse_payload(&payload)?;
+        to_payload(&json!({ "greeting": format!("hello, {}", request.name) }))
     }
 }
 
-export!(Guest);
+plugboard_guest::internal_api!(Guest, "wit");
