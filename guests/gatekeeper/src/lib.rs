@@ -12,11 +12,9 @@ use plugboard_guest::{ContextValue, config, kv, store};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-plugboard_guest::role!("authorizer", "../../wit");
-
-use exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
-
 struct Gatekeeper;
+
+plugboard_guest::authorizer!(Gatekeeper, "../../wit");
 
 /// Who the caller is and what they may call (`METHOD /path` patterns, `*` wildcards).
 struct Caller {
@@ -47,7 +45,7 @@ struct ApiKeyRecord {
     revoked: bool,
 }
 
-impl exports::plugboard::host::authorizer_handler::Guest for Gatekeeper {
+impl AuthorizerHandler for Gatekeeper {
     fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {
         let caller = identify(&request)?;
         let base = arn_base(&request.method_arn).ok_or_else(|| {
@@ -71,8 +69,6 @@ impl exports::plugboard::host::authorizer_handler::Guest for Gatekeeper {
         })
     }
 }
-
-export!(Gatekeeper);
 
 fn header<'a>(request: &'a AuthorizationRequest, name: &str) -> Option<&'a str> {
     request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

@@ -1,10 +1,10 @@
 //! `plugboard-guest`: the imports every Plugboard guest shares, plus the helpers that keep glue
 //! out of guests.
 //!
-//! An `http-api` guest implements [`HttpHandler`] (usually with a [`Router`]) and exports it with
-//! [`http_api!`]; an `internal-api` guest implements [`InternalHandler`] and uses
-//! [`internal_api!`]. `queue-worker` and `authorizer` guests call [`role!`] and implement the
-//! generated handler trait. The imports (key-value, queue, invoke, config, logging, HTTP and
+//! One export macro per role: an `http-api` guest implements [`HttpHandler`] (usually with a
+//! [`Router`]) and exports it with [`http_api!`]; an `internal-api` guest implements
+//! [`InternalHandler`] and uses [`internal_api!`]; [`queue_worker!`] and [`authorizer!`] bring
+//! their handler traits into scope as `QueueHandler` and `AuthorizerHandler`. The imports (key-value, queue, invoke, config, logging, HTTP and
 //! policy types) come from this crate, so the helpers work with the same types in every guest:
 //! [`kv`] (JSON values, create-if-absent, compare-and-swap updates), [`send_json`],
 //! [`call_json`], [`parse_payload`], and the [`info!`]-style logging macros.
@@ -77,6 +77,33 @@ macro_rules! internal_api {
                 <$guest as $crate::InternalHandler>::handle(payload)
             }
         }
+        export!($guest);
+    };
+}
+
+/// Export `$guest` as a `queue-worker` guest; `$wit` as in [`http_api!`]. Brings the handler
+/// trait into scope as `QueueHandler` with its `IncomingMessage`, for `impl QueueHandler for
+/// $guest { fn handle(message: IncomingMessage) -> Result<(), String> { ... } }`.
+#[macro_export]
+macro_rules! queue_worker {
+    ($guest:ident, $wit:literal) => {
+        $crate::role!("queue-worker", $wit);
+        use exports::plugboard::host::queue_handler::{Guest as QueueHandler, IncomingMessage};
+        export!($guest);
+    };
+}
+
+/// Export `$guest` as an `authorizer` guest; `$wit` as in [`http_api!`]. Brings the handler
+/// trait into scope as `AuthorizerHandler` with `AuthorizationRequest` and `AuthorizeError`,
+/// for `impl AuthorizerHandler for $guest { fn authorize(request: AuthorizationRequest) ->
+/// Result<Decision, AuthorizeError> { ... } }`.
+#[macro_export]
+macro_rules! authorizer {
+    ($guest:ident, $wit:literal) => {
+        $crate::role!("authorizer", $wit);
+        use exports::plugboard::host::authorizer_handler::{
+            AuthorizationRequest, AuthorizeError, Guest as AuthorizerHandler,
+        };
         export!($guest);
     };
 }

@@ -9,13 +9,11 @@ use plugboard_guest::queue::AttributeValue;
 use plugboard_guest::serde_json::{Value, json};
 use plugboard_guest::store;
 
-plugboard_guest::role!("queue-worker", "../../wit");
-
-use exports::plugboard::host::queue_handler::IncomingMessage;
-
 struct WebhookWorker;
 
-impl exports::plugboard::host::queue_handler::Guest for WebhookWorker {
+plugboard_guest::queue_worker!(WebhookWorker, "../../wit");
+
+impl QueueHandler for WebhookWorker {
     fn handle(message: IncomingMessage) -> Result<(), String> {
         let event: Value = serde_json::from_str(&message.body).map_err(|e| format!("body is not JSON: {e}"))?;
         let kind = event
@@ -47,5 +45,3 @@ impl exports::plugboard::host::queue_handler::Guest for WebhookWorker {
         Ok(())
     }
 }
-
-export!(WebhookWorker);

@@ -4,13 +4,11 @@
 use plugboard_guest::config;
 use plugboard_guest::policy::{Decision, Effect, Statement};
 
-plugboard_guest::role!("authorizer", "wit");
+struct Authorizer;
 
-use exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
+plugboard_guest::authorizer!(Authorizer, "wit");
 
-struct Guest;
-
-impl exports::plugboard::host::authorizer_handler::Guest for Guest {
+impl AuthorizerHandler for Authorizer {
     fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {
         let presented = request.token.as_deref().and_then(|t| t.strip_prefix("Bearer "));
         let expected = config("token").filter(|t| !t.is_empty());
@@ -28,5 +26,3 @@ impl exports::plugboard::host::authorizer_handler::Guest for Guest {
         })
     }
 }
-
-export!(Guest);

@@ -4,13 +4,11 @@
 use plugboard_guest::serde_json::{self, Value};
 use plugboard_guest::store;
 
-plugboard_guest::role!("queue-worker", "wit");
+struct Worker;
 
-use exports::plugboard::host::queue_handler::IncomingMessage;
+plugboard_guest::queue_worker!(Worker, "wit");
 
-struct Guest;
-
-impl exports::plugboard::host::queue_handler::Guest for Guest {
+impl QueueHandler for Worker {
     fn handle(message: IncomingMessage) -> Result<(), String> {
         let value: Value = serde_json::from_str(&message.body).map_err(|e| format!("not JSON: {e}"))?;
         let id = value.get("id").and_then(Value::as_str).ok_or("no `id` field")?;
@@ -18,5 +16,3 @@ impl exports::plugboard::host::queue_handler::Guest for Guest {
         bucket.set(id, message.body.as_bytes()).map_err(|e| format!("store: {e:?}"))
     }
 }
-
-export!(Guest);
