@@ -165,3 +165,53 @@ fn the_guest_guide_commands_run() {
         assert!(!stdout.contains("0 passed"), "{command} ran no case:\n{stdout}");
     }
 }
+
+/// `plugboard new --lang LANG` for every role, built with the project's own tools (from
+/// scripts/guest-tools.sh), passes the same first case as the Rust scaffold.
+fn other_language_scaffolds_pass_their_first_case(lang: &str, build: impl Fn(&Path, &str, &str)) {
+    let base = std::env::temp_dir().join(format!("plugboard-new-{lang}-{}", uuid::Uuid::new_v4().simple()));
+    let mut suites = Vec::new();
+    for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
+        let name = format!("{lang}-{role}");
+        let dir = base.join(&name);
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["new", "--lang", lang, "--role", role, "--dir"])
+            .arg(&dir)
+            .arg(&name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        build(&dir, role, &name.replace('-', "_"));
+        suites.push(dir.join("cases").display().to_string());
+    }
+    let args: Vec<&str> = suites.iter().map(String::as_str).collect();
+    let (out, stdout) = plugboard_test(&args);
+    assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}");
+    std::fs::remove_dir_all(&base).ok();
+}
+
+fn run_ok(command: &mut Command, what: &str) {
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{what}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn new_javascript_guests_of_every_role_pass_their_first_case() {
+    other_language_scaffolds_pass_their_first_case("js", |dir, role, file| {
+        // What `npm run build` runs, with the project's jco instead of a fresh npm install.
+        let package: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+        let script = package["scripts"]["build"].as_str().unwrap().to_string();
+        assert_eq!(script, format!("jco {}", plugboard::cli::js_build_args(role.parse().unwrap(), file)));
+        let jco = root().join("guests/js/node_modules/.bin/jco");
+        run_ok(Command::new(jco).args(script.split_whitespace().skip(1)).current_dir(dir), role);
+    });
+}
+
+#[test]
+fn new_python_guests_of_every_role_pass_their_first_case() {
+    other_language_scaffolds_pass_their_first_case("python", |dir, role, file| {
+        let componentize = root().join(".venv-guests/bin/componentize-py");
+        let out = format!("{file}.wasm");
+        run_ok(Command::new(componentize).args(["-d", "wit", "-w", role, "componentize", "app", "-o", &out]).current_dir(dir), role);
+    });
+}

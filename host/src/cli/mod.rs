@@ -4,6 +4,8 @@ mod deploy;
 mod dev;
 mod invoke;
 mod new;
+
+pub use new::js_build_args;
 mod publish;
 mod test;
 

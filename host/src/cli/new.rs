@@ -1,5 +1,6 @@
-//! `plugboard new --role ROLE NAME`: a guest crate that builds on its own, outside this
-//! repository — the guest SDK and the WIT package vendored in — with a first test case.
+//! `plugboard new --role ROLE [--lang rust|python|js] NAME`: a guest that builds on its own,
+//! outside this repository — the WIT package (and for Rust the guest SDK) vendored in — with a
+//! first test case. The first case is the same in every language: so is the behaviour.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,9 +17,28 @@ pub struct NewArgs {
     /// The role it plays.
     #[arg(long)]
     role: Role,
+    /// The language: `rust` (the SDK), `python` (componentize-py) or `js` (jco, QuickJS).
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
     /// Where to create it (default: ./NAME).
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+/// The languages a guest can be scaffolded in.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust with the `plugboard-guest` SDK.
+    Rust,
+    /// Python, componentized with componentize-py.
+    Python,
+    /// JavaScript, componentized with jco's QuickJS backend.
+    Js,
+}
+
+/// The command that builds a JavaScript guest (`npm run build`), arguments after `jco`.
+pub fn js_build_args(role: Role, file: &str) -> String {
+    format!("componentize guest.js --wit wit -n {role} --backend qjs --backend-qjs-disable-async -o {file}.wasm")
 }
 
 /// The WIT package, as the host is built against it.
@@ -76,40 +96,104 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     let role = args.role;
     let file = name.replace('-', "_");
     let fill = |text: &str| text.replace("{{name}}", name).replace("{{role}}", role.as_str()).replace("{{file}}", &file);
-    let (source, case) = match role {
-        Role::HttpApi => (include_str!("../../templates/rust/http-api.rs"), include_str!("../../templates/rust/http-api.case.toml")),
-        Role::QueueWorker => (include_str!("../../templates/rust/queue-worker.rs"), include_str!("../../templates/rust/queue-worker.case.toml")),
-        Role::Authorizer => (include_str!("../../templates/rust/authorizer.rs"), include_str!("../../templates/rust/authorizer.case.toml")),
-        Role::InternalApi => (include_str!("../../templates/rust/internal-api.rs"), include_str!("../../templates/rust/internal-api.case.toml")),
+    let case = match role {
+        Role::HttpApi => include_str!("../../templates/cases/http-api.toml"),
+        Role::QueueWorker => include_str!("../../templates/cases/queue-worker.toml"),
+        Role::Authorizer => include_str!("../../templates/cases/authorizer.toml"),
+        Role::InternalApi => include_str!("../../templates/cases/internal-api.toml"),
     };
     let grants = match role {
         Role::HttpApi | Role::QueueWorker => "grants.stores = { data = \"data\" }\n",
         Role::Authorizer => "config = { token = \"let-me-in\" }\n",
         Role::InternalApi => "",
     };
+    let guest_path = match args.lang {
+        Lang::Rust => format!("../target/wasm32-wasip2/release/{file}.wasm"),
+        Lang::Python | Lang::Js => format!("../{file}.wasm"),
+    };
     let function = format!(
-        "# The function under test, in Plugboard's function schema (as in plugboard.toml).\nrole = \"{role}\"\nguest = \"../target/wasm32-wasip2/release/{file}.wasm\"\n{grants}"
+        "# The function under test, in Plugboard's function schema (as in plugboard.toml).\nrole = \"{role}\"\nguest = \"{guest_path}\"\n{grants}"
     );
-    write(&dir, "Cargo.toml", &fill(include_str!("../../templates/rust/Cargo.toml.tmpl")))?;
-    write(&dir, "Cargo.lock", LOCK)?;
-    write(&dir, "README.md", &fill(include_str!("../../templates/rust/README.md.tmpl")))?;
-    write(&dir, "src/lib.rs", &fill(source))?;
     write(&dir, "cases/function.toml", &function)?;
     write(&dir, "cases/first.toml", case)?;
-    write(&dir, ".gitignore", "/target\n")?;
-    write(&dir, "sdk/Cargo.toml", SDK_MANIFEST)?;
+    for (path, text) in WIT {
+        write(&dir.join("wit"), path, text)?;
+    }
+    let next = match args.lang {
+        Lang::Rust => rust_files(&dir, role, &fill)?,
+        Lang::Python => {
+            write(&dir, "app.py", &fill(python_source(role)))?;
+            write(&dir, ".gitignore", "*.wasm\n__pycache__/\n")?;
+            let build = format!("componentize-py -d wit -w {role} componentize app -o {file}.wasm");
+            write(&dir, "README.md", &guest_readme(name, role, "pip install componentize-py==0.25.1", &build))?;
+            build
+        }
+        Lang::Js => {
+            write(&dir, "guest.js", &fill(js_source(role)))?;
+            write(&dir, ".gitignore", "*.wasm\nnode_modules/\n")?;
+            let package = serde_json::json!({
+                "name": name, "private": true, "type": "module",
+                "scripts": { "build": format!("jco {}", js_build_args(role, &file)) },
+                "devDependencies": { "@bytecodealliance/jco": "1.35.0" },
+            });
+            write(&dir, "package.json", &format!("{:#}\n", package))?;
+            write(&dir, "README.md", &guest_readme(name, role, "npm install", "npm run build"))?;
+            "npm install && npm run build".to_string()
+        }
+    };
+    println!("created {} ({role} guest). Next:", dir.display());
+    println!("  cd {}", dir.display());
+    println!("  {next}");
+    println!("  plugboard test cases");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Rust crate: manifest, lock, source and the vendored SDK; the build command.
+fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::Result<String> {
+    let source = match role {
+        Role::HttpApi => include_str!("../../templates/rust/http-api.rs"),
+        Role::QueueWorker => include_str!("../../templates/rust/queue-worker.rs"),
+        Role::Authorizer => include_str!("../../templates/rust/authorizer.rs"),
+        Role::InternalApi => include_str!("../../templates/rust/internal-api.rs"),
+    };
+    write(dir, "Cargo.toml", &fill(include_str!("../../templates/rust/Cargo.toml.tmpl")))?;
+    write(dir, "Cargo.lock", LOCK)?;
+    write(dir, "README.md", &fill(include_str!("../../templates/rust/README.md.tmpl")))?;
+    write(dir, "src/lib.rs", &fill(source))?;
+    write(dir, ".gitignore", "/target\n")?;
+    write(dir, "sdk/Cargo.toml", SDK_MANIFEST)?;
     for (path, text) in SDK {
         // In the guests' workspace the WIT folder is two levels up; here it is beside the SDK.
         write(&dir.join("sdk"), path, &text.replace("\"../../wit\"", "\"../wit\""))?;
     }
-    for (path, text) in WIT {
-        write(&dir.join("wit"), path, text)?;
+    Ok("cargo build --release --target wasm32-wasip2".to_string())
+}
+
+fn python_source(role: Role) -> &'static str {
+    match role {
+        Role::HttpApi => include_str!("../../templates/python/http-api.py"),
+        Role::QueueWorker => include_str!("../../templates/python/queue-worker.py"),
+        Role::Authorizer => include_str!("../../templates/python/authorizer.py"),
+        Role::InternalApi => include_str!("../../templates/python/internal-api.py"),
     }
-    println!("created {} ({role} guest). Next:", dir.display());
-    println!("  cd {}", dir.display());
-    println!("  cargo build --release --target wasm32-wasip2");
-    println!("  plugboard test cases");
-    Ok(ExitCode::SUCCESS)
+}
+
+fn js_source(role: Role) -> &'static str {
+    match role {
+        Role::HttpApi => include_str!("../../templates/js/http-api.js"),
+        Role::QueueWorker => include_str!("../../templates/js/queue-worker.js"),
+        Role::Authorizer => include_str!("../../templates/js/authorizer.js"),
+        Role::InternalApi => include_str!("../../templates/js/internal-api.js"),
+    }
+}
+
+/// The README of a Python or JavaScript guest.
+fn guest_readme(name: &str, role: Role, install: &str, build: &str) -> String {
+    format!(
+        "# {name}\n\nA Plugboard `{role}` guest, scaffolded by `plugboard new`.\n\n```sh\n{install}\n{build}\nplugboard test cases\n```\n\n\
+`wit/` is the WIT package it builds against. `cases/function.toml` is the function under test;\n\
+each other `cases/*.toml` is a case (`plugboard test cases --update` records current outcomes).\n"
+    )
 }
 
 fn write(dir: &Path, path: &str, text: &str) -> anyhow::Result<()> {
