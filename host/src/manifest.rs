@@ -309,6 +309,11 @@ impl Manifest {
         Ok(config)
     }
 
+    /// The queues `function` is the worker of, by name.
+    pub fn queues_worked_by<'a>(&'a self, function: &'a str) -> impl Iterator<Item = (&'a String, &'a Queue)> + 'a {
+        self.queues.iter().filter(move |(_, q)| q.worker.as_deref() == Some(function))
+    }
+
     /// The tables the functions are granted.
     pub fn tables(&self) -> Vec<String> {
         let mut tables: Vec<String> =

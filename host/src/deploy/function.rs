@@ -27,7 +27,7 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
     let id = function_id(name);
     let guest = guest_parameters(name);
     let timeout = default_timeout_secs(manifest, name, config);
-    for (queue, q) in manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)) {
+    for (queue, q) in manifest.queues_worked_by(name) {
         if q.visibility_timeout_secs < timeout {
             return Err(format!(
                 "queues.{queue}: visibility-timeout-secs = {} is shorter than worker `{name}`'s Lambda timeout of {timeout} s; SQS would deliver a message again while it is still being worked",
@@ -60,7 +60,6 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
     let has_version = format!("{}HasGuestVersion", pascal(name));
     template.conditions.insert(has_version.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&guest.version), ""] }] }));
 
-    let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
     let role_id = format!("{id}Role");
     let log_group_id = format!("{}LogGroup", pascal(name));
     let mut properties = json!({
@@ -68,7 +67,7 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "Description": format!("{}: {}", name, role_description(config.role)),
         "Timeout": reference(&timeout_param),
         "Role": get_att(&role_id, "Arn"),
-        "Environment": { "Variables": environment(manifest, config, &guest_url, &has_version, &guest)? },
+        "Environment": { "Variables": environment(manifest, config, &guest, &has_version)? },
     });
     let events = events(manifest, name);
     if !events.is_empty() {
@@ -119,9 +118,8 @@ fn function_name(name: &str) -> String {
 fn default_timeout_secs(manifest: &Manifest, name: &str, config: &FunctionConfig) -> u64 {
     let per_call = config.limits.timeout_ms.div_ceil(1000) + 1;
     let fifo_batch = manifest
-        .queues
-        .iter()
-        .filter(|(queue, q)| q.worker.as_deref() == Some(name) && queue.ends_with(".fifo"))
+        .queues_worked_by(name)
+        .filter(|(queue, _)| queue.ends_with(".fifo"))
         .map(|(_, q)| u64::from(q.batch_size))
         .max();
     (per_call * fifo_batch.unwrap_or(1)).min(900)
@@ -131,15 +129,15 @@ fn default_timeout_secs(manifest: &Manifest, name: &str, config: &FunctionConfig
 fn environment(
     manifest: &Manifest,
     config: &FunctionConfig,
-    guest_url: &str,
-    has_version: &str,
     guest: &super::GuestParameters,
+    has_version: &str,
 ) -> Result<Map<String, Value>, String> {
+    let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
     let mut vars = Map::new();
     vars.insert("PLUGBOARD_ROLE".into(), json!(config.role.as_str()));
     vars.insert("PLUGBOARD_GUEST".into(), json!({ "Fn::If": [has_version,
         { "Fn::Sub": format!("{guest_url}?versionId=${{{}}}", guest.version) },
-        { "Fn::Sub": guest_url }] }));
+        { "Fn::Sub": &guest_url }] }));
     vars.insert("PLUGBOARD_GUEST_SHA256".into(), reference(&guest.sha256));
     vars.insert("PLUGBOARD_PRECOMPILED_SHA256".into(), reference(&guest.precompiled));
     let grants = &config.grants;
@@ -218,7 +216,7 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
         list.push(json!({ "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": arns }));
     }
     let worked: Vec<String> =
-        manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)).map(|(q, _)| queue_id(q)).collect();
+        manifest.queues_worked_by(name).map(|(q, _)| queue_id(q)).collect();
     if !worked.is_empty() {
         // What the SQS event source needs, on exactly the queues this worker is fed by.
         let actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"];
@@ -273,7 +271,7 @@ fn events(manifest: &Manifest, name: &str) -> Map<String, Value> {
         let kind = if route.payload == Payload::V2 { "HttpApi" } else { "Api" };
         events.insert(id, json!({ "Type": kind, "Properties": properties }));
     }
-    for (queue_name, queue) in manifest.queues.iter().filter(|(_, q)| q.worker.as_deref() == Some(name)) {
+    for (queue_name, queue) in manifest.queues_worked_by(name) {
         // The SQS event source cannot go below 2 concurrent invocations; a hard cap of 1 is the
         // reserved-concurrency parameter.
         let concurrency = queue.max_concurrency.max(2);

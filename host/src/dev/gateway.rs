@@ -115,7 +115,7 @@ impl Router {
 }
 
 /// An HTTP request as the gateway saw it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Request {
     /// Upper-case method.
     pub method: String,

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backends::embedded::{Received, StoredMessage};
+use crate::backends::embedded::{Received, StoredMessage, attribute_json};
+use crate::bindings::plugboard::host::queue::AttributeValue;
 use crate::config::Role;
-use crate::dev::gateway::{ACCOUNT, Request, RoutePattern, proxy_event};
+use crate::dev::gateway::{Request, RoutePattern, proxy_event};
 use crate::manifest::Payload;
 
 /// One case (`<name>.toml` in a suite folder).
@@ -180,11 +181,6 @@ pub fn body_bytes(body: &Value) -> Vec<u8> {
     }
 }
 
-/// The method ARN a short-form request is authorized for.
-pub fn method_arn(method: &str, path: &str) -> String {
-    format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:local/test/{}{}", method.to_ascii_uppercase(), path)
-}
-
 impl Case {
     /// The Lambda event this case sends to a function of `role`.
     pub fn event(&self, role: Role) -> Result<Value, String> {
@@ -202,10 +198,11 @@ impl Case {
 
     /// The method ARN an authorizer case is decided for.
     pub fn method_arn(&self) -> String {
-        match &self.request {
-            Some(r) => method_arn(&r.method, r.path.split('?').next().unwrap_or_default()),
-            None => method_arn("GET", "/"),
-        }
+        let request = match &self.request {
+            Some(short) => short.request(),
+            None => Request { method: "GET".into(), path: "/".into(), ..Request::default() },
+        };
+        request.method_arn("local", "test")
     }
 
     fn authorizer_event(&self) -> Result<Value, String> {
@@ -256,7 +253,7 @@ fn sqs_event(messages: &[Message]) -> Value {
             message: StoredMessage {
                 id: m.id.clone().unwrap_or_else(|| format!("m{}", i + 1)),
                 body: String::from_utf8_lossy(&body_bytes(&m.body)).into_owned(),
-                attributes: m.attributes.iter().map(|(k, v)| (k.clone(), json!({ "stringValue": v, "dataType": "String" }))).collect(),
+                attributes: m.attributes.iter().map(|(k, v)| (k.clone(), attribute_json(&AttributeValue::Text(v.clone())))).collect(),
                 group_id: m.group.clone(),
                 dedup_id: None,
                 sent_ms: 0,

@@ -126,12 +126,14 @@ impl Suite {
         let elapsed = started.elapsed();
 
         let mut outcome = self.outcome(case, &result);
+        // Each granted store read once; the recorded outcome and the checks both use it.
+        let mut after: BTreeMap<&str, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
         for (alias, table) in &grants.stores {
-            let contents = keyvalue.table(table).map(|t| t.snapshot()).unwrap_or_default();
-            let recorded: BTreeMap<String, Value> = contents.iter().map(|(k, v)| (k.clone(), check::recorded(v))).collect();
-            if !recorded.is_empty() {
-                outcome.store.insert(alias.clone(), recorded);
+            let contents: BTreeMap<String, Vec<u8>> = keyvalue.table(table).map(|t| t.snapshot()).unwrap_or_default().into_iter().collect();
+            if !contents.is_empty() {
+                outcome.store.insert(alias.clone(), contents.iter().map(|(k, v)| (k.clone(), check::recorded(v))).collect());
             }
+            after.insert(alias, contents);
         }
         let mut sent = Vec::new();
         for (alias, queue) in &grants.queues {
@@ -145,25 +147,17 @@ impl Suite {
 
         let mut failures = compare(&case.expect, &outcome, &result);
         for (store, entries) in &case.expect.store {
-            let table = grants.stores.get(store).and_then(|t| keyvalue.table(t));
             for (key, want) in entries {
-                let have = match &table {
-                    Some(t) => t.get(key).await.map_err(|e| anyhow::anyhow!("{e:?}"))?,
-                    None => None,
-                };
-                match have {
-                    Some(bytes) => failures.extend(check::payload(&format!("store.{store}.{key}"), want, &bytes)),
+                match after.get(store.as_str()).and_then(|contents| contents.get(key)) {
+                    Some(bytes) => failures.extend(check::payload(&format!("store.{store}.{key}"), want, bytes)),
                     None => failures.push(format!("store.{store}.{key}: expected a value, missing")),
                 }
             }
         }
         for (store, keys) in &case.expect.absent {
-            let table = grants.stores.get(store).and_then(|t| keyvalue.table(t));
             for key in keys {
-                if let Some(t) = &table {
-                    if t.get(key).await.map_err(|e| anyhow::anyhow!("{e:?}"))?.is_some() {
-                        failures.push(format!("store.{store}.{key}: expected absent, present"));
-                    }
+                if after.get(store.as_str()).is_some_and(|contents| contents.contains_key(key)) {
+                    failures.push(format!("store.{store}.{key}: expected absent, present"));
                 }
             }
         }
@@ -231,11 +225,8 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
         }
     }
     if let Some(want) = &expect.body {
-        let have = outcome.body.as_ref().map(|b| match b {
-            Value::String(text) => text.clone().into_bytes(),
-            other => other.to_string().into_bytes(),
-        });
-        failures.extend(check::payload("body", want, &have.unwrap_or_default()));
+        let have = outcome.body.as_ref().map(case::body_bytes).unwrap_or_default();
+        failures.extend(check::payload("body", want, &have));
     }
     if let (Some(want), Ok(response)) = (&expect.response, result) {
         failures.extend(check::subset("response", want, response));

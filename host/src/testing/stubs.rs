@@ -11,8 +11,8 @@ use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 
 /// Answers by target function from the stubs; records (guest's name, payload, async).
 pub struct StubInvoker {
-    /// Target function -> (the guest's name for it, its stub).
-    stubs: BTreeMap<String, (String, Stub)>,
+    /// Target function -> its stub.
+    stubs: BTreeMap<String, Stub>,
     /// Target function -> the guest's name, for targets without a stub.
     aliases: BTreeMap<String, String>,
     calls: Mutex<Vec<Invoked>>,
@@ -24,7 +24,7 @@ impl StubInvoker {
         let mut by_target = BTreeMap::new();
         for (alias, stub) in stubs {
             let target = grants.get(alias).ok_or_else(|| anyhow::anyhow!("stubs.{alias}: the function is granted no target `{alias}`"))?;
-            by_target.insert(target.clone(), (alias.clone(), stub.clone()));
+            by_target.insert(target.clone(), stub.clone());
         }
         let aliases = grants.iter().map(|(alias, target)| (target.clone(), alias.clone())).collect();
         Ok(StubInvoker { stubs: by_target, aliases, calls: Mutex::new(Vec::new()) })
@@ -39,7 +39,7 @@ impl StubInvoker {
         let alias = self.aliases.get(function).cloned().unwrap_or_else(|| function.to_string());
         let call = Invoked { function: alias, payload: check::recorded(payload.as_bytes()), r#async: is_async };
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
-        self.stubs.get(function).map(|(_, stub)| stub)
+        self.stubs.get(function)
     }
 }
 

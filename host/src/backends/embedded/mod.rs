@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 pub use keyvalue::EmbeddedKeyValue;
-pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage};
+pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage, attribute_json};
 
 /// Largest number of waiting writes committed together.
 const MAX_GROUP: usize = 1024;

@@ -110,7 +110,8 @@ fn next_seq(txn: &WriteTransaction) -> Result<u64, redb::Error> {
     Ok(next)
 }
 
-fn attribute(value: &AttributeValue) -> Value {
+/// A message attribute in the SQS event's `messageAttributes` form.
+pub fn attribute_json(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::Text(s) => json!({ "stringValue": s, "dataType": "String" }),
         AttributeValue::Number(s) => json!({ "stringValue": s, "dataType": "Number" }),
@@ -351,7 +352,7 @@ impl QueueBackend for EmbeddedQueues {
                     }
                     let stored = StoredMessage {
                         id: id.clone(),
-                        attributes: message.attributes.iter().map(|(k, v)| (k.clone(), attribute(v))).collect(),
+                        attributes: message.attributes.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect(),
                         body: message.body,
                         group_id: message.group_id,
                         dedup_id: key,
