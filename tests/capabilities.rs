@@ -74,7 +74,9 @@ async fn key_value_basics_round_trip() {
 async fn list_keys_pages_with_a_cursor() {
     let app = app();
     let keys: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
-    probe(&app, json!([{ "op": "kv.set-many", "store": "data", "keys": keys }])).await;
+    // Batches of at most 100 keys, DynamoDB's limit.
+    let writes: Vec<Value> = keys.chunks(100).map(|chunk| json!({ "op": "kv.set-many", "store": "data", "keys": chunk })).collect();
+    probe(&app, json!(writes)).await;
     let r = probe(&app, json!([{ "op": "kv.list", "store": "data" }])).await;
     assert_eq!(r[0], json!({ "keys": 250, "pages": 3, "first": "k000" }));
 }

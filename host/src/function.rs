@@ -121,14 +121,14 @@ impl Function {
     }
 
     /// The call facts for one guest call starting now: the configured timeout, or the
-    /// caller's deadline when that comes first.
+    /// caller's deadline when that comes first — also when it has already passed, so a call
+    /// with no time left fails at once instead of running on borrowed time.
     pub fn call_info(&self, invocation: &Invocation) -> CallInfo {
-        let own = Instant::now() + Duration::from_millis(self.env.config.limits.timeout_ms);
-        let deadline = match invocation.deadline {
-            Some(given) if given > Instant::now() => given.min(own),
-            _ => own,
-        };
-        CallInfo { deadline, depth: invocation.depth, request_id: invocation.request_id.clone() }
+        let now = Instant::now();
+        let own = now + Duration::from_millis(self.env.config.limits.timeout_ms);
+        let deadline = invocation.deadline.map_or(own, |given| given.min(own));
+        let budget_ms = deadline.saturating_duration_since(now).as_millis() as u64;
+        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id: invocation.request_id.clone() }
     }
 
     /// A fresh store for one guest call.

@@ -15,6 +15,8 @@ use crate::bindings::plugboard::host::types::FunctionError;
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda's payload limit for Event invokes.
 pub const MAX_EVENT_PAYLOAD: usize = 1024 * 1024;
+/// Bytes of an Event payload kept for the envelope that carries the depth on Lambda.
+pub const EVENT_ENVELOPE_BYTES: usize = 64;
 
 /// Why an invoke failed; everything but `Trap` reaches the guest as the WIT error.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +132,8 @@ impl InvokeView<'_> {
             tracing::warn!(target, "guest invoked a function it was not granted");
             return Err(InvokeError::AccessDenied);
         };
-        let depth = self.call.depth + 1;
+        // Saturating: a forged depth of u32::MAX must not wrap to 0 and reopen the chain.
+        let depth = self.call.depth.saturating_add(1);
         if depth > self.ctx.max_depth {
             return Err(InvokeError::DepthExceeded);
         }
@@ -161,7 +164,8 @@ impl invoke::Host for InvokeView<'_> {
     }
 
     async fn send_event(&mut self, target: String, payload: String) -> Result<(), InvokeError> {
-        let (function, ctx) = self.prepare(&target, &payload, MAX_EVENT_PAYLOAD)?;
+        // Room for the depth envelope an Event invoke travels in on Lambda.
+        let (function, ctx) = self.prepare(&target, &payload, MAX_EVENT_PAYLOAD - EVENT_ENVELOPE_BYTES)?;
         bounded(self.call, self.ctx.invoker.send_event(&function, payload, ctx)).await?
     }
 }

@@ -6,6 +6,8 @@ use crate::bindings::wasi::logging::logging::{self, Level};
 
 /// Longest guest log message kept; the rest is cut so a guest cannot flood the log.
 const MAX_MESSAGE: usize = 16 * 1024;
+/// Longest guest log context kept: it names where a line comes from, not what happened.
+const MAX_CONTEXT: usize = 256;
 
 /// The guest-facing view for logging.
 pub struct LoggingView<'a> {
@@ -30,15 +32,9 @@ pub fn add_to_linker<T: Send + 'static>(
 }
 
 impl logging::Host for LoggingView<'_> {
-    async fn log(&mut self, level: Level, context: String, mut message: String) -> wasmtime::Result<()> {
-        if message.len() > MAX_MESSAGE {
-            let mut cut = MAX_MESSAGE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("…[truncated]");
-        }
+    async fn log(&mut self, level: Level, mut context: String, mut message: String) -> wasmtime::Result<()> {
+        truncate(&mut message, MAX_MESSAGE);
+        truncate(&mut context, MAX_CONTEXT);
         let (function, request_id) = (self.function, self.request_id);
         macro_rules! emit {
             ($level:ident) => {
@@ -53,5 +49,32 @@ impl logging::Host for LoggingView<'_> {
             Level::Error | Level::Critical => emit!(error),
         }
         Ok(())
+    }
+}
+
+/// Cut `text` to at most `max` bytes (on a character boundary), marking the cut.
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("…[truncated]");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(10);
+        truncate(&mut text, 5);
+        assert_eq!(text, "éé…[truncated]");
+        let mut short = "ok".to_string();
+        truncate(&mut short, 5);
+        assert_eq!(short, "ok");
     }
 }

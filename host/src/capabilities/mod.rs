@@ -19,11 +19,18 @@ use crate::runtime::HostState;
 pub struct CallInfo {
     /// When the invocation must be over; host calls are cut off here too.
     pub deadline: Instant,
+    /// How long the call had when it started (the configured timeout or less), for reports.
+    pub budget_ms: u64,
     /// How many invokes deep this call is (0 for an event from outside).
     pub depth: u32,
     /// The request id, for logs.
     pub request_id: String,
 }
+
+/// Most resource handles (stores, CAS handles, WASI streams, ...) one invocation may hold at
+/// once. Each costs host memory outside the guest's cap; 10,000 is far above what the example
+/// Rust, Python and JavaScript guests hold and keeps a handle flood to a few tens of MiB.
+pub const MAX_HANDLES: usize = 10_000;
 
 /// The invocation's deadline passed while the guest ran or waited on the host.
 #[derive(Debug, Clone, Copy, thiserror::Error)]

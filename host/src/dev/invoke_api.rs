@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::gateway::{Request, Response};
-use crate::backends::aws::lambda::DEPTH_KEY;
+use crate::backends::aws::lambda::{DEPTH_KEY, unwrap_event};
 use crate::function::{Function, Invocation};
 
 /// The path prefix of the Invoke API.
@@ -57,7 +57,10 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
             Err(e) => return aws_error(400, "InvalidRequestContentException", &format!("Could not parse request body into json: {e}")),
         }
     };
-    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: depth(request), deadline: None, kind: None };
+    // As on Lambda: an Event payload sent by a Plugboard host carries its depth in an envelope.
+    let (payload, envelope_depth) = unwrap_event(payload);
+    let depth = depth(request).max(envelope_depth);
+    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth, deadline: None, kind: None };
     let mut response = match request.header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "Event" => {
             tokio::spawn(async move {

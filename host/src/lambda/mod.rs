@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
-use crate::backends::aws::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, lambda::DEPTH_KEY, sdk_config, secrets};
+use crate::backends::aws::lambda::{DEPTH_KEY, unwrap_event};
+use crate::backends::aws::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, sdk_config, secrets};
 use crate::config::env;
 use crate::function::{Backends, Function, Invocation};
 use crate::runtime::precompiled::Origin;
@@ -84,8 +85,10 @@ impl LambdaApp {
     /// Answer one Lambda event (refreshing the guest first when that is due).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         self.source.refresh_if_due(&self.function).await;
-        let invocation = invocation(&event.context, SystemTime::now());
-        self.function.handle(event.payload, invocation).await.map_err(|e| Diagnostic {
+        let mut invocation = invocation(&event.context, SystemTime::now());
+        let (payload, envelope_depth) = unwrap_event(event.payload);
+        invocation.depth = invocation.depth.max(envelope_depth);
+        self.function.handle(payload, invocation).await.map_err(|e| Diagnostic {
             error_type: e.error_type,
             error_message: e.error_message,
         })
@@ -101,13 +104,51 @@ pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    // A deadline already past (emulators send odd ones) falls back to the configured timeout.
-    let deadline = context
-        .deadline
-        .checked_sub(now_ms)
-        .map(Duration::from_millis)
-        .and_then(|left| left.checked_sub(SAFETY_MARGIN))
-        .filter(|left| !left.is_zero())
-        .map(|left| tokio::time::Instant::now() + left);
-    Invocation { request_id: context.request_id.clone(), depth, deadline, kind: None }
+    Invocation { request_id: context.request_id.clone(), depth, deadline: deadline(context.deadline, now_ms), kind: None }
+}
+
+/// Longest a Lambda invocation can run: no real deadline lies further back than this.
+const MAX_LAMBDA_TIMEOUT_MS: u64 = 900_000;
+
+/// The invocation's deadline, [`SAFETY_MARGIN`] early, from Lambda's `deadline_ms` (epoch
+/// milliseconds). A deadline that cannot be real (zero, or further back than Lambda's longest
+/// timeout: emulators send such values) is no deadline, and the configured timeout applies; a
+/// real one that has passed or is within the margin means the time is up: the call fails at once.
+fn deadline(deadline_ms: u64, now_ms: u64) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    if deadline_ms.saturating_add(MAX_LAMBDA_TIMEOUT_MS) < now_ms {
+        tracing::debug!(deadline_ms, now_ms, "the Runtime API sent an impossible deadline; using the configured timeout");
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(SAFETY_MARGIN);
+    Some(now + left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_800_000_000_000;
+
+    fn left(deadline_ms: u64) -> Option<Duration> {
+        deadline(deadline_ms, NOW_MS).map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    #[test]
+    fn a_real_deadline_keeps_the_margin() {
+        let left = left(NOW_MS + 3_000).expect("a deadline");
+        assert!(left <= Duration::from_millis(2_750) && left > Duration::from_millis(2_500), "{left:?}");
+    }
+
+    #[test]
+    fn a_deadline_inside_the_margin_or_past_leaves_no_time() {
+        assert_eq!(left(NOW_MS + 100), Some(Duration::ZERO));
+        assert_eq!(left(NOW_MS - 5_000), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn an_impossible_deadline_means_the_configured_timeout() {
+        assert_eq!(left(0), None);
+        assert_eq!(left(NOW_MS - MAX_LAMBDA_TIMEOUT_MS - 1), None);
+    }
 }

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
-use super::{EventKind, FunctionError, header_fields, parse, query_fields, sorted_fields};
+use super::{EventKind, FunctionError, check_length, header_fields, parse, query_fields, sorted_fields};
 use crate::bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
 use crate::bindings::plugboard::host::types::ContextValue;
 use crate::function::{Function, Invocation, call_guest};
@@ -224,7 +224,17 @@ fn joined_headers(response: &HttpResponse) -> Result<(HeaderMap, Vec<String>), F
     Ok((header_map(joined.into_iter())?, cookies))
 }
 
+/// The fewest bytes `response` can take once encoded: its header text and its body (base64 when
+/// it is not text). Known before anything is copied.
+fn least_encoded_size(response: &HttpResponse) -> usize {
+    let headers: usize = response.headers.iter().map(|(name, value)| name.len() + value.len()).sum();
+    let body = response.body.len();
+    let body = if std::str::from_utf8(&response.body).is_ok() { body } else { body.div_ceil(3) * 4 };
+    headers + body
+}
+
 fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, FunctionError> {
+    check_length(least_encoded_size(&response))?;
     let (body, is_base64_encoded) = encode_body(&response);
     let status_code = i64::from(response.status);
     let value = match kind {

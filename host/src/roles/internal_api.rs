@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::FunctionError;
+use super::{FunctionError, check_length};
 use crate::function::{Function, Invocation, call_guest};
 use crate::runtime::RolePre;
 
@@ -18,8 +18,11 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
         .plugboard_host_internal_handler()
         .call_handle(&mut store, &payload));
     match outcome {
-        Ok(Ok(answer)) => serde_json::from_str(&answer)
-            .map_err(|e| FunctionError::new("InvalidResponse", format!("guest answered with invalid JSON: {e}"))),
+        Ok(Ok(answer)) => {
+            check_length(answer.len())?;
+            serde_json::from_str(&answer)
+                .map_err(|e| FunctionError::new("InvalidResponse", format!("guest answered with invalid JSON: {e}")))
+        }
         Ok(Err(e)) => Err(FunctionError { error_type: e.error_type, error_message: e.message }),
         Err(failure) => Err(FunctionError::new("GuestFailed", failure)),
     }

@@ -87,13 +87,21 @@ impl std::io::Write for ByteCount {
 fn check_size(response: Value) -> Result<Value, FunctionError> {
     let mut count = ByteCount::default();
     let size = serde_json::to_writer(&mut count, &response).map(|()| count.0).unwrap_or(usize::MAX);
+    check_length(size)?;
+    Ok(response)
+}
+
+/// Refuse an answer of at least `size` bytes when that is over Lambda's limit. Adapters call it
+/// with the guest's raw answer length before converting it, so an oversized answer is never
+/// copied or encoded.
+fn check_length(size: usize) -> Result<(), FunctionError> {
     if size > MAX_RESPONSE_BYTES {
         return Err(FunctionError::new(
             "ResponseTooLarge",
-            format!("response is {size} bytes; Lambda's limit is {MAX_RESPONSE_BYTES}"),
+            format!("response is at least {size} bytes; Lambda's limit is {MAX_RESPONSE_BYTES}"),
         ));
     }
-    Ok(response)
+    Ok(())
 }
 
 /// Parse `event` as `T`, with an `InvalidEvent` error naming the kind on failure.

@@ -2,6 +2,7 @@
 //! `Store` with its deadline and memory cap.
 
 mod guest;
+mod output;
 pub mod precompiled;
 mod state;
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::config::ConfigView;
@@ -12,13 +11,14 @@ use crate::capabilities::invoke::InvokeView;
 use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::logging::LoggingView;
 use crate::capabilities::queue::QueueView;
-use crate::capabilities::{CallInfo, DeadlineExceeded};
+use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
 use crate::function::FunctionEnv;
+use super::output::CappedOutput;
 
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {
     wasi: WasiCtx,
-    output: MemoryOutputPipe,
+    output: CappedOutput,
     table: ResourceTable,
     limiter: MemoryCap,
     env: Arc<FunctionEnv>,
@@ -31,11 +31,13 @@ impl HostState {
         // No environment, no arguments, no preopened directories, no network: a guest sees
         // only its imports. Its stdout/stderr (a Rust panic message, say) is kept, capped, and
         // logged after the call.
-        let output = MemoryOutputPipe::new(MAX_OUTPUT);
+        let output = CappedOutput::new(MAX_OUTPUT);
         let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
         let limiter = MemoryCap::new(u64::from(env.config.limits.memory_mb) * 1024 * 1024);
         let deadline = call.deadline;
-        let state = HostState { wasi, output, table: ResourceTable::new(), limiter, env, call };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        let state = HostState { wasi, output, table, limiter, env, call };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -77,10 +79,15 @@ impl HostState {
 
     /// Log what the guest wrote to stdout/stderr during this call, if anything.
     pub fn log_output(&self) {
-        let output = self.output.contents();
+        let (output, dropped_bytes) = self.output.contents();
         if !output.is_empty() {
             let text = String::from_utf8_lossy(&output);
-            tracing::info!(target: "guest", function = self.env.name, request_id = self.call.request_id, "{}", text.trim_end());
+            let (function, request_id) = (&self.env.name, &self.call.request_id);
+            if dropped_bytes > 0 {
+                tracing::info!(target: "guest", function, request_id, dropped_bytes, "{} …[output over {MAX_OUTPUT} bytes dropped]", text.trim_end());
+            } else {
+                tracing::info!(target: "guest", function, request_id, "{}", text.trim_end());
+            }
         }
     }
 
@@ -96,13 +103,16 @@ impl WasiView for HostState {
     }
 }
 
-/// Caps linear memory and tables of one store, remembering whether the cap was hit.
+/// Caps the linear memory of one store — all its memories together, since a component may
+/// have several — and its tables, remembering whether the cap was hit.
 pub struct MemoryCap {
     max_bytes: u64,
+    /// Bytes of linear memory the store's memories hold together.
+    used_bytes: u64,
     exceeded: bool,
 }
 
-/// Bytes of guest stdout/stderr kept per call; the rest is dropped.
+/// Bytes of guest stdout/stderr kept per call; the rest is dropped (counted in the log line).
 const MAX_OUTPUT: usize = 64 * 1024;
 
 /// Most table elements one store may hold; generous for Python and JS guests.
@@ -111,20 +121,24 @@ const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 impl MemoryCap {
     /// A cap of `max_bytes` of linear memory.
     pub fn new(max_bytes: u64) -> Self {
-        MemoryCap { max_bytes, exceeded: false }
+        MemoryCap { max_bytes, used_bytes: 0, exceeded: false }
     }
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_bytes {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        // Memories only grow, and a new one starts at `current == 0`: the store's total moves
+        // by the difference.
+        let total = (self.used_bytes + desired as u64).saturating_sub(current as u64);
+        if total > self.max_bytes {
             self.exceeded = true;
             return Err(wasmtime::Error::msg(format!(
-                "guest memory would grow to {} MiB, over its cap of {} MiB",
-                desired >> 20,
+                "guest memories would grow to {} MiB together, over the cap of {} MiB",
+                total >> 20,
                 self.max_bytes >> 20
             )));
         }
+        self.used_bytes = total;
         Ok(true)
     }
 
@@ -137,10 +151,10 @@ impl ResourceLimiter for MemoryCap {
 #[derive(Debug, thiserror::Error)]
 pub enum GuestFailure {
     /// The guest (or a host call it waited on) ran past the deadline and was stopped.
-    #[error("guest ran past its deadline of {timeout_ms} ms and was stopped")]
+    #[error("guest ran past its deadline ({budget_ms} ms budget) and was stopped")]
     Deadline {
-        /// The budget it had.
-        timeout_ms: u64,
+        /// The time it had: the configured timeout, or less when the caller's deadline was nearer.
+        budget_ms: u64,
     },
     /// The guest asked for more memory than its cap.
     #[error("guest exceeded its memory cap of {memory_mb} MiB and was stopped")]
@@ -156,14 +170,32 @@ pub enum GuestFailure {
 impl GuestFailure {
     /// Describe `error` from a call on `store`, or a timeout when `error` is `None`.
     pub fn classify(error: Option<wasmtime::Error>, store: &Store<HostState>) -> Self {
-        let limits = &store.data().env.config.limits;
-        if store.data().memory_exceeded() {
-            return GuestFailure::MemoryCap { memory_mb: limits.memory_mb };
+        let state = store.data();
+        if state.memory_exceeded() {
+            return GuestFailure::MemoryCap { memory_mb: state.env.config.limits.memory_mb };
         }
+        let budget_ms = state.call.budget_ms;
         match error {
-            None => GuestFailure::Deadline { timeout_ms: limits.timeout_ms },
-            Some(e) if e.is::<DeadlineExceeded>() => GuestFailure::Deadline { timeout_ms: limits.timeout_ms },
+            None => GuestFailure::Deadline { budget_ms },
+            Some(e) if e.is::<DeadlineExceeded>() => GuestFailure::Deadline { budget_ms },
             Some(e) => GuestFailure::Trap(format!("{e:#}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_counts_every_memory_of_the_store_together() {
+        let mut cap = MemoryCap::new(32 << 20);
+        assert!(cap.memory_growing(0, 20 << 20, None).is_ok(), "one memory under the cap");
+        assert!(cap.memory_growing(0, 20 << 20, None).is_err(), "a second one takes the total over it");
+        assert!(cap.exceeded);
+        let mut cap = MemoryCap::new(32 << 20);
+        assert!(cap.memory_growing(0, 8 << 20, None).is_ok());
+        assert!(cap.memory_growing(8 << 20, 30 << 20, None).is_ok(), "growth counts by the difference");
+        assert!(cap.memory_growing(30 << 20, 33 << 20, None).is_err());
     }
 }

@@ -32,8 +32,20 @@ struct Chaos;
 /// Calls served by this instance; more than one would mean state leaked between calls.
 static CALLS: AtomicU32 = AtomicU32::new(0);
 
-/// Misbehave as asked: `trap`, `loop`, or `alloc:<MiB>`; anything else returns.
+/// Misbehave as asked: `trap`, `loop`, `alloc:<MiB>`, `sleep:<ms>` (waits on the host's clock)
+/// or `print:<KiB>` (floods stdout); anything else returns.
 pub(crate) fn misbehave(what: &str) {
+    if let Some(ms) = what.strip_prefix("sleep:").and_then(|m| m.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return;
+    }
+    if let Some(kib) = what.strip_prefix("print:").and_then(|m| m.parse::<usize>().ok()) {
+        let line = "p".repeat(1023);
+        for _ in 0..kib {
+            println!("{line}");
+        }
+        return;
+    }
     match what {
         "trap" => panic!("chaos: asked to trap"),
         "loop" => {

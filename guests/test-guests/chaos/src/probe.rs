@@ -6,6 +6,7 @@
 
 use plugboard_guest::atomics::{self, Cas, CasError};
 use plugboard_guest::bindings::wasi::config::store as config;
+use plugboard_guest::bindings::wasi::logging::logging;
 use plugboard_guest::queue::{self, AttributeValue, OutgoingMessage};
 use plugboard_guest::serde_json::{Value, json};
 use plugboard_guest::{FunctionError, Level, batch, invoke, log, store};
@@ -64,7 +65,11 @@ fn kv_op(name: &str, op: &Value) -> Value {
         Some(Value::Object(o)) if o.contains_key("repeat") => vec![b'v'; o["repeat"].as_u64().unwrap_or(0) as usize],
         _ => s(op, "value").as_bytes().to_vec(),
     };
+    // `keys`, or `key` repeated `times` times (a hostile batch).
     let keys = || -> Vec<String> {
+        if let Some(times) = op.get("times").and_then(Value::as_u64) {
+            return vec![key.to_string(); times as usize];
+        }
         op.get("keys").and_then(Value::as_array).map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect()).unwrap_or_default()
     };
     match name {
@@ -110,11 +115,24 @@ fn kv_op(name: &str, op: &Value) -> Value {
                 Err(CasError::StoreError(e)) => err(e),
             }
         }
+        // Hold CAS handles until the host refuses one: reports how many it handed out.
+        "kv.cas-flood" => {
+            let mut held = Vec::new();
+            loop {
+                match Cas::new(&bucket, key) {
+                    Ok(cas) => held.push(cas),
+                    Err(e) => break json!({ "held": held.len(), "error": format!("{e:?}") }),
+                }
+            }
+        }
         "kv.get-many" => batch::get_many(&bucket, &keys())
             .map(|pairs| Value::Array(pairs.into_iter().map(|(k, v)| json!([k, bytes(v)])).collect()))
             .unwrap_or_else(err),
         "kv.set-many" => {
-            let entries: Vec<(String, Vec<u8>)> = keys().into_iter().map(|k| (k.clone(), k.into_bytes())).collect();
+            let entries: Vec<(String, Vec<u8>)> = match op.get("value") {
+                Some(_) => keys().into_iter().map(|k| (k, value())).collect(),
+                None => keys().into_iter().map(|k| (k.clone(), k.into_bytes())).collect(),
+            };
             batch::set_many(&bucket, &entries).map(|()| json!("ok")).unwrap_or_else(err)
         }
         "kv.delete-many" => batch::delete_many(&bucket, &keys()).map(|()| json!("ok")).unwrap_or_else(err),
@@ -139,6 +157,8 @@ fn op(op: &Value, raw: &str) -> Value {
         "invoke.event" => invoke::send_event(s(op, "target"), &op["payload"].to_string()).map(|()| json!("ok")).unwrap_or_else(err),
         // Call `target` with this very script: a chain that only the depth limit ends.
         "invoke.recurse" => invoke::call(s(op, "target"), raw).map(|r| json!(r)).unwrap_or_else(err),
+        // The same chain through Event invokes, which return before the callee runs.
+        "invoke.event-recurse" => invoke::send_event(s(op, "target"), raw).map(|()| json!("ok")).unwrap_or_else(err),
         "config.get" => config::get(s(op, "key")).map(|v| json!(v)).unwrap_or_else(err),
         "config.all" => config::get_all().map(|all| json!(all)).unwrap_or_else(err),
         "env" => json!(std::env::vars().collect::<Vec<_>>()),
@@ -148,6 +168,14 @@ fn op(op: &Value, raw: &str) -> Value {
             log(Level::Info, s(op, "message"));
             json!("ok")
         }
+        // One line with a context of `context-bytes` bytes.
+        "log.context" => {
+            let context = "c".repeat(op.get("context-bytes").and_then(Value::as_u64).unwrap_or(0) as usize);
+            logging::log(Level::Info, &context, s(op, "message"));
+            json!("ok")
+        }
+        // An answer of `bytes` bytes (a JSON string), to test the response limit.
+        "answer" => json!("a".repeat(op.get("bytes").and_then(Value::as_u64).unwrap_or(0) as usize)),
         other => {
             crate::misbehave(other);
             json!({ "error": format!("unknown op {other}") })

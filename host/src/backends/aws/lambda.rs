@@ -1,6 +1,7 @@
 //! Invoking other functions with Lambda Invoke: `RequestResponse` returns the payload or the
 //! target's typed error (from `X-Amz-Function-Error` and its `{errorType, errorMessage}`);
-//! `Event` returns once Lambda accepted it. The nesting depth travels in the client context.
+//! `Event` returns once Lambda accepted it. The nesting depth travels in the client context, and
+//! for Event invokes (whose client context Lambda drops) in an envelope around the payload.
 
 use async_trait::async_trait;
 use aws_sdk_lambda::Client;
@@ -13,6 +14,8 @@ use serde_json::Value;
 
 use super::describe;
 use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
+#[cfg(test)]
+use crate::capabilities::invoke::EVENT_ENVELOPE_BYTES;
 
 /// The client-context key carrying the nesting depth to the callee.
 pub const DEPTH_KEY: &str = "plugboard-depth";
@@ -44,6 +47,35 @@ impl LambdaInvoker {
             .send()
             .await
             .map_err(invoke_error)
+    }
+}
+
+/// The key of the envelope an Event invoke's payload travels in: Lambda drops the client
+/// context of Event invokes, so the depth rides in the payload itself,
+/// `{"plugboard:event": {"depth": N}, "payload": ...}`.
+pub const EVENT_ENVELOPE_KEY: &str = "plugboard:event";
+
+/// `payload` (JSON text) wrapped with the callee's `depth`.
+pub fn wrap_event(payload: &str, depth: u32) -> String {
+    format!(r#"{{"{EVENT_ENVELOPE_KEY}":{{"depth":{depth}}},"payload":{payload}}}"#)
+}
+
+/// The payload and depth of an enveloped Event invoke, or `event` itself with depth 0. Only the
+/// outermost envelope is opened: a guest that sends an envelope of its own as its payload
+/// cannot lower the depth its own invoke is given.
+pub fn unwrap_event(event: serde_json::Value) -> (serde_json::Value, u32) {
+    match event {
+        Value::Object(mut fields) if fields.len() == 2 && fields.contains_key("payload") => {
+            let depth = fields.get(EVENT_ENVELOPE_KEY).and_then(|e| e.get("depth")).and_then(Value::as_u64);
+            match depth {
+                Some(depth) => {
+                    let payload = fields.remove("payload").unwrap_or_default();
+                    (payload, u32::try_from(depth).unwrap_or(u32::MAX))
+                }
+                None => (Value::Object(fields), 0),
+            }
+        }
+        other => (other, 0),
     }
 }
 
@@ -87,6 +119,23 @@ impl Invoker for LambdaInvoker {
     }
 
     async fn send_event(&self, function: &str, payload: String, ctx: InvokeContext) -> Result<(), InvokeError> {
-        self.invoke(function, payload, ctx, InvocationType::Event).await.map(|_| ())
+        self.invoke(function, wrap_event(&payload, ctx.depth), ctx, InvocationType::Event).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_event_envelope_round_trips_and_only_the_outer_one_opens() {
+        let inner = wrap_event(r#"{"a":1}"#, 0);
+        let (payload, depth) = unwrap_event(serde_json::from_str(&wrap_event(&inner, 3)).unwrap());
+        assert_eq!(depth, 3);
+        assert_eq!(payload, serde_json::from_str::<Value>(&inner).unwrap());
+        assert_eq!(unwrap_event(json!({"payload": 1, "other": 2})), (json!({"payload": 1, "other": 2}), 0));
+        assert_eq!(unwrap_event(json!([1])), (json!([1]), 0));
+        assert!(wrap_event("{}", u32::MAX).len() - 2 <= EVENT_ENVELOPE_BYTES);
     }
 }

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item};
-use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item, push_handle};
+use crate::bindings::wasi::keyvalue::{atomics, store};
 use crate::capabilities::bounded;
 
 impl KeyValueView<'_> {
-    fn table_of(&self, bucket: &Resource<Bucket>) -> Result<Arc<dyn KeyValueTable>, KvError> {
+    pub(super) fn table_of(&self, bucket: &Resource<Bucket>) -> Result<Arc<dyn KeyValueTable>, KvError> {
         let bucket = self.table.get(bucket).map_err(|e| KvError::Trap(e.into()))?;
         Ok(bucket.table.clone())
     }
@@ -29,7 +29,7 @@ impl store::Host for KeyValueView<'_> {
             return Err(KvError::AccessDenied);
         };
         let table = bounded(self.call, self.ctx.backend.open(table_name)).await??;
-        self.table.push(Bucket { table }).map_err(|e| KvError::Trap(e.into()))
+        push_handle(self.table, Bucket { table })
     }
 }
 
@@ -116,7 +116,7 @@ impl atomics::HostCas for KeyValueView<'_> {
     async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Resource<Cas>, KvError> {
         let table = self.table_of(&bucket)?;
         check_item(&key, None)?;
-        self.table.push(Cas { table, key, seen: None }).map_err(|e| KvError::Trap(e.into()))
+        push_handle(self.table, Cas { table, key, seen: None })
     }
 
     async fn current(&mut self, cas: Resource<Cas>) -> Result<Option<Vec<u8>>, KvError> {
@@ -133,29 +133,5 @@ impl atomics::HostCas for KeyValueView<'_> {
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
         Ok(())
-    }
-}
-
-impl batch::Host for KeyValueView<'_> {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        keys: Vec<String>,
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
-        let table = self.table_of(&bucket)?;
-        keys.iter().try_for_each(|k| check_item(k, None))?;
-        bounded(self.call, table.get_many(keys)).await?
-    }
-
-    async fn set_many(&mut self, bucket: Resource<Bucket>, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
-        entries.iter().try_for_each(|(k, v)| check_item(k, Some(v)))?;
-        bounded(self.call, table.set_many(entries)).await?
-    }
-
-    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
-        keys.iter().try_for_each(|k| check_item(k, None))?;
-        bounded(self.call, table.delete_many(keys)).await?
     }
 }

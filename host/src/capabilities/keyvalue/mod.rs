@@ -3,16 +3,19 @@
 //! Grants, DynamoDB's size limits and deadlines are checked here, once, so every backend
 //! (in-memory, embedded, DynamoDB) behaves the same to a guest.
 
+mod batch;
 mod host;
+
+pub use batch::{MAX_BATCH_BYTES, MAX_BATCH_KEYS};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
 use super::{CallInfo, DeadlineExceeded};
-use crate::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::bindings::wasi::keyvalue::{atomics, store};
 
 /// Largest key accepted: DynamoDB's partition-key limit.
 pub const MAX_KEY_BYTES: usize = 2048;
@@ -52,6 +55,18 @@ impl From<KvError> for store::Error {
             other => store::Error::Other(other.to_string()),
         }
     }
+}
+
+/// Put `entry` in the invocation's resource table; a full table is the guest's error (it holds
+/// too many handles), anything else a host bug.
+fn push_handle<E: Send + 'static>(table: &mut ResourceTable, entry: E) -> Result<Resource<E>, KvError> {
+    table.push(entry).map_err(|e| match e {
+        ResourceTableError::Full => KvError::Other(format!(
+            "ResourceLimit: this invocation already holds {} handles, the most allowed",
+            table.max_capacity()
+        )),
+        other => KvError::Trap(other.into()),
+    })
 }
 
 /// One page of keys and where to continue.
@@ -171,7 +186,7 @@ pub fn add_to_linker<T: Send + 'static>(
 ) -> wasmtime::Result<()> {
     store::add_to_linker::<T, HasKeyValue>(linker, view)?;
     atomics::add_to_linker::<T, HasKeyValue>(linker, view)?;
-    batch::add_to_linker::<T, HasKeyValue>(linker, view)?;
+    batch::add_to_linker(linker, view)?;
     Ok(())
 }
 

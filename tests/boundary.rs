@@ -1,0 +1,143 @@
+//! The trust boundary through a real hostile guest (the chaos guest): whatever it asks for, the
+//! host's memory stays bounded (batch sizes, handles, answers, output), time limits hold (an
+//! invocation past its deadline fails at once, FIFO records out of time are reported), and a
+//! forged invoke depth cannot reopen a recursion. Each invocation ends cleanly; the next works.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{call, config, failed_ids, guest, http_event, runtime, single, sqs_event, status_body};
+use plugboard::app::LocalApp;
+use plugboard::capabilities::MAX_HANDLES;
+use plugboard::capabilities::keyvalue::{MAX_BATCH_BYTES, MAX_BATCH_KEYS};
+use plugboard::function::{Function, Invocation};
+use serde_json::{Value, json};
+
+const PROBE: &str = r#"
+role = "internal-api"
+[grants.stores]
+data = "table-data"
+[grants.functions]
+helper = "helper"
+[limits]
+timeout-ms = 5000
+memory-mb = 96
+max-invoke-depth = 3
+"#;
+
+fn app() -> LocalApp {
+    let mut app = LocalApp::new(runtime());
+    app.add("helper", config("role = \"internal-api\""), &guest("chaos")).unwrap();
+    app.add("probe", config(PROBE), &guest("chaos")).unwrap();
+    app
+}
+
+async fn probe_with(function: &Function, ops: Value, invocation: Invocation) -> Vec<Value> {
+    let answer = function.handle(json!({ "ops": ops }), invocation).await.expect("probe runs");
+    answer["results"].as_array().expect("results").clone()
+}
+
+async fn probe(app: &LocalApp, ops: Value) -> Vec<Value> {
+    probe_with(&app.function("probe").unwrap(), ops, Invocation::default()).await
+}
+
+fn error_text(v: &Value) -> String {
+    v["error"].as_str().unwrap_or_else(|| panic!("expected an error, got {v}")).to_string()
+}
+
+#[tokio::test]
+async fn batch_calls_are_refused_past_dynamodbs_limits_before_the_host_copies_them() {
+    let app = app();
+    let r = probe(&app, json!([
+        { "op": "kv.set", "store": "data", "key": "k", "value": "v" },
+        { "op": "kv.get-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS },
+        { "op": "kv.get-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS + 1 },
+        { "op": "kv.delete-many", "store": "data", "key": "k", "times": 20_000 },
+        { "op": "kv.set-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS + 1 },
+    ])).await;
+    assert_eq!(r[1].as_array().map(Vec::len), Some(MAX_BATCH_KEYS), "{}", r[1]);
+    for refused in &r[2..] {
+        assert!(error_text(refused).contains(&format!("at most {MAX_BATCH_KEYS}")), "{refused}");
+    }
+    // 100 values of 200 KB (each a valid item) are 20 MB: over the 16 MB a batch may carry.
+    let r = probe(&app, json!([
+        { "op": "kv.set-many", "store": "data", "key": "big", "times": 100, "value": { "repeat": 200_000 } },
+        { "op": "kv.set", "store": "data", "key": "big", "value": { "repeat": 390_000 } },
+        { "op": "kv.get-many", "store": "data", "key": "big", "times": 50 },
+        { "op": "kv.get-many", "store": "data", "key": "k", "times": 3 },
+    ])).await;
+    assert!(error_text(&r[0]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "{}", r[0]);
+    assert!(error_text(&r[2]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "50 x 390 KB read: {}", r[2]);
+    assert_eq!(r[3].as_array().map(Vec::len), Some(3), "small batches still work: {}", r[3]);
+}
+
+#[tokio::test]
+async fn a_guest_flooding_handles_is_refused_at_the_table_cap_and_the_next_call_works() {
+    let app = app();
+    let r = probe(&app, json!([{ "op": "kv.cas-flood", "store": "data", "key": "k".repeat(2000) }])).await;
+    // The store handle is the one other entry the probe holds.
+    assert_eq!(r[0]["held"].as_u64(), Some(MAX_HANDLES as u64 - 1), "{}", r[0]);
+    assert!(r[0]["error"].as_str().is_some_and(|e| e.contains("ResourceLimit")), "{}", r[0]);
+    let r = probe(&app, json!([{ "op": "kv.get", "store": "data", "key": "k" }])).await;
+    assert_eq!(r[0], Value::Null);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_and_the_next_call_works() {
+    let app = app();
+    let probe_fn = app.function("probe").unwrap();
+    let err = call(&probe_fn, json!({ "ops": [{ "op": "answer", "bytes": 7 * 1024 * 1024 }] })).await.unwrap_err();
+    assert_eq!(err.error_type, "ResponseTooLarge");
+    assert_eq!(probe(&app, json!([{ "op": "answer", "bytes": 3 }])).await, [json!("aaa")]);
+}
+
+#[tokio::test]
+async fn output_past_the_cap_is_dropped_without_trapping_the_guest() {
+    let (_app, f) = single("chaos", "chaos", "role = \"http-api\"");
+    // 200 KiB through println!, three times the 64 KiB kept.
+    let (status, body) = status_body(&call(&f, http_event("GET", "/misbehave/print:200", None)).await.unwrap());
+    assert_eq!((status, body["survived"].as_str()), (200, Some("print:200")));
+}
+
+#[tokio::test]
+async fn a_forged_depth_cannot_wrap_around_the_invoke_limit() {
+    let app = app();
+    let probe_fn = app.function("probe").unwrap();
+    let forged = Invocation { depth: u32::MAX, ..Invocation::default() };
+    let r = probe_with(&probe_fn, json!([{ "op": "invoke.call", "target": "helper", "payload": { "ops": [] } }]), forged).await;
+    assert!(error_text(&r[0]).ends_with("DepthExceeded"), "{}", r[0]);
+}
+
+#[tokio::test]
+async fn a_deadline_failure_reports_the_budget_that_applied() {
+    let (_app, f) = single("chaos", "chaos", "role = \"internal-api\"\n[limits]\ntimeout-ms = 10000");
+    let invocation = Invocation { deadline: Some(tokio::time::Instant::now() + Duration::from_millis(300)), ..Invocation::default() };
+    let err = f.handle(json!({ "ops": [{ "op": "loop" }] }), invocation).await.unwrap_err();
+    let budget: u64 = err
+        .error_message
+        .split(" ms budget")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no budget in {}", err.error_message));
+    assert!((250..=300).contains(&budget), "{}", err.error_message);
+}
+
+#[tokio::test]
+async fn records_with_no_time_left_are_reported_not_run() {
+    let (_app, f) = single("chaos", "chaos", "role = \"queue-worker\"\n[limits]\ntimeout-ms = 10000");
+    const FIFO: &str = "arn:aws:sqs:us-east-1:123456789012:jobs.fifo";
+    const QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:jobs";
+    for queue in [FIFO, QUEUE] {
+        // Lambda's deadline has already passed: nothing may run on borrowed time.
+        let invocation = Invocation { deadline: Some(tokio::time::Instant::now()), ..Invocation::default() };
+        let started = Instant::now();
+        let response = f.handle(sqs_event(queue, &["sleep:1000", "sleep:1000", "sleep:1000"]), invocation).await.unwrap();
+        assert_eq!(failed_ids(&response), ["msg-0", "msg-1", "msg-2"], "{queue}");
+        assert!(started.elapsed() < Duration::from_millis(500), "{queue}: {:?}", started.elapsed());
+    }
+    // With time left, the same batch runs.
+    let response = f.handle(sqs_event(FIFO, &["sleep:10", "sleep:10"]), Invocation::default()).await.unwrap();
+    assert!(failed_ids(&response).is_empty(), "{response}");
+}
