@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{aws, guest, root, s3_bucket, upload};
+use common::{aws, guest, printed, publish, root, s3_bucket, upload};
 use lambda_runtime::{Context, LambdaEvent};
 use plugboard::config::Role;
 use plugboard::lambda::LambdaApp;
@@ -28,27 +27,6 @@ fn probe() -> Value {
     json!({ "ops": [{ "op": "config.all" }], "sku": "w1", "unit_price": 2.5, "quantity": 40 })
 }
 
-/// `plugboard publish` as a process against moto; its stdout.
-fn publish(guest_path: &str, destination: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_plugboard"))
-        .args(["publish", guest_path, destination])
-        .current_dir(root())
-        .env("AWS_ENDPOINT_URL", std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT").expect("moto endpoint"))
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .output()
-        .expect("plugboard publish runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-}
-
-/// The value of `NAME=` in publish's output.
-fn printed<'a>(stdout: &'a str, name: &str) -> &'a str {
-    stdout.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("no {name} in {stdout}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn published_artifacts_load_only_when_pinned() {
     let sdk = aws().await;
@@ -59,11 +37,13 @@ async fn published_artifacts_load_only_when_pinned() {
         (printed(&out, "PLUGBOARD_GUEST"), printed(&out, "PLUGBOARD_GUEST_SHA256"), printed(&out, "PLUGBOARD_PRECOMPILED_SHA256"));
     assert!(url.contains("?versionId="), "{out}");
     assert_eq!(pin, plugboard::runtime::precompiled::sha256_hex(&guest("chaos")));
-    // One artifact per architecture, each beside the guest and named by its engine tag.
+    // One artifact per architecture, each beside the guest and named by the component's digest
+    // and the engine tag.
     let listed = s3.list_objects_v2().bucket(&bucket).prefix("svc/").send().await.unwrap();
     let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
     for (arch, _) in TARGETS {
-        assert!(keys.iter().any(|k| k.starts_with(&format!("svc/chaos.{arch}-")) && k.ends_with(".cwasm")), "{keys:?}");
+        let named = format!("svc/chaos.{}.{arch}-", &pin[..16]);
+        assert!(keys.iter().any(|k| k.starts_with(&named) && k.ends_with(".cwasm")), "{keys:?}");
     }
     assert_eq!(precompiled.split(',').count(), 2);
 
@@ -100,6 +80,35 @@ fn the_compile_cache_compiles_once_and_survives_a_bad_entry() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     assert!(CompileCache::open(&dir, &runtime).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_compile_cache_follows_no_symlink_and_trusts_only_private_entries() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    let base = std::env::temp_dir().join(format!("plugboard-cache-links-{}", uuid::Uuid::new_v4().simple()));
+    let real = base.join("real");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A cache directory reached through a symlink (on a shared /tmp: someone else's) is refused.
+    symlink(&real, base.join("link")).unwrap();
+    assert!(CompileCache::open(&base.join("link"), &runtime).is_err());
+
+    let cache = CompileCache::open(&real, &runtime).unwrap();
+    let wasm = guest("quotes");
+    assert_eq!(cache.load(&runtime, &wasm, Role::InternalApi).unwrap().1, Origin::Compiled);
+    let entry = std::fs::read_dir(&real).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap();
+    // An entry swapped for a symlink is not followed: the guest is compiled again.
+    let elsewhere = base.join("elsewhere.cwasm");
+    std::fs::rename(&entry, &elsewhere).unwrap();
+    symlink(&elsewhere, &entry).unwrap();
+    assert_eq!(cache.load(&runtime, &wasm, Role::InternalApi).unwrap().1, Origin::Compiled);
+    assert!(!std::fs::symlink_metadata(&entry).unwrap().is_symlink(), "the link was replaced by a real entry");
+    assert_eq!(cache.load(&runtime, &wasm, Role::InternalApi).unwrap().1, Origin::Cached);
+    // An entry others may write is not trusted either.
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(cache.load(&runtime, &wasm, Role::InternalApi).unwrap().1, Origin::Compiled);
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -258,3 +258,92 @@ async fn python_and_javascript_guests_on_lambda_with_dynamodb() {
     token["authorizationToken"] = "Bearer tok-2".into();
     assert!(authorizer.invoke(&token).unwrap_err().contains("Unauthorized"));
 }
+
+/// A Lambda Invoke endpoint on 127.0.0.1 that accepts every Event invoke (202) and hands each
+/// payload to the test, as Lambda would hand it to the target.
+async fn event_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (sender, events) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sender = sender.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let sender = sender.clone();
+                async move {
+                    let body = request.into_body().collect().await?.to_bytes();
+                    let _ = sender.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                    let accepted = hyper::Response::builder().status(202).body(Full::new(hyper::body::Bytes::new()));
+                    Ok::<_, hyper::Error>(accepted.expect("a valid response"))
+                }
+            });
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        }
+    });
+    (url, events)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_triggering_itself_by_event_invokes_stops_at_the_depth_limit() {
+    let (sink, mut events) = event_sink().await;
+    let mut env = chaos("internal-api");
+    env.extend([
+        ("PLUGBOARD_FUNCTIONS", "self=_".to_string()),
+        ("PLUGBOARD_MAX_INVOKE_DEPTH", "3".to_string()),
+        ("AWS_ENDPOINT_URL_LAMBDA", sink),
+    ]);
+    let lambda = Lambda::start(&env);
+    // Each step sends its own payload to itself; the sink feeds it back as Lambda would.
+    let mut next = serde_json::json!({ "ops": [{ "op": "invoke.event-recurse", "target": "self" }] });
+    let mut depths = Vec::new();
+    for _ in 0..8 {
+        let answer = lambda.invoke(&next).expect("each step answers");
+        match tokio::time::timeout(Duration::from_secs(3), events.recv()).await {
+            Ok(Some(event)) => {
+                depths.push(event["plugboard:event"]["depth"].clone());
+                next = event;
+            }
+            _ => {
+                let refused = answer["results"][0]["error"].as_str().unwrap_or_default();
+                assert!(refused.ends_with("DepthExceeded"), "the last step was refused: {answer}");
+                break;
+            }
+        }
+    }
+    assert_eq!(depths, [1, 2, 3].map(Value::from), "one Event invoke per level, each a level deeper");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_runs_the_pinned_version_whatever_artifacts_are_pinned() {
+    let sdk = aws().await;
+    let s3 = plugboard::backends::aws::s3::client(&sdk);
+    let bucket = s3_bucket(&s3).await;
+    let v1 = common::publish("guests/dist/quotes.wasm", &format!("s3://{bucket}/svc.wasm"));
+    let v2 = common::publish("guests/dist/chaos.wasm", &format!("s3://{bucket}/svc.wasm"));
+    // The stale list an operator may leave behind: both versions' artifacts pinned.
+    let artifacts = format!("{},{}", common::printed(&v1, "PLUGBOARD_PRECOMPILED_SHA256"), common::printed(&v2, "PLUGBOARD_PRECOMPILED_SHA256"));
+    let env = |published: &str| {
+        vec![
+            ("PLUGBOARD_ROLE", "internal-api".to_string()),
+            ("PLUGBOARD_GUEST", common::printed(published, "PLUGBOARD_GUEST").to_string()),
+            ("PLUGBOARD_GUEST_SHA256", common::printed(published, "PLUGBOARD_GUEST_SHA256").to_string()),
+            ("PLUGBOARD_PRECOMPILED_SHA256", artifacts.clone()),
+        ]
+    };
+    let probe = serde_json::json!({ "ops": [], "sku": "w1", "unit_price": 2.5, "quantity": 40 });
+    let quotes_ran = |answer: Result<Value, String>| answer.is_err_and(|e| e.contains("StoreError"));
+    assert_eq!(Lambda::start(&env(&v2)).invoke(&probe).unwrap(), serde_json::json!({ "results": [] }), "v2 serves v2");
+    assert!(quotes_ran(Lambda::start(&env(&v1)).invoke(&probe)), "rolled back to v1, v1 serves");
+
+    // v2's artifacts copied over v1's names (digests pinned) are refused by their seal.
+    let (pin1, pin2) = (common::printed(&v1, "PLUGBOARD_GUEST_SHA256"), common::printed(&v2, "PLUGBOARD_GUEST_SHA256"));
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    let forged: Vec<String> = listed.contents().iter().filter_map(|o| o.key()).filter(|k| k.contains(&pin2[..16])).map(str::to_string).collect();
+    assert_eq!(forged.len(), 2, "one artifact per architecture");
+    for key in forged {
+        let source = format!("{bucket}/{key}");
+        s3.copy_object().bucket(&bucket).copy_source(source).key(key.replace(&pin2[..16], &pin1[..16])).send().await.unwrap();
+    }
+    assert!(quotes_ran(Lambda::start(&env(&v1)).invoke(&probe)), "the pinned component is compiled instead");
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use plugboard::app::LocalApp;
@@ -148,4 +149,25 @@ pub async fn upload(client: &aws_sdk_s3::Client, bucket: &str, key: &str, name: 
     let body = aws_sdk_s3::primitives::ByteStream::from(guest(name));
     let output = client.put_object().bucket(bucket).key(key).body(body).send().await.unwrap();
     output.version_id.expect("a versioned bucket returns a version id")
+}
+
+/// `plugboard publish` as a process against moto; its stdout.
+pub fn publish(guest_path: &str, destination: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+        .args(["publish", guest_path, destination])
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT").expect("moto endpoint"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .expect("plugboard publish runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// The value of `NAME=` in publish's output.
+pub fn printed<'a>(stdout: &'a str, name: &str) -> &'a str {
+    stdout.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("no {name} in {stdout}"))
 }

@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::backends::aws::s3::{self, S3Location};
 use crate::backends::aws::{describe, sdk_config};
-use crate::runtime::precompiled::{TARGETS, artifact_key, artifact_tag, cross_engine, sha256_hex};
+use crate::runtime::precompiled::{TARGETS, artifact_key, artifact_tag, cross_engine, seal_artifact, sha256_hex};
 
 /// Arguments of `plugboard publish`.
 #[derive(clap::Args)]
@@ -60,18 +60,19 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `.cwasm` artifacts of `wasm` for every Lambda architecture: (architecture, the key for
-/// a guest at `key`, bytes). `what` names the guest in errors.
+/// The sealed `.cwasm` artifacts of `wasm` for every Lambda architecture: (architecture, the
+/// key for a guest at `key`, bytes). `what` names the guest in errors.
 pub(super) fn precompile_for_lambda(wasm: &[u8], key: &str, what: &str) -> anyhow::Result<Vec<(&'static str, String, Vec<u8>)>> {
     anyhow::ensure!(
         wasmtime::Engine::detect_precompiled(wasm).is_none(),
         "{what} is precompiled; publish the component (.wasm) and Plugboard builds the artifacts"
     );
+    let digest = sha256_hex(wasm);
     let mut artifacts = Vec::new();
     for (arch, triple) in TARGETS {
         let engine = cross_engine(triple).map_err(|e| anyhow::anyhow!("an engine for {triple}: {e:#}"))?;
         let cwasm = engine.precompile_component(wasm).map_err(|e| anyhow::anyhow!("compiling {what} for {triple}: {e:#}"))?;
-        artifacts.push((arch, artifact_key(key, &artifact_tag(arch, &engine)), cwasm));
+        artifacts.push((arch, artifact_key(key, &digest, &artifact_tag(arch, &engine)), seal_artifact(wasm, &cwasm)));
     }
     Ok(artifacts)
 }

@@ -172,16 +172,20 @@ impl GuestSource {
         Ok(Loaded { guest, origin, etag })
     }
 
-    /// The precompiled artifact `plugboard publish` put beside an S3 guest for this host, if
-    /// artifacts are pinned, it exists, its digest is pinned and it loads; otherwise `None`
-    /// (logged), and the component is used.
+    /// The precompiled artifact `plugboard publish` compiled from the pinned component for this
+    /// host, if artifacts are pinned, it exists, its digest is pinned, its seal names the pinned
+    /// component and it loads; otherwise `None` (logged), and the pinned component is used.
     async fn load_published_artifact(&self, runtime: &Runtime, role: Role) -> Option<Guest> {
         let Location::S3 { client, object } = &self.location else { return None };
         if self.precompiled_pins.is_empty() {
             return None;
         }
+        let Some(pin) = self.pin.as_deref().map(str::to_ascii_lowercase) else {
+            tracing::warn!(guest = %self.display, "precompiled artifacts run only for a pinned component (PLUGBOARD_GUEST_SHA256); compiling the guest");
+            return None;
+        };
         let tag = precompiled::published_tag_for_host().ok()?;
-        let artifact = S3Location { key: precompiled::artifact_key(&object.key, &tag), version_id: None, ..object.clone() };
+        let artifact = S3Location { key: precompiled::artifact_key(&object.key, &pin, &tag), version_id: None, ..object.clone() };
         let name = format!("s3://{}/{}", artifact.bucket, artifact.key);
         let bytes = match s3::fetch(client, &artifact).await {
             Ok(found) => found.bytes,
@@ -199,7 +203,18 @@ impl GuestSource {
             tracing::warn!(artifact = %name, sha256 = %digest, "precompiled artifact is not pinned in PLUGBOARD_PRECOMPILED_SHA256; compiling the guest");
             return None;
         }
-        match Guest::load_with(runtime, &bytes, role, Trust::Trusted) {
+        let cwasm = match precompiled::open_artifact(&bytes) {
+            Some((compiled_from, cwasm)) if compiled_from == pin => cwasm,
+            Some((compiled_from, _)) => {
+                tracing::warn!(artifact = %name, compiled_from, pinned = pin, "precompiled artifact was compiled from another component than the pinned one; compiling the pinned component");
+                return None;
+            }
+            None => {
+                tracing::warn!(artifact = %name, "precompiled artifact is not sealed with its component's digest; compiling the guest");
+                return None;
+            }
+        };
+        match Guest::load_with(runtime, cwasm, role, Trust::Trusted) {
             Ok(guest) => Some(guest),
             Err(e) => {
                 tracing::warn!(artifact = %name, error = %e, "precompiled artifact does not load here; compiling the guest");

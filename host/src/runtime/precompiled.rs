@@ -6,8 +6,13 @@
 //! directory nobody else can write).
 
 use std::hash::{Hash, Hasher};
-use std::io;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{self, AtFlags, FileType, Mode, OFlags};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Precompiled};
@@ -45,11 +50,36 @@ pub fn published_tag_for_host() -> wasmtime::Result<String> {
     Ok(artifact_tag(arch, &cross_engine(triple)?))
 }
 
-/// The S3 key of the artifact for `tag` published beside the guest at `key`
-/// (`guests/items.wasm` -> `guests/items.x86_64-0123456789abcdef.cwasm`).
-pub fn artifact_key(key: &str, tag: &str) -> String {
+/// The S3 key of the artifact for `tag` compiled from the component with sha256
+/// `component_sha256`, published beside the guest at `key` (`guests/items.wasm` ->
+/// `guests/items.<first 16 digits of the component's sha256>.x86_64-0123456789abcdef.cwasm`).
+/// Each version of a guest has its own artifacts, so a rollback finds the old version's.
+pub fn artifact_key(key: &str, component_sha256: &str, tag: &str) -> String {
     let stem = key.strip_suffix(".wasm").unwrap_or(key);
-    format!("{stem}.{tag}.cwasm")
+    let digest = component_sha256.get(..16).unwrap_or(component_sha256).to_ascii_lowercase();
+    format!("{stem}.{digest}.{tag}.cwasm")
+}
+
+/// What a published artifact starts with, before the component's sha256 and the `.cwasm`.
+const SEAL_MAGIC: &[u8; 16] = b"plugboard-cwasm\x01";
+
+/// A published artifact: `cwasm` sealed with the sha256 of the component it was compiled from
+/// (`SEAL_MAGIC`, 32 digest bytes, the `.cwasm`). The artifact's own pinned digest covers the
+/// seal, so a pinned artifact is provably the one its publisher compiled from that component.
+pub fn seal_artifact(component: &[u8], cwasm: &[u8]) -> Vec<u8> {
+    let mut sealed = Vec::with_capacity(SEAL_MAGIC.len() + 32 + cwasm.len());
+    sealed.extend_from_slice(SEAL_MAGIC);
+    sealed.extend_from_slice(&Sha256::digest(component));
+    sealed.extend_from_slice(cwasm);
+    sealed
+}
+
+/// The sha256 (hex) of the component a sealed artifact was compiled from, and its `.cwasm`;
+/// `None` when `bytes` is not a sealed artifact.
+pub fn open_artifact(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let rest = bytes.strip_prefix(SEAL_MAGIC)?;
+    let (digest, cwasm) = rest.split_at_checked(32)?;
+    Some((hex::encode(digest), cwasm))
 }
 
 /// The sha256 of `bytes`, as lower-case hex.
@@ -83,9 +113,15 @@ pub enum Origin {
 
 /// This host's compiled guests, keyed by the component's sha256 and the engine's tag, so one
 /// guest is never compiled twice by the same container (`/tmp` survives process restarts there).
+///
+/// A cached `.cwasm` is run as trusted native code, so on a shared `/tmp` the cache must not be
+/// steerable by another user: the directory is opened once (no symlink followed) and checked
+/// through that handle; every entry is opened relative to the handle without following a
+/// symlink and checked to be a regular file of this user that nobody else may write.
 #[derive(Clone)]
 pub struct CompileCache {
-    dir: PathBuf,
+    dir: Arc<OwnedFd>,
+    shown: PathBuf,
     tag: String,
 }
 
@@ -95,21 +131,17 @@ impl CompileCache {
         std::env::temp_dir().join("plugboard-cache")
     }
 
-    /// Use `dir` (created if missing) for `runtime`'s engine; refused unless it belongs to
-    /// this user and nobody else may write it.
+    /// Use `dir` (created if missing) for `runtime`'s engine; refused when it is a symlink,
+    /// not this user's, or writable by anyone else.
     pub fn open(dir: &Path, runtime: &Runtime) -> io::Result<CompileCache> {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        let meta = std::fs::metadata(dir)?;
-        let me = std::fs::metadata("/proc/self")?.uid();
-        if meta.uid() != me || meta.permissions().mode() & 0o022 != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("{} is not private to this user", dir.display()),
-            ));
-        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = fs::open(dir, flags, Mode::empty())
+            .map_err(|e| refused(dir, &format!("cannot be opened without following a symlink ({e})")))?;
+        check_private(&fd, dir, FileType::Directory)?;
         let tag = artifact_tag(std::env::consts::ARCH, runtime.engine());
-        Ok(CompileCache { dir: dir.to_path_buf(), tag })
+        Ok(CompileCache { dir: Arc::new(fd), shown: dir.to_path_buf(), tag })
     }
 
     /// Load component `wasm` for `role`: from the cache when this engine compiled it before,
@@ -118,30 +150,78 @@ impl CompileCache {
         if Engine::detect_precompiled(wasm).is_some() {
             return Err(GuestError::NotComponent("the compile cache takes components, not .cwasm".into()));
         }
-        let path = self.dir.join(format!("{}-{}.cwasm", sha256_hex(wasm), self.tag));
-        if let Ok(cwasm) = std::fs::read(&path) {
-            if matches!(Engine::detect_precompiled(&cwasm), Some(Precompiled::Component)) {
+        let name = format!("{}-{}.cwasm", sha256_hex(wasm), self.tag);
+        match self.read(&name) {
+            Ok(Some(cwasm)) if matches!(Engine::detect_precompiled(&cwasm), Some(Precompiled::Component)) => {
                 match Guest::load_with(runtime, &cwasm, role, Trust::Trusted) {
                     Ok(guest) => return Ok((guest, Origin::Cached)),
                     // A role mismatch is the guest's fault, not the cache's.
                     Err(e @ GuestError::WrongWorld { .. }) => return Err(e),
-                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding a cached guest"),
+                    Err(e) => tracing::warn!(entry = name, error = %e, "discarding a cached guest"),
                 }
+                self.remove(&name);
             }
-            let _ = std::fs::remove_file(&path);
+            Ok(Some(_)) => self.remove(&name),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(cache = %self.shown.display(), entry = name, error = %e, "refusing a cache entry; compiling the guest");
+                self.remove(&name);
+            }
         }
         let cwasm = runtime.precompile(wasm).map_err(|e| GuestError::NotComponent(format!("{e:#}")))?;
-        if let Err(e) = write_atomically(&path, &cwasm) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot cache the compiled guest");
+        if let Err(e) = self.write(&name, &cwasm) {
+            tracing::warn!(cache = %self.shown.display(), entry = name, error = %e, "cannot cache the compiled guest");
         }
         let guest = Guest::load_with(runtime, &cwasm, role, Trust::Trusted)?;
         Ok((guest, Origin::Compiled))
     }
+
+    /// The entry `name`, `None` when absent; an error when it is not a private regular file.
+    fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let fd = match fs::openat(&*self.dir, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        check_private(&fd, Path::new(name), FileType::RegularFile)?;
+        let mut bytes = Vec::new();
+        std::fs::File::from(fd).read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Store `bytes` as `name`: written under a name unique to this call, then renamed, so a
+    /// reader never sees half a file and two writers never share a temporary.
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let partial = format!("partial-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = fs::openat(&*self.dir, &partial, flags, Mode::from_raw_mode(0o600))?;
+        let written = std::fs::File::from(fd).write_all(bytes);
+        let renamed = written.and_then(|()| Ok(fs::renameat(&*self.dir, &partial, &*self.dir, name)?));
+        if renamed.is_err() {
+            let _ = fs::unlinkat(&*self.dir, &partial, AtFlags::empty());
+        }
+        renamed
+    }
+
+    fn remove(&self, name: &str) {
+        let _ = fs::unlinkat(&*self.dir, name, AtFlags::empty());
+    }
 }
 
-/// Write to a temporary name and rename, so a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
+/// Refuse `fd` unless it is a `kind` owned by this user that nobody else may write.
+fn check_private(fd: &OwnedFd, shown: &Path, kind: FileType) -> io::Result<()> {
+    let stat = fs::fstat(fd)?;
+    if FileType::from_raw_mode(stat.st_mode) != kind {
+        return Err(refused(shown, &format!("is not a {kind:?}")));
+    }
+    if stat.st_uid != rustix::process::geteuid().as_raw() || stat.st_mode & 0o022 != 0 {
+        return Err(refused(shown, "is not private to this user"));
+    }
+    Ok(())
+}
+
+fn refused(path: &Path, why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, format!("{} {why}", path.display()))
 }
