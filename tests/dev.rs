@@ -337,3 +337,112 @@ async fn python_and_javascript_guests_run_in_dev_like_rust_ones() {
     assert_eq!(table.get("count/order.created").await.unwrap(), Some(b"3".to_vec()));
     assert!(table.get("event/py-1").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_pages_cannot_drive_the_invoke_and_admin_apis() {
+    let dev = Dev::start(&app_dir(&[]));
+    let mint = "/2015-03-31/functions/gatekeeper-admin/invocations";
+    let key_request = r#"{"action":"create","name":"attacker","routes":["* /*"]}"#;
+    // What a page may send cross-origin without a preflight, or with its own Origin.
+    for headers in [
+        vec![("content-type", "text/plain;charset=UTF-8"), ("origin", "null")],
+        vec![("content-type", "text/plain")],
+        vec![("content-type", "application/x-www-form-urlencoded")],
+        vec![("content-type", "multipart/form-data; boundary=x")],
+        vec![("content-type", "application/json"), ("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+    ] {
+        let answer = dev.send("POST", mint, &headers, key_request).await;
+        assert!(matches!(answer.status, 403 | 415), "{headers:?}: {}", answer.status);
+    }
+    assert_eq!(dev.send("POST", "/_plugboard/queues/plugboard-events-dlq/redrive", &[("origin", "https://evil.example")], "").await.status, 403);
+    // DNS rebinding: the page's own host name arrives in Host, on every path.
+    let port = dev.url.rsplit(':').next().unwrap();
+    let rebound = format!("evil.example:{port}");
+    assert_eq!(dev.send("GET", "/_plugboard/queues", &[("host", &rebound)], "").await.status, 403);
+    assert_eq!(dev.send("GET", "/items", &[("host", &rebound)], "").await.status, 403);
+    assert_eq!(dev.send("GET", "/items", &[("host", &format!("localhost:{port}"))], "").await.status, 200);
+
+    // The developer's own tools still work: the SDK's octet-stream, the CLI's bare POST,
+    // `plugboard queue`, and app routes called from any origin.
+    let quote = r#"{"sku":"w1","unit_price":1,"quantity":1}"#;
+    let octet = dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[("content-type", "application/octet-stream")], quote).await;
+    assert_eq!(octet.status, 200);
+    let cli = dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[("user-agent", "aws-cli/2.17.0"), ("x-amz-invocation-type", "RequestResponse")], quote).await;
+    assert!(cli.json()["total"].is_number(), "{}", String::from_utf8_lossy(&cli.body));
+    assert!(dev.queue_cli(&["list"]).contains("plugboard-events"));
+    assert_eq!(dev.send("GET", "/items", &[("origin", "https://app.example")], "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_cut_off_and_cannot_hold_every_connection() {
+    use std::io::{Read, Write};
+    let dev = Dev::start(&app_dir(&[]));
+    let limit = plugboard::dev::HEADER_READ_TIMEOUT;
+    // Every connection slot taken by a client that never finishes its headers.
+    let idle: Vec<std::net::TcpStream> = (0..plugboard::dev::MAX_CONNECTIONS)
+        .map(|_| {
+            let mut slow = std::net::TcpStream::connect(dev.url.trim_start_matches("http://")).unwrap();
+            slow.write_all(b"GET /items HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+            slow
+        })
+        .collect();
+    // The next client waits for a slot: it is served once the slow ones are cut off.
+    let started = Instant::now();
+    assert_eq!(dev.send("GET", "/items", &[], "").await.status, 200);
+    let waited = started.elapsed();
+    assert!(waited >= limit - Duration::from_millis(1500) && waited < limit + Duration::from_secs(5), "served after {waited:?}");
+    for mut slow in idle {
+        slow.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut rest = Vec::new();
+        let read = slow.read_to_end(&mut rest);
+        let still_open = matches!(&read, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+        assert!(!still_open, "a slow client's connection was closed: {read:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_authorizer_cache_keys_on_the_identity_the_authorizer_saw_and_forgets_on_reload() {
+    let dir = app_dir(&[("gatekeeper", "gatekeeper.wasm")]);
+    let dev = Dev::start(&dir);
+    let writer = jwt(&["POST /items"]);
+    let item = r#"{"id":"mug","name":"Mug","price":5}"#;
+    // Two identity headers: the event carries the last, so the decision is cached under it...
+    let both = dev.send("POST", "/items", &[("authorization", "Bearer forged"), ("authorization", &writer)], item).await;
+    assert_eq!(both.status, 201, "{}", String::from_utf8_lossy(&both.body));
+    // ... and the forged first value alone gets no cached allow.
+    assert_eq!(dev.send("POST", "/items", &[("authorization", "Bearer forged")], item).await.status, 401);
+
+    // A reloaded authorizer decides afresh: its cached decisions go with the old guest.
+    let calls = || async { dev.admin("GET", "authorizers").await["gatekeeper"].as_u64().unwrap() };
+    let item2 = r#"{"id":"cup","name":"Cup","price":4}"#;
+    assert_eq!(dev.send("POST", "/items", &[("authorization", &writer)], item2).await.status, 201);
+    let before = calls().await;
+    std::fs::write(dir.join("gatekeeper.wasm"), guest("gatekeeper")).unwrap();
+    let started = Instant::now();
+    loop {
+        let item = json!({ "id": format!("i{}", started.elapsed().as_millis()), "name": "x", "price": 1 }).to_string();
+        assert_eq!(dev.send("POST", "/items", &[("authorization", &writer)], &item).await.status, 201);
+        if calls().await > before {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the reloaded authorizer was never asked");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn method_arns_are_normalised_so_deny_patterns_hold() {
+    use plugboard::dev::authorizer::{Verdict, evaluate};
+    use plugboard::dev::gateway::Request;
+    let policy = json!({ "principalId": "p", "policyDocument": { "Version": "2012-10-17", "Statement": [
+        { "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:local/*/*" },
+        { "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:local/*/GET/items/secret" },
+    ] } });
+    for path in ["/items/secret", "//items/secret", "/items/secret/", "/items//secret"] {
+        let request = Request { method: "GET".into(), path: path.into(), ..Request::default() };
+        assert_eq!(evaluate(&policy, &request.method_arn("local", "$default")), Verdict::Forbidden, "{path}");
+    }
+    let root = Request { method: "GET".into(), path: "/".into(), ..Request::default() };
+    assert!(root.method_arn("local", "dev").ends_with("local/dev/GET/"));
+}

@@ -51,6 +51,13 @@ impl AuthorizerGate {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Forget every cached decision of the authorizer function `function` (its guest changed).
+    pub fn forget_decisions_of(&self, function: &str) {
+        if self.function.name() == function {
+            self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
     /// Decide `request` for `method_arn`.
     pub async fn check(&self, request: &Request, method_arn: &str, resource: &str) -> Verdict {
         let Some(identity) = request.header(&self.settings.identity_header).filter(|v| !v.is_empty()) else {

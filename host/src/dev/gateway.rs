@@ -132,14 +132,18 @@ pub struct Request {
 }
 
 impl Request {
-    /// The first value of header `name` (any case).
+    /// The value of header `name` (any case); the last one when it is repeated, which is the
+    /// value the events' single-value `headers` maps carry, as API Gateway's do.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    /// The method ARN API Gateway gives authorizers for this request.
+    /// The method ARN API Gateway gives authorizers for this request. The path is normalised
+    /// the way routes are matched (empty segments dropped), so `//items/x/` cannot sidestep a
+    /// policy written for `/items/x`.
     pub fn method_arn(&self, api: &str, stage: &str) -> String {
-        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{}{}", self.method, self.path)
+        let path = self.path.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+        format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{}/{path}", self.method)
     }
 
     /// Body as the event carries it: text, or base64 for binary content.

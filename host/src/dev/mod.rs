@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod authorizer;
 pub mod gateway;
+mod guard;
 pub mod invoke_api;
 mod reload;
 mod server;
@@ -17,6 +18,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use self::authorizer::{AuthorizerGate, Verdict};
+pub use self::guard::LocalOnly;
 use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
 use crate::manifest::{Manifest, Payload};
 use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
@@ -25,7 +27,7 @@ use crate::function::{Backends, Function, Invocation};
 use crate::runtime::precompiled::CompileCache;
 use crate::runtime::{Allocator, EngineSettings, Runtime, check_pin};
 
-pub use server::serve;
+pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, serve};
 
 /// Instances alive at once in the dev server (HTTP requests, workers, nested invokes).
 const MAX_INSTANCES: u32 = 256;
@@ -104,6 +106,11 @@ impl DevApp {
         self.gates.iter().map(|(name, gate)| (name.clone(), gate.calls())).collect()
     }
 
+    /// A function's guest was replaced: decisions an authorizer cached from the old one go.
+    fn guest_replaced(&self, function: &str) {
+        self.gates.values().for_each(|gate| gate.forget_decisions_of(function));
+    }
+
     /// Start the queue workers and the guest watcher.
     fn start_background(self: &Arc<Self>) {
         for (name, queue) in &self.manifest.queues {
@@ -114,8 +121,13 @@ impl DevApp {
         reload::spawn(self.clone());
     }
 
-    /// Answer one HTTP request: the Invoke API, the admin API, or an API Gateway route.
-    pub async fn answer(&self, request: Request) -> Response {
+    /// Answer one HTTP request: the Invoke API, the admin API, or an API Gateway route —
+    /// unless `guard` refuses it as not coming from this machine's own tools.
+    pub async fn answer(&self, request: Request, guard: LocalOnly) -> Response {
+        let tool_api = invoke_api::target(&request.path).is_some() || request.path.starts_with(admin::PREFIX);
+        if let Some(refusal) = guard.refuse(&request, tool_api) {
+            return refusal;
+        }
         if let Some(name) = invoke_api::target(&request.path).filter(|_| request.method == "POST") {
             return self.logged(&name, invoke_api::invoke(&request, &name, &self.functions)).await;
         }

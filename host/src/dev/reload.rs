@@ -49,19 +49,22 @@ pub fn spawn(app: Arc<DevApp>) {
 
 async fn reload(app: &Arc<DevApp>, name: &str, path: PathBuf) {
     let Some(function) = app.functions.get(name).cloned() else { return };
-    let app = app.clone();
+    let cache = app.cache.clone();
     let role = function.role();
     let runtime = function.runtime().clone();
     let loaded = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)?;
         crate::runtime::check_pin(&bytes, function.config().guest_sha256.as_deref())?;
-        let guest = load_guest(&runtime, app.cache.as_ref(), &bytes, role)?;
+        let guest = load_guest(&runtime, cache.as_ref(), &bytes, role)?;
         function.replace_guest(guest).map_err(|other| anyhow::anyhow!("the new guest is for {other}"))?;
         anyhow::Ok(())
     })
     .await;
     match loaded {
-        Ok(Ok(())) => tracing::info!(function = name, "guest reloaded"),
+        Ok(Ok(())) => {
+            app.guest_replaced(name);
+            tracing::info!(function = name, "guest reloaded");
+        }
         Ok(Err(e)) => tracing::error!(function = name, error = %format!("{e:#}"), "guest reload failed; the previous guest serves on"),
         Err(e) => tracing::error!(function = name, error = %e, "guest reload panicked"),
     }

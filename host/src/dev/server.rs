@@ -7,19 +7,29 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::time::Duration;
 
-use super::DevApp;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::{DevApp, LocalOnly};
 use super::gateway::{Request, Response};
 
 /// Largest request body accepted: API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
+/// Connections served at once; further clients wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Time a client has to send a request's headers (also how long an idle connection is kept).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Start the workers and the guest watcher, then serve `listener` until the process ends.
 pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()> {
     app.start_background();
+    let guard = LocalOnly::new(listener.local_addr()?.port());
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = slots.clone().acquire_owned().await?;
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -31,16 +41,22 @@ pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(&app, request, peer).await) }
+                async move { Ok::<_, Infallible>(handle(&app, request, peer, guard).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended");
             }
+            drop(slot);
         });
     }
 }
 
-async fn handle(app: &DevApp, request: hyper::Request<Incoming>, peer: SocketAddr) -> hyper::Response<Full<Bytes>> {
+async fn handle(app: &DevApp, request: hyper::Request<Incoming>, peer: SocketAddr, guard: LocalOnly) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
@@ -59,7 +75,7 @@ async fn handle(app: &DevApp, request: hyper::Request<Incoming>, peer: SocketAdd
         body,
         source_ip: peer.ip().to_string(),
     };
-    to_hyper(app.answer(request).await)
+    to_hyper(app.answer(request, guard).await)
 }
 
 fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
