@@ -141,3 +141,52 @@ async fn records_with_no_time_left_are_reported_not_run() {
     let response = f.handle(sqs_event(FIFO, &["sleep:10", "sleep:10"]), Invocation::default()).await.unwrap();
     assert!(failed_ids(&response).is_empty(), "{response}");
 }
+
+/// An `internal-api` component answering `{}`, with two more memories of `hog_mib` MiB each:
+/// Rust toolchains emit one memory, so this one is written in the text format.
+fn many_memories(hog_mib: u32) -> Vec<u8> {
+    let pages = hog_mib * 16;
+    let text = format!(
+        r#"(component
+  (import "plugboard:host/types@0.1.0" (instance $types
+    (type $record (record (field "error-type" string) (field "message" string)))
+    (export "function-error" (type (eq $record)))))
+  (alias export $types "function-error" (type $function-error))
+  (core module $main
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 4096))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $at i32)
+      (local.set $at (i32.and (i32.add (global.get $next) (i32.const 7)) (i32.const -8)))
+      (global.set $next (i32.add (local.get $at) (local.get 3)))
+      (local.get $at))
+    (data (i32.const 64) "{{}}")
+    (func (export "handle") (param i32 i32) (result i32)
+      (i32.store8 (i32.const 16) (i32.const 0))
+      (i32.store (i32.const 20) (i32.const 64))
+      (i32.store (i32.const 24) (i32.const 2))
+      (i32.const 16)))
+  (core module $hog (memory (export "memory") {pages}))
+  (core instance $m (instantiate $main))
+  (core instance $first (instantiate $hog))
+  (core instance $second (instantiate $hog))
+  (func $handle (param "payload" string) (result (result string (error $function-error)))
+    (canon lift (core func $m "handle") (memory $m "memory") (realloc (func $m "realloc"))))
+  (instance $handler (export "handle" (func $handle)))
+  (export "plugboard:host/internal-handler@0.1.0" (instance $handler)))"#
+    );
+    wat::parse_str(text).expect("the component text is valid")
+}
+
+#[tokio::test]
+async fn the_memory_cap_counts_every_memory_of_the_component() {
+    let mut app = LocalApp::new(runtime());
+    // Two 20 MiB memories and a small one: each under 32 MiB, together over it.
+    let component = many_memories(20);
+    let roomy = app.add("roomy", config("role = \"internal-api\"\n[limits]\nmemory-mb = 64"), &component).unwrap();
+    let capped = app.add("capped", config("role = \"internal-api\"\n[limits]\nmemory-mb = 32"), &component).unwrap();
+    assert_eq!(call(&roomy, json!({})).await.unwrap(), json!({}), "the component works within its cap");
+    let err = call(&capped, json!({})).await.unwrap_err();
+    assert!(err.error_message.contains("memory cap of 32 MiB"), "{err}");
+    assert_eq!(call(&roomy, json!({})).await.unwrap(), json!({}));
+}
