@@ -102,9 +102,7 @@ fn lift_keys<T: 'static>(store: &mut StoreContextMut<'_, T>, keys: &WasmList<Was
     let mut out = Vec::with_capacity(keys.len());
     for i in 0..keys.len() {
         let element = keys.get(&mut *store, i);
-        let key = lift_str(store, element)?;
-        check_item(&key, None)?;
-        out.push(key);
+        out.push(lift_key(store, element)?);
     }
     Ok(out)
 }
@@ -120,8 +118,14 @@ fn lift_entries<T: 'static>(
         let (key, value) = lifted(entries.get(&mut *store, i))?;
         items.push((key, value));
     }
-    // Sizes are known from the list headers alone: measure before copying a single value.
-    let total: usize = items.iter().map(|(_, value)| value.len()).sum();
+    // Sizes are known without copying (list headers, keys read in place): measure them all
+    // before copying a single byte, so entries that alias one large value count each time.
+    let mut total = 0usize;
+    for (key, value) in &items {
+        let key = key.to_str(&*store).map_err(KvError::Trap)?;
+        check_item(&key, None)?;
+        total = total.saturating_add(key.len()).saturating_add(value.len());
+    }
     check_bytes(total)?;
     let mut out = Vec::with_capacity(items.len());
     for (key, value) in items {
@@ -138,9 +142,13 @@ fn lifted<E>(element: Option<wasmtime::Result<E>>) -> Result<E, KvError> {
     element.ok_or_else(|| KvError::Trap(wasmtime::Error::msg("batch list index out of range")))?.map_err(KvError::Trap)
 }
 
-fn lift_str<T: 'static>(store: &StoreContextMut<'_, T>, element: Option<wasmtime::Result<WasmStr>>) -> Result<String, KvError> {
+/// A key, checked where it lies in guest memory and copied only when it is a valid key: keys
+/// of a batch may all alias one huge string.
+fn lift_key<T: 'static>(store: &StoreContextMut<'_, T>, element: Option<wasmtime::Result<WasmStr>>) -> Result<String, KvError> {
     let text = lifted(element)?;
-    Ok(text.to_str(store).map_err(KvError::Trap)?.into_owned())
+    let key = text.to_str(store).map_err(KvError::Trap)?;
+    check_item(&key, None)?;
+    Ok(key.into_owned())
 }
 
 impl KeyValueView<'_> {

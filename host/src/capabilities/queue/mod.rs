@@ -1,13 +1,15 @@
 //! `plugboard:host/queue` over a [`QueueBackend`]; SQS's message rules are checked here, once.
 
+mod link;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
 use super::{CallInfo, DeadlineExceeded, bounded};
-use crate::bindings::plugboard::host::queue::{self, AttributeValue, Error};
+use crate::bindings::plugboard::host::queue::{AttributeValue, Error};
 
 pub use crate::bindings::plugboard::host::queue::OutgoingMessage;
 
@@ -17,6 +19,8 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub const MAX_BATCH: usize = 10;
 /// SQS's limit on message attributes.
 pub const MAX_ATTRIBUTES: usize = 10;
+/// SQS's limit on a message group id or deduplication id.
+pub const MAX_ID_BYTES: usize = 128;
 /// SQS's longest per-message delay.
 pub const MAX_DELAY_SECONDS: u32 = 900;
 
@@ -143,18 +147,12 @@ pub struct QueueView<'a> {
     pub call: &'a CallInfo,
 }
 
-struct HasQueue;
-
-impl HasData for HasQueue {
-    type Data<'a> = QueueView<'a>;
-}
-
 /// Link `plugboard:host/queue` into `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> QueueView<'_>,
 ) -> wasmtime::Result<()> {
-    queue::add_to_linker::<T, HasQueue>(linker, view)
+    link::add_to_linker(linker, view)
 }
 
 impl QueueView<'_> {
@@ -164,42 +162,19 @@ impl QueueView<'_> {
             QueueError::AccessDenied
         })
     }
-}
 
-impl queue::Host for QueueView<'_> {
-    fn convert_error(&mut self, err: QueueError) -> wasmtime::Result<Error> {
-        match err {
-            QueueError::Trap(trap) => Err(trap),
-            other => Ok(other.into()),
-        }
-    }
-
-    async fn send(&mut self, name: String, message: OutgoingMessage) -> Result<String, QueueError> {
-        let queue = self.resolve(&name)?;
+    /// Send one message (already within SQS's size limits) to the granted queue `name`.
+    async fn send(&mut self, name: &str, message: OutgoingMessage) -> Result<String, QueueError> {
+        let queue = self.resolve(name)?;
         check_message(queue, &message)?;
         let mut results = bounded(self.call, self.ctx.backend.send_batch(queue, vec![message])).await??;
         results.pop().unwrap_or_else(|| Err(QueueError::Other("backend returned no result".into())))
     }
 
-    async fn send_batch(
-        &mut self,
-        name: String,
-        messages: Vec<OutgoingMessage>,
-    ) -> Result<Vec<Result<String, Error>>, QueueError> {
-        let queue = self.resolve(&name)?.to_string();
-        if messages.is_empty() || messages.len() > MAX_BATCH {
-            return Err(QueueError::InvalidMessage(format!(
-                "a batch holds 1 to {MAX_BATCH} messages, not {}",
-                messages.len()
-            )));
-        }
-        let total: usize = messages.iter().map(message_size).sum();
-        if total > MAX_MESSAGE_BYTES {
-            return Err(QueueError::InvalidMessage(format!(
-                "batch is {total} bytes; the limit is {MAX_MESSAGE_BYTES}"
-            )));
-        }
-        // Entries that break a rule fail alone; the rest go to the backend in one call.
+    /// Send a batch (already within SQS's count and size limits) to the granted queue `name`;
+    /// entries that break a rule fail alone, the rest go to the backend in one call.
+    async fn send_batch(&mut self, name: &str, messages: Vec<OutgoingMessage>) -> Result<Vec<Result<String, Error>>, QueueError> {
+        let queue = self.resolve(name)?.to_string();
         let mut results: Vec<Option<Result<String, Error>>> = Vec::with_capacity(messages.len());
         let mut valid = Vec::new();
         let mut positions = Vec::new();
