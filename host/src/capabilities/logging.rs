@@ -52,6 +52,19 @@ impl logging::Host for LoggingView<'_> {
     }
 }
 
+/// Guest text (an error reason, a message) as the host logs it: cut at the message limit, so no
+/// single log line is as large as the guest's memory.
+pub fn for_log(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_MESSAGE {
+        return text.into();
+    }
+    let mut cut = MAX_MESSAGE;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…[truncated]", &text[..cut]).into()
+}
+
 /// Cut `text` to at most `max` bytes (on a character boundary), marking the cut.
 fn truncate(text: &mut String, max: usize) {
     if text.len() > max {

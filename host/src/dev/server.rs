@@ -22,6 +22,8 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 pub const MAX_CONNECTIONS: usize = 256;
 /// Time a client has to send a request's headers (also how long an idle connection is kept).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client has to send a request's body once its headers are in.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Start the workers and the guest watcher, then serve `listener` until the process ends.
 pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()> {
@@ -58,9 +60,12 @@ pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()
 
 async fn handle(app: &DevApp, request: hyper::Request<Incoming>, peer: SocketAddr, guard: LocalOnly) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return to_hyper(Response::message(413, "Request Entity Too Large")),
+    // The header timeout ends with the headers: a body trickled byte by byte would hold a
+    // connection slot for ever without this.
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(_)) => return to_hyper(Response::message(413, "Request Entity Too Large")),
+        Err(_) => return to_hyper(Response::message(408, "Request Timeout")),
     };
     let headers = parts
         .headers

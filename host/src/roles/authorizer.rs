@@ -46,7 +46,8 @@ pub async fn handle(
         Ok(Ok(decision)) => Some(decision),
         Ok(Err(AuthorizeError::Unauthorized)) => None,
         Ok(Err(AuthorizeError::Failed(reason))) => {
-            tracing::error!(function = function.name(), reason, "authorizer failed; denying");
+            let reason = crate::capabilities::logging::for_log(&reason);
+            tracing::error!(function = function.name(), %reason, "authorizer failed; denying");
             Some(deny_all(&request.method_arn))
         }
         Err(failure) => {

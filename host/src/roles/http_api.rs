@@ -233,7 +233,16 @@ fn least_encoded_size(response: &HttpResponse) -> usize {
     headers + body
 }
 
+/// Most headers a guest's answer may carry (the `http` crate's header map panics past 32,768).
+pub const MAX_RESPONSE_HEADERS: usize = 1_000;
+
 fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, FunctionError> {
+    if response.headers.len() > MAX_RESPONSE_HEADERS {
+        return Err(FunctionError::new(
+            "InvalidResponse",
+            format!("the guest answered with {} headers; at most {MAX_RESPONSE_HEADERS} are allowed", response.headers.len()),
+        ));
+    }
     check_length(least_encoded_size(&response))?;
     let (body, is_base64_encoded) = encode_body(&response);
     let status_code = i64::from(response.status);

@@ -23,7 +23,10 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
             serde_json::from_str(&answer)
                 .map_err(|e| FunctionError::new("InvalidResponse", format!("guest answered with invalid JSON: {e}")))
         }
-        Ok(Err(e)) => Err(FunctionError { error_type: e.error_type, error_message: e.message }),
+        Ok(Err(e)) => {
+            check_length(e.error_type.len() + e.message.len())?;
+            Err(FunctionError { error_type: e.error_type, error_message: e.message })
+        }
         Err(failure) => Err(FunctionError::new("GuestFailed", failure)),
     }
 }

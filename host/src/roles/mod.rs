@@ -64,7 +64,7 @@ pub async fn handle(function: &Function, event: Value, invocation: Invocation) -
     let elapsed_us = started.elapsed().as_micros() as u64;
     match &result {
         Ok(_) => tracing::info!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, "invocation done"),
-        Err(e) => tracing::warn!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, error = %e, "invocation failed"),
+        Err(e) => tracing::warn!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, error = %crate::capabilities::logging::for_log(&e.to_string()), "invocation failed"),
     }
     result
 }

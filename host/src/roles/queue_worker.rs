@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{EventKind, FunctionError, parse};
 use crate::bindings::plugboard::host::queue::AttributeValue;
+use crate::capabilities::logging::for_log;
 use crate::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
 use crate::function::{Function, Invocation, call_guest};
 use crate::runtime::RolePre;
@@ -71,7 +72,8 @@ async fn process(
     match outcome {
         Ok(Ok(())) => true,
         Ok(Err(reason)) => {
-            tracing::warn!(function = function.name(), message_id = id, reason, "message failed; it will be retried");
+            let reason = for_log(&reason);
+            tracing::warn!(function = function.name(), message_id = id, %reason, "message failed; it will be retried");
             false
         }
         Err(failure) => {

@@ -109,6 +109,8 @@ pub struct MemoryCap {
     max_bytes: u64,
     /// Bytes of linear memory the store's memories hold together.
     used_bytes: u64,
+    /// What the last approved growth added, taken back if that growth then fails.
+    approved_bytes: u64,
     exceeded: bool,
 }
 
@@ -121,15 +123,16 @@ const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 impl MemoryCap {
     /// A cap of `max_bytes` of linear memory.
     pub fn new(max_bytes: u64) -> Self {
-        MemoryCap { max_bytes, used_bytes: 0, exceeded: false }
+        MemoryCap { max_bytes, used_bytes: 0, approved_bytes: 0, exceeded: false }
     }
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
         // Memories only grow, and a new one starts at `current == 0`: the store's total moves
-        // by the difference.
-        let total = (self.used_bytes + desired as u64).saturating_sub(current as u64);
+        // by the difference. Saturating: a 64-bit memory may ask for nearly 2^64 bytes, which
+        // must not wrap the total around to a small number.
+        let total = self.used_bytes.saturating_sub(current as u64).saturating_add(desired as u64);
         if total > self.max_bytes {
             self.exceeded = true;
             return Err(wasmtime::Error::msg(format!(
@@ -138,8 +141,15 @@ impl ResourceLimiter for MemoryCap {
                 self.max_bytes >> 20
             )));
         }
+        self.approved_bytes = total - self.used_bytes;
         self.used_bytes = total;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth just approved did not happen (e.g. the pool slot is smaller): uncount it.
+        self.used_bytes -= std::mem::take(&mut self.approved_bytes);
+        Ok(())
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
@@ -197,5 +207,13 @@ mod tests {
         assert!(cap.memory_growing(0, 8 << 20, None).is_ok());
         assert!(cap.memory_growing(8 << 20, 30 << 20, None).is_ok(), "growth counts by the difference");
         assert!(cap.memory_growing(30 << 20, 33 << 20, None).is_err());
+        // A 64-bit memory asking for nearly 2^64 bytes does not wrap the total around.
+        assert!(cap.memory_growing(30 << 20, usize::MAX - 0xffff, None).is_err());
+        assert!(cap.memory_growing(30 << 20, 33 << 20, None).is_err(), "the total still counts 30 MiB");
+        // A growth approved but then failed is taken back.
+        let mut cap = MemoryCap::new(32 << 20);
+        assert!(cap.memory_growing(0, 20 << 20, None).is_ok());
+        cap.memory_grow_failed(wasmtime::Error::msg("no room in the slot")).unwrap();
+        assert!(cap.memory_growing(0, 20 << 20, None).is_ok());
     }
 }

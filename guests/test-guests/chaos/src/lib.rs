@@ -84,6 +84,11 @@ impl exports::plugboard::host::http_handler::Guest for Chaos {
                 headers: vec![("content-type".into(), "text/plain".into())],
                 body: vec![b'x'; bytes.parse().unwrap_or(0)],
             },
+            ["headers", count] => HttpResponse {
+                status: 204,
+                headers: (0..count.parse().unwrap_or(0)).map(|i| (format!("x-h-{i}"), "v".to_string())).collect(),
+                body: Vec::new(),
+            },
             ["binary"] => HttpResponse {
                 status: 200,
                 headers: vec![("content-type".into(), "image/png".into())],
