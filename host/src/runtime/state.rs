@@ -32,7 +32,11 @@ impl HostState {
         // only its imports. Its stdout/stderr (a Rust panic message, say) is kept, capped, and
         // logged after the call.
         let output = CappedOutput::new(MAX_OUTPUT);
-        let wasi = WasiCtx::builder().stdout(output.clone()).stderr(output.clone()).build();
+        let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .max_random_size(MAX_RANDOM_BYTES)
+            .build();
         let limiter = MemoryCap::new(u64::from(env.config.limits.memory_mb) * 1024 * 1024);
         let deadline = call.deadline;
         let mut table = ResourceTable::new();
@@ -116,6 +120,9 @@ pub struct MemoryCap {
 
 /// Bytes of guest stdout/stderr kept per call; the rest is dropped (counted in the log line).
 const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Most bytes one `wasi:random` call may ask the host for (wasmtime's default is 64 MiB).
+const MAX_RANDOM_BYTES: u64 = 1024 * 1024;
 
 /// Most table elements one store may hold; generous for Python and JS guests.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
