@@ -56,11 +56,14 @@ else:
 ' "$work/out"
 }
 set_big='{"op":"kv.set","store":"data","key":"k","value":{"repeat":390000}}'
+set_big40='{"op":"kv.set-many","store":"data","key":"big","distinct":40,"value":{"repeat":390000}}'
+set_more='{"op":"kv.set-many","store":"data","key":"more","distinct":4,"value":{"repeat":390000}}'
+big44=$(python3 -c 'import json; print(json.dumps(["big-%d" % i for i in range(40)] + ["more-%d" % i for i in range(4)]))')
 # name | role | memory cap (MiB) | hostile event | benign event
 cases=(
     "get-many: 2,000 copies of a 390 KB key|internal-api|32|$(script "$set_big,{\"op\":\"kv.get-many\",\"store\":\"data\",\"key\":\"k\",\"times\":2000}")|$(script "$set_big,{\"op\":\"kv.get-many\",\"store\":\"data\",\"key\":\"k\",\"times\":1}")"
-    "get-many: 100 copies (the most allowed)|internal-api|32|$(script "$set_big,{\"op\":\"kv.get-many\",\"store\":\"data\",\"key\":\"k\",\"times\":100}")|$(script "$set_big,{\"op\":\"kv.get-many\",\"store\":\"data\",\"key\":\"k\",\"times\":1}")"
-    "set-many: 40 values of 390 KB|internal-api|32|$(script '{"op":"kv.set-many","store":"data","key":"k","times":40,"value":{"repeat":390000}}')|$(script '{"op":"kv.set-many","store":"data","key":"k","times":1,"value":{"repeat":390000}}')"
+    "get-many: 44 keys of 390 KB (over 16 MiB)|internal-api|32|$(script "$set_big40,$set_more,{\"op\":\"kv.get-many\",\"store\":\"data\",\"keys\":$big44}")|$(script "$set_big40,$set_more,{\"op\":\"kv.get-many\",\"store\":\"data\",\"keys\":[\"k\"]}")"
+    "set-many: 40 values of 390 KB|internal-api|32|$(script '{"op":"kv.set-many","store":"data","key":"k","distinct":40,"value":{"repeat":390000}}')|$(script '{"op":"kv.set-many","store":"data","key":"k","distinct":1,"value":{"repeat":390000}}')"
     "CAS handles on 2 KiB keys until refused|internal-api|32|$(script "{\"op\":\"kv.cas-flood\",\"store\":\"data\",\"key\":\"$(printf 'k%.0s' $(seq 2000))\"}")|$(script '{"op":"kv.get","store":"data","key":"k"}')"
     "answer of 7 MB (over the 6 MB limit)|internal-api|64|$(script '{"op":"answer","bytes":7000000}')|$(script '{"op":"answer","bytes":1000}')"
     "log context of 8 MB|internal-api|32|$(script '{"op":"log.context","context-bytes":8000000,"message":"m"}')|$(script '{"op":"log.context","context-bytes":10,"message":"m"}')"

@@ -54,26 +54,46 @@ fn error_text(v: &Value) -> String {
 async fn batch_calls_are_refused_past_dynamodbs_limits_before_the_host_copies_them() {
     let app = app();
     let r = probe(&app, json!([
-        { "op": "kv.set", "store": "data", "key": "k", "value": "v" },
-        { "op": "kv.get-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS },
-        { "op": "kv.get-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS + 1 },
+        { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
+        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
+        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
         { "op": "kv.delete-many", "store": "data", "key": "k", "times": 20_000 },
-        { "op": "kv.set-many", "store": "data", "key": "k", "times": MAX_BATCH_KEYS + 1 },
+        { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
     ])).await;
+    assert_eq!(r[0], json!("ok"));
     assert_eq!(r[1].as_array().map(Vec::len), Some(MAX_BATCH_KEYS), "{}", r[1]);
     for refused in &r[2..] {
         assert!(error_text(refused).contains(&format!("at most {MAX_BATCH_KEYS}")), "{refused}");
     }
-    // 100 values of 200 KB (each a valid item) are 20 MB: over the 16 MB a batch may carry.
+    // 100 values of 200 KB (each a valid item) are 20 MB: over the 16 MiB a batch may carry;
+    // 44 values of 390 KB read back at once (17.2 MB) are too.
+    let big: Vec<String> = (0..40).map(|i| format!("big-{i}")).chain((0..4).map(|i| format!("more-{i}"))).collect();
     let r = probe(&app, json!([
-        { "op": "kv.set-many", "store": "data", "key": "big", "times": 100, "value": { "repeat": 200_000 } },
-        { "op": "kv.set", "store": "data", "key": "big", "value": { "repeat": 390_000 } },
-        { "op": "kv.get-many", "store": "data", "key": "big", "times": 50 },
-        { "op": "kv.get-many", "store": "data", "key": "k", "times": 3 },
+        { "op": "kv.set-many", "store": "data", "key": "huge", "distinct": 100, "value": { "repeat": 200_000 } },
+        { "op": "kv.set-many", "store": "data", "key": "big", "distinct": 40, "value": { "repeat": 390_000 } },
+        { "op": "kv.set-many", "store": "data", "key": "more", "distinct": 4, "value": { "repeat": 390_000 } },
+        { "op": "kv.get-many", "store": "data", "keys": big },
+        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": 3 },
     ])).await;
     assert!(error_text(&r[0]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "{}", r[0]);
-    assert!(error_text(&r[2]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "50 x 390 KB read: {}", r[2]);
-    assert_eq!(r[3].as_array().map(Vec::len), Some(3), "small batches still work: {}", r[3]);
+    assert_eq!((&r[1], &r[2]), (&json!("ok"), &json!("ok")), "15.6 MB in one batch is fine");
+    assert!(error_text(&r[3]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "44 x 390 KB read: {}", r[3]);
+    assert_eq!(r[4].as_array().map(Vec::len), Some(3), "small batches still work: {}", r[4]);
+}
+
+#[tokio::test]
+async fn a_batch_naming_a_key_twice_is_refused_as_dynamodb_refuses_it() {
+    let app = app();
+    let r = probe(&app, json!([
+        { "op": "kv.get-many", "store": "data", "key": "k", "times": 2 },
+        { "op": "kv.set-many", "store": "data", "keys": ["a", "b", "a"] },
+        { "op": "kv.delete-many", "store": "data", "keys": ["a", "a"] },
+        { "op": "kv.get", "store": "data", "key": "a" },
+    ])).await;
+    for refused in &r[..3] {
+        assert!(error_text(refused).contains("contains duplicates"), "{refused}");
+    }
+    assert_eq!(r[3], Value::Null, "nothing of the refused batch was written");
 }
 
 #[tokio::test]

@@ -104,6 +104,28 @@ async fn counters_and_compare_and_swap() {
 }
 
 #[tokio::test]
+async fn a_swap_expects_what_the_handle_saw_when_it_was_made() {
+    let app = app();
+    let r = probe(&app, json!([
+        // Never looked, key absent at `new`: insert-if-absent, so a racing insert wins.
+        { "op": "kv.cas", "store": "data", "key": "blind", "value": "mine", "interfere": "theirs", "look": false },
+        { "op": "kv.get", "store": "data", "key": "blind" },
+        // Never looked, key present at `new`: a write in between makes the swap lose.
+        { "op": "kv.cas", "store": "data", "key": "blind", "value": "mine", "interfere": "theirs again", "look": false },
+        // The handle a lost swap returns carries the latest version: one more write beats it too.
+        { "op": "kv.cas", "store": "data", "key": "blind", "value": "mine", "interfere": "x", "interfere-again": "y" },
+        { "op": "kv.get", "store": "data", "key": "blind" },
+        { "op": "kv.cas", "store": "data", "key": "calm", "value": "v", "interfere": "x", "interfere-again": null },
+    ])).await;
+    assert_eq!(r[0], json!({ "before": null, "swapped": false, "now": "theirs" }));
+    assert_eq!(r[1], "theirs");
+    assert_eq!(r[2], json!({ "before": null, "swapped": false, "now": "theirs again" }));
+    assert_eq!(r[3], json!({ "before": "theirs again", "swapped": false, "retried": false }));
+    assert_eq!(r[4], "y", "neither stale swap wrote");
+    assert_eq!(r[5], json!({ "before": null, "swapped": false, "now": "x" }));
+}
+
+#[tokio::test]
 async fn batch_operations() {
     let app = app();
     let r = probe(&app, json!([

@@ -51,7 +51,6 @@ async fn behaves_like_a_key_value_store(backend: Arc<dyn KeyValueBackend>, table
     assert_eq!(t.get("n").await.unwrap(), Some(b"-2".to_vec()));
     t.set("text", b"abc".to_vec()).await.unwrap();
     assert!(matches!(t.increment("text", 1).await, Err(KvError::Other(m)) if m.contains("not a counter")));
-
     // Batches past DynamoDB's chunk sizes (25 writes, 100 reads), and listing past one page.
     let keys: Vec<String> = (0..260).map(|i| format!("k{i:03}")).collect();
     t.set_many(keys.iter().map(|k| (k.clone(), k.clone().into_bytes())).collect()).await.unwrap();
@@ -80,6 +79,21 @@ async fn behaves_like_a_key_value_store(backend: Arc<dyn KeyValueBackend>, table
     t.delete_many(keys[..60].to_vec()).await.unwrap();
     assert_eq!(t.get("k059").await.unwrap(), None);
     assert_eq!(t.get("k060").await.unwrap(), Some(b"k060".to_vec()));
+    // One counter rule everywhere: decimal text exactly as `increment` writes it.
+    for odd in [&b" 7"[..], b"7 ", b"+7"] {
+        t.set("odd", odd.to_vec()).await.unwrap();
+        assert!(matches!(t.increment("odd", 1).await, Err(KvError::Other(m)) if m.contains("not a counter")), "{odd:?}");
+    }
+    t.set("seven", b"7".to_vec()).await.unwrap();
+    assert_eq!(t.increment("seven", 1).await.unwrap(), 8);
+
+    // A key deleted and written again gets a version no earlier snapshot has (no ABA).
+    t.set("aba", b"1".to_vec()).await.unwrap();
+    let before = t.get_versioned("aba").await.unwrap().unwrap();
+    t.delete("aba").await.unwrap();
+    t.set("aba", b"2".to_vec()).await.unwrap();
+    assert!(!t.swap("aba", Some(before.version), b"stale".to_vec()).await.unwrap(), "a stale version loses after delete + set");
+    assert_eq!(t.get("aba").await.unwrap(), Some(b"2".to_vec()));
 }
 
 async fn dynamodb() -> (aws_sdk_dynamodb::Client, DynamoDbKeyValue) {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned};
+use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter};
 use crate::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, is_fifo};
 
 /// Keys per `list-keys` page, small enough that guests meet pagination in tests.
@@ -55,11 +55,33 @@ impl KeyValueBackend for MemoryKeyValue {
 /// One in-memory table: ordered keys, each value with a version.
 #[derive(Default)]
 pub struct MemoryTable {
-    items: Mutex<BTreeMap<String, Versioned>>,
+    items: Mutex<Items>,
+}
+
+/// A table's entries and the last version it handed out.
+#[derive(Default)]
+struct Items {
+    entries: BTreeMap<String, Versioned>,
+    /// Versions come from one counter per table, never per key: a key deleted and written again
+    /// gets a version no compare-and-swap has seen (no ABA).
+    last_version: u64,
+}
+
+impl std::ops::Deref for Items {
+    type Target = BTreeMap<String, Versioned>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Items {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.entries
+    }
 }
 
 impl MemoryTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Versioned>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Items> {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -68,9 +90,10 @@ impl MemoryTable {
         self.lock().iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
     }
 
-    fn write(items: &mut BTreeMap<String, Versioned>, key: &str, value: Vec<u8>) {
-        let version = items.get(key).map_or(1, |v| v.version + 1);
-        items.insert(key.to_string(), Versioned { value, version });
+    fn write(items: &mut Items, key: &str, value: Vec<u8>) {
+        items.last_version += 1;
+        let version = items.last_version;
+        items.entries.insert(key.to_string(), Versioned { value, version });
     }
 }
 
@@ -116,15 +139,7 @@ impl KeyValueTable for MemoryTable {
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let mut items = self.lock();
-        let current = match items.get(key) {
-            None => 0,
-            Some(v) => std::str::from_utf8(&v.value).ok().and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| {
-                KvError::Other(format!("value at `{key}` is not a counter (decimal text)"))
-            })?,
-        };
-        let next = current
-            .checked_add(delta)
-            .ok_or_else(|| KvError::Other(format!("counter at `{key}` would overflow")))?;
+        let next = next_counter(key, items.get(key).map(|v| v.value.as_slice()), delta)?;
         Self::write(&mut items, key, next.to_string().into_bytes());
         Ok(next)
     }

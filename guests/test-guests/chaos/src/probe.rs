@@ -65,10 +65,13 @@ fn kv_op(name: &str, op: &Value) -> Value {
         Some(Value::Object(o)) if o.contains_key("repeat") => vec![b'v'; o["repeat"].as_u64().unwrap_or(0) as usize],
         _ => s(op, "value").as_bytes().to_vec(),
     };
-    // `keys`, or `key` repeated `times` times (a hostile batch).
+    // `keys`, `key` repeated `times` times, or `distinct` keys `key-0`, `key-1`, ...
     let keys = || -> Vec<String> {
         if let Some(times) = op.get("times").and_then(Value::as_u64) {
             return vec![key.to_string(); times as usize];
+        }
+        if let Some(count) = op.get("distinct").and_then(Value::as_u64) {
+            return (0..count).map(|i| format!("{key}-{i}")).collect();
         }
         op.get("keys").and_then(Value::as_array).map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect()).unwrap_or_default()
     };
@@ -97,21 +100,28 @@ fn kv_op(name: &str, op: &Value) -> Value {
         "kv.increment" => {
             atomics::increment(&bucket, key, op.get("delta").and_then(Value::as_i64).unwrap_or(1)).map(|n| json!(n)).unwrap_or_else(err)
         }
-        // Read, let another writer in (`interfere`), then swap: reports whether the swap won.
+        // Read (unless `look` is false), let another writer in (`interfere`), then swap: reports
+        // whether the swap won. On a lost swap, `interfere-again` writes once more and retries
+        // with the handle the host returned, without reading it.
         "kv.cas" => {
             let cas = match Cas::new(&bucket, key) {
                 Ok(c) => c,
                 Err(e) => return err(e),
             };
-            let before = cas.current().map(bytes).unwrap_or_else(err);
+            let look = op.get("look") != Some(&Value::Bool(false));
+            let before = if look { cas.current().map(bytes).unwrap_or_else(err) } else { Value::Null };
             if let Some(other) = op.get("interfere").and_then(Value::as_str) {
                 let _ = bucket.set(key, other.as_bytes());
             }
             match atomics::swap(cas, &value()) {
                 Ok(()) => json!({ "before": before, "swapped": true }),
-                Err(CasError::CasFailed(fresh)) => {
-                    json!({ "before": before, "swapped": false, "now": fresh.current().map(bytes).unwrap_or_else(err) })
-                }
+                Err(CasError::CasFailed(fresh)) => match op.get("interfere-again").and_then(Value::as_str) {
+                    Some(again) => {
+                        let _ = bucket.set(key, again.as_bytes());
+                        json!({ "before": before, "swapped": false, "retried": atomics::swap(fresh, &value()).is_ok() })
+                    }
+                    None => json!({ "before": before, "swapped": false, "now": fresh.current().map(bytes).unwrap_or_else(err) }),
+                },
                 Err(CasError::StoreError(e)) => err(e),
             }
         }

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::describe;
-use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned};
+use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter};
 
 const PK: &str = "PK";
 const VAL: &str = "VAL";
@@ -222,13 +222,7 @@ impl KeyValueTable for DynamoDbTable {
     async fn increment(&self, k: &str, delta: i64) -> Result<i64, KvError> {
         for _ in 0..MAX_ROUNDS {
             let current = self.get_versioned(k).await?;
-            let value = match &current {
-                None => 0,
-                Some(v) => std::str::from_utf8(&v.value).ok().and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| {
-                    KvError::Other(format!("value at `{k}` is not a counter (decimal text)"))
-                })?,
-            };
-            let next = value.checked_add(delta).ok_or_else(|| KvError::Other(format!("counter at `{k}` would overflow")))?;
+            let next = next_counter(k, current.as_ref().map(|v| v.value.as_slice()), delta)?;
             if self.write(k, next.to_string().into_bytes(), Some(current.map(|v| v.version))).await? {
                 return Ok(next);
             }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::EmbeddedDb;
-use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned};
+use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter};
 
 /// The tables that exist (name -> nothing).
 const TABLES: TableDefinition<&str, ()> = TableDefinition::new("kv-tables");
@@ -179,20 +179,15 @@ impl KeyValueTable for EmbeddedTable {
         let outcome = self
             .write(move |txn, table| {
                 let current = txn.open_table(data(table))?.get(key.as_str())?.map(|v| split(v.value()).1.to_vec());
-                let now = match current.as_deref().map(std::str::from_utf8) {
-                    None => 0,
-                    Some(Ok(text)) => match text.trim().parse::<i64>() {
-                        Ok(n) => n,
-                        Err(_) => return Ok(Err(format!("value at `{key}` is not a counter"))),
-                    },
-                    Some(Err(_)) => return Ok(Err(format!("value at `{key}` is not a counter"))),
+                let next = match next_counter(&key, current.as_deref(), delta) {
+                    Ok(next) => next,
+                    Err(e) => return Ok(Err(e)),
                 };
-                let Some(next) = now.checked_add(delta) else { return Ok(Err("counter overflow".to_string())) };
                 put(txn, table, &key, next.to_string().as_bytes())?;
                 Ok(Ok(next))
             })
             .await?;
-        outcome.map_err(KvError::Other)
+        outcome
     }
 
     async fn swap(&self, key: &str, expected: Option<u64>, value: Vec<u8>) -> Result<bool, KvError> {

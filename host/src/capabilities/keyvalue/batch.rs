@@ -104,7 +104,19 @@ fn lift_keys<T: 'static>(store: &mut StoreContextMut<'_, T>, keys: &WasmList<Was
         let element = keys.get(&mut *store, i);
         out.push(lift_key(store, element)?);
     }
+    check_unique(out.iter())?;
     Ok(out)
+}
+
+/// Refuse a batch naming a key twice, as DynamoDB does, so every backend behaves alike (which
+/// of two writes of one key would win is not defined).
+fn check_unique<'a>(keys: impl Iterator<Item = &'a String>) -> Result<(), KvError> {
+    let mut seen = std::collections::HashSet::new();
+    if keys.into_iter().all(|key| seen.insert(key)) {
+        Ok(())
+    } else {
+        Err(KvError::Other("ValidationException: Provided list of item keys contains duplicates".into()))
+    }
 }
 
 /// Copy entries out of guest memory once their count and total size are within limits.
@@ -134,6 +146,7 @@ fn lift_entries<T: 'static>(
         check_item(&key, Some(&value))?;
         out.push((key, value));
     }
+    check_unique(out.iter().map(|(key, _)| key))?;
     Ok(out)
 }
 

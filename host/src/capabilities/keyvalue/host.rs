@@ -90,20 +90,18 @@ impl atomics::Host for KeyValueView<'_> {
         if let Err(e) = check_item(&cas.key, Some(&value)) {
             return Ok(Err(atomics::CasError::StoreError(e.into())));
         }
-        let expected = match &cas.seen {
-            Some(seen) => seen.as_ref().map(|v| v.version),
-            // The guest swapped without looking: read the version now.
-            None => match bounded(self.call, cas.table.get_versioned(&cas.key)).await? {
-                Ok(current) => current.map(|v| v.version),
-                Err(KvError::Trap(t)) => return Err(t),
-                Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
-            },
-        };
+        // The version the handle saw when it was made: a swap is never an unconditional write.
+        let expected = cas.seen;
         match bounded(self.call, cas.table.swap(&cas.key, expected, value)).await? {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
-                // Hand the guest a fresh CAS so it can read the new value and retry.
-                let fresh = self.table.push(Cas { table: cas.table, key: cas.key, seen: None })?;
+                // Hand the guest a handle on the latest version, so it can read it and retry.
+                let latest = match bounded(self.call, cas.table.get_versioned(&cas.key)).await? {
+                    Ok(latest) => latest.map(|v| v.version),
+                    Err(KvError::Trap(t)) => return Err(t),
+                    Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
+                };
+                let fresh = self.table.push(Cas { table: cas.table, key: cas.key, seen: latest })?;
                 Ok(Err(atomics::CasError::CasFailed(fresh)))
             }
             Err(KvError::Trap(t)) => Err(t),
@@ -116,7 +114,10 @@ impl atomics::HostCas for KeyValueView<'_> {
     async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Resource<Cas>, KvError> {
         let table = self.table_of(&bucket)?;
         check_item(&key, None)?;
-        push_handle(self.table, Cas { table, key, seen: None })
+        // Snapshot the version now: the swap expects it (absent: still absent). Only the version
+        // is kept, so a guest holding many handles costs the host a key each, not a value.
+        let seen = bounded(self.call, table.get_versioned(&key)).await??.map(|v| v.version);
+        push_handle(self.table, Cas { table, key, seen })
     }
 
     async fn current(&mut self, cas: Resource<Cas>) -> Result<Option<Vec<u8>>, KvError> {
@@ -124,10 +125,10 @@ impl atomics::HostCas for KeyValueView<'_> {
             let cas = self.table.get(&cas).map_err(|e| KvError::Trap(e.into()))?;
             (cas.table.clone(), cas.key.clone())
         };
+        // The guest now bases its swap on what it reads here: the snapshot moves with it.
         let current = bounded(self.call, table.get_versioned(&key)).await??;
-        let value = current.as_ref().map(|v| v.value.clone());
-        self.table.get_mut(&cas).map_err(|e| KvError::Trap(e.into()))?.seen = Some(current);
-        Ok(value)
+        self.table.get_mut(&cas).map_err(|e| KvError::Trap(e.into()))?.seen = current.as_ref().map(|v| v.version);
+        Ok(current.map(|v| v.value))
     }
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {

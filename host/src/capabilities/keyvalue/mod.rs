@@ -159,8 +159,9 @@ pub struct Bucket {
 pub struct Cas {
     table: Arc<dyn KeyValueTable>,
     key: String,
-    /// What the guest saw: `None` until `current` is called or when read as absent.
-    seen: Option<Option<Versioned>>,
+    /// The version the swap expects: read when the handle was made, or by the guest's last
+    /// `current` (`None`: the key was absent, so the swap inserts only if it still is).
+    seen: Option<u64>,
 }
 
 /// The guest-facing view of [`KeyValueCtx`] for one call.
@@ -188,6 +189,21 @@ pub fn add_to_linker<T: Send + 'static>(
     atomics::add_to_linker::<T, HasKeyValue>(linker, view)?;
     batch::add_to_linker(linker, view)?;
     Ok(())
+}
+
+/// The counter `increment` writes at `key`: the stored value (`None`: absent, i.e. 0) read as
+/// decimal text exactly as `increment` writes it (`42`, `-7`; no spaces), plus `delta`. The one
+/// rule every backend applies.
+pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: i64) -> Result<i64, KvError> {
+    let current = match stored {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .filter(|text| !text.starts_with('+'))
+            .and_then(|text| text.parse::<i64>().ok())
+            .ok_or_else(|| KvError::Other(format!("value at `{key}` is not a counter (decimal text)")))?,
+    };
+    current.checked_add(delta).ok_or_else(|| KvError::Other(format!("counter at `{key}` would overflow")))
 }
 
 /// Refuse keys and items DynamoDB would refuse, with DynamoDB's wording.
