@@ -344,3 +344,33 @@ fn the_glibc_check_rejects_binaries_too_new_for_provided_al2023() {
     assert!(!newer.status.success());
     assert!(String::from_utf8_lossy(&newer.stderr).contains("2.36"), "{}", String::from_utf8_lossy(&newer.stderr));
 }
+
+#[test]
+fn package_refuses_to_print_a_deploy_without_the_bootstrap_zip() {
+    let dir = std::env::temp_dir().join(format!("plugboard-package-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guest = root().join("guests/dist/hello_http.wasm");
+    let manifest = format!("[app]\nname = \"tiny\"\n\n[functions.hello]\nrole = \"http-api\"\nguest = \"{}\"\n", guest.display());
+    std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
+    let package = || {
+        Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["package", "--arch", "x86_64", "--manifest"])
+            .arg(dir.join("plugboard.toml"))
+            .arg("--out")
+            .arg(dir.join("guests"))
+            .output()
+            .unwrap()
+    };
+    let missing = package();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success(), "exit 0 without a zip: {}", String::from_utf8_lossy(&missing.stdout));
+    assert!(stderr.contains("bootstrap.zip does not exist") && stderr.contains("scripts/package.sh x86_64"), "{stderr}");
+    // With the zip in place, the same command lays the guests out and prints the steps.
+    std::fs::create_dir_all(dir.join("deploy/dist")).unwrap();
+    std::fs::write(dir.join("deploy/dist/bootstrap.zip"), b"zip").unwrap();
+    let built = package();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(String::from_utf8_lossy(&built.stdout).contains("sam deploy"));
+    assert!(dir.join("guests/hello.wasm").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -73,6 +73,14 @@ pub fn template(args: TemplateArgs) -> anyhow::Result<ExitCode> {
 /// deploy, upload and pin commands.
 pub fn package(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&args.manifest)?;
+    // The template's CodeUri: without it the printed deploy command cannot work.
+    let zip = base(&args.manifest).join("deploy/dist/bootstrap.zip");
+    anyhow::ensure!(
+        zip.is_file(),
+        "{} does not exist: build the Lambda bootstrap first with `scripts/package.sh {}` (it builds the zip, then runs this command)",
+        zip.display(),
+        args.arch
+    );
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut overrides = vec![format!("Architecture={}", args.arch)];
     for (name, function) in &manifest.functions {
@@ -98,7 +106,7 @@ pub fn package(args: PackageArgs) -> anyhow::Result<ExitCode> {
         "sam deploy --template-file {} --stack-name {stack} --resolve-s3 --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset",
         template.display()
     );
-    println!("# 1. Create or update the stack (the bootstrap zip for {} is deploy/dist/bootstrap.zip):", args.arch);
+    println!("# 1. Create or update the stack (the bootstrap zip for {} is {}):", args.arch, zip.display());
     println!("{deploy} --parameter-overrides Architecture={}", args.arch);
     println!("# 2. Upload the guests and their artifacts to the stack's guest bucket:");
     println!(
