@@ -55,26 +55,23 @@ impl logging::Host for LoggingView<'_> {
 /// Guest text (an error reason, a message) as the host logs it: cut at the message limit, so no
 /// single log line is as large as the guest's memory.
 pub fn for_log(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.len() <= MAX_MESSAGE {
-        return text.into();
+    match cut_at(text, MAX_MESSAGE) {
+        None => text.into(),
+        Some(cut) => format!("{}…[truncated]", &text[..cut]).into(),
     }
-    let mut cut = MAX_MESSAGE;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…[truncated]", &text[..cut]).into()
 }
 
 /// Cut `text` to at most `max` bytes (on a character boundary), marking the cut.
 fn truncate(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
+    if let Some(cut) = cut_at(text, max) {
         text.truncate(cut);
         text.push_str("…[truncated]");
     }
+}
+
+/// Where to cut `text` to keep at most `max` bytes on a character boundary; `None` when it fits.
+fn cut_at(text: &str, max: usize) -> Option<usize> {
+    (text.len() > max).then(|| (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -42,6 +42,30 @@ pub async fn bounded<T>(call: &CallInfo, work: impl Future<Output = T>) -> Resul
     tokio::time::timeout_at(call.deadline, work).await.map_err(|_| DeadlineExceeded)
 }
 
+/// A capability's error: either what the guest sees as its WIT error, or a trap that stops the
+/// invocation. Lets the hand-linked imports share one conversion.
+pub(crate) trait CapabilityError: From<DeadlineExceeded> {
+    /// The WIT error type the guest receives.
+    type Wit;
+    /// `Ok(wit error)` for the guest, `Err(trap)` to stop the invocation.
+    fn for_guest(self) -> Result<Self::Wit, wasmtime::Error>;
+    /// A trap, as this error.
+    fn trap(error: wasmtime::Error) -> Self;
+}
+
+/// A hand-linked import's result: a trap stays a trap, any other failure is the WIT error.
+pub(crate) fn guest_result<R, E: CapabilityError>(result: Result<R, E>) -> wasmtime::Result<Result<R, E::Wit>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => e.for_guest().map(Err),
+    }
+}
+
+/// One element of a list argument still in guest memory, or the trap reading it raised.
+pub(crate) fn list_element<T, E: CapabilityError>(element: Option<wasmtime::Result<T>>) -> Result<T, E> {
+    element.ok_or_else(|| E::trap(wasmtime::Error::msg("list index out of range")))?.map_err(E::trap)
+}
+
 /// Link every Plugboard capability (not WASI itself) into `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     keyvalue::add_to_linker(linker, HostState::keyvalue)?;

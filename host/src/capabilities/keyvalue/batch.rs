@@ -8,8 +8,7 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource, WasmList, WasmStr};
 
 use super::{Bucket, KeyValueView, KvError, check_item};
-use crate::bindings::wasi::keyvalue::store;
-use crate::capabilities::bounded;
+use crate::capabilities::{bounded, guest_result, list_element};
 
 /// Most keys one batch call may name: DynamoDB's BatchGetItem limit.
 pub const MAX_BATCH_KEYS: usize = 100;
@@ -67,15 +66,6 @@ pub fn add_to_linker<T: Send + 'static>(
     Ok(())
 }
 
-/// A trap stays a trap; any other failure is the guest's WIT error.
-fn guest_result<R>(result: Result<R, KvError>) -> wasmtime::Result<Result<R, store::Error>> {
-    match result {
-        Ok(value) => Ok(Ok(value)),
-        Err(KvError::Trap(trap)) => Err(trap),
-        Err(other) => Ok(Err(other.into())),
-    }
-}
-
 /// Refuse a batch of `count` items before any of it is read.
 fn check_count(count: usize) -> Result<(), KvError> {
     if count > MAX_BATCH_KEYS {
@@ -127,7 +117,7 @@ fn lift_entries<T: 'static>(
     check_count(entries.len())?;
     let mut items = Vec::with_capacity(entries.len());
     for i in 0..entries.len() {
-        let (key, value) = lifted(entries.get(&mut *store, i))?;
+        let (key, value) = list_element::<_, KvError>(entries.get(&mut *store, i))?;
         items.push((key, value));
     }
     // Sizes are known without copying (list headers, keys read in place): measure them all
@@ -150,15 +140,10 @@ fn lift_entries<T: 'static>(
     Ok(out)
 }
 
-/// One element of a list, or the trap that reading it raised.
-fn lifted<E>(element: Option<wasmtime::Result<E>>) -> Result<E, KvError> {
-    element.ok_or_else(|| KvError::Trap(wasmtime::Error::msg("batch list index out of range")))?.map_err(KvError::Trap)
-}
-
 /// A key, checked where it lies in guest memory and copied only when it is a valid key: keys
 /// of a batch may all alias one huge string.
 fn lift_key<T: 'static>(store: &StoreContextMut<'_, T>, element: Option<wasmtime::Result<WasmStr>>) -> Result<String, KvError> {
-    let text = lifted(element)?;
+    let text = list_element::<_, KvError>(element)?;
     let key = text.to_str(store).map_err(KvError::Trap)?;
     check_item(&key, None)?;
     Ok(key.into_owned())

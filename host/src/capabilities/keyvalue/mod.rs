@@ -47,6 +47,19 @@ impl From<DeadlineExceeded> for KvError {
     }
 }
 
+impl super::CapabilityError for KvError {
+    type Wit = store::Error;
+    fn for_guest(self) -> Result<store::Error, wasmtime::Error> {
+        match self {
+            KvError::Trap(trap) => Err(trap),
+            other => Ok(other.into()),
+        }
+    }
+    fn trap(error: wasmtime::Error) -> Self {
+        KvError::Trap(error)
+    }
+}
+
 impl From<KvError> for store::Error {
     fn from(e: KvError) -> Self {
         match e {

@@ -9,7 +9,8 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::{ComponentType, Lift, Linker, WasmList, WasmStr};
 
 use super::{MAX_ATTRIBUTES, MAX_BATCH, MAX_ID_BYTES, MAX_MESSAGE_BYTES, OutgoingMessage, QueueError, QueueView};
-use crate::bindings::plugboard::host::queue::{AttributeValue, Error};
+use crate::bindings::plugboard::host::queue::AttributeValue;
+use crate::capabilities::{guest_result, list_element};
 
 /// The interface name the guest imports.
 const INTERFACE: &str = "plugboard:host/queue@0.1.0";
@@ -71,15 +72,6 @@ pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, view: fn(&mut T)
     Ok(())
 }
 
-/// A trap stays a trap; any other failure is the guest's WIT error.
-fn guest_result<R>(result: Result<R, QueueError>) -> wasmtime::Result<Result<R, Error>> {
-    match result {
-        Ok(value) => Ok(Ok(value)),
-        Err(QueueError::Trap(trap)) => Err(trap),
-        Err(other) => Ok(Err(other.into())),
-    }
-}
-
 fn trap(e: wasmtime::Error) -> QueueError {
     QueueError::Trap(e)
 }
@@ -114,7 +106,7 @@ fn lift_batch<T: 'static>(store: &mut StoreContextMut<'_, T>, list: &WasmList<Gu
     let mut messages = Vec::with_capacity(list.len());
     let mut total = 0usize;
     for i in 0..list.len() {
-        let message = element(list.get(&mut *store, i))?;
+        let message = list_element::<_, QueueError>(list.get(&mut *store, i))?;
         total = total.saturating_add(measure(store, &message)?);
         messages.push(message);
     }
@@ -122,11 +114,6 @@ fn lift_batch<T: 'static>(store: &mut StoreContextMut<'_, T>, list: &WasmList<Gu
         return Err(invalid(format!("batch is {total} bytes; the limit is {MAX_MESSAGE_BYTES}")));
     }
     messages.iter().map(|message| copy(store, message)).collect()
-}
-
-/// One element of a list, or the trap reading it raised.
-fn element<E>(element: Option<wasmtime::Result<E>>) -> Result<E, QueueError> {
-    element.ok_or_else(|| trap(wasmtime::Error::msg("queue list index out of range")))?.map_err(trap)
 }
 
 /// The size SQS counts for `message` (as `super::message_size`), read in guest memory; ids over
@@ -143,7 +130,7 @@ fn measure<T: 'static>(store: &mut StoreContextMut<'_, T>, message: &GuestMessag
     }
     let mut size = message.body.to_str(&*store).map_err(trap)?.len();
     for i in 0..message.attributes.len() {
-        let (name, value) = element(message.attributes.get(&mut *store, i))?;
+        let (name, value) = list_element::<_, QueueError>(message.attributes.get(&mut *store, i))?;
         let value_len = match &value {
             GuestAttribute::Text(s) => "String".len() + s.to_str(&*store).map_err(trap)?.len(),
             GuestAttribute::Number(s) => "Number".len() + s.to_str(&*store).map_err(trap)?.len(),
@@ -159,7 +146,7 @@ fn copy<T: 'static>(store: &mut StoreContextMut<'_, T>, message: &GuestMessage) 
     let text = |store: &StoreContextMut<'_, T>, s: &WasmStr| s.to_str(store).map(|c| c.into_owned()).map_err(trap);
     let mut attributes = Vec::with_capacity(message.attributes.len());
     for i in 0..message.attributes.len() {
-        let (name, value) = element(message.attributes.get(&mut *store, i))?;
+        let (name, value) = list_element::<_, QueueError>(message.attributes.get(&mut *store, i))?;
         let value = match value {
             GuestAttribute::Text(s) => AttributeValue::Text(text(store, &s)?),
             GuestAttribute::Number(s) => AttributeValue::Number(text(store, &s)?),

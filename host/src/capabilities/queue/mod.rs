@@ -50,6 +50,19 @@ impl From<DeadlineExceeded> for QueueError {
     }
 }
 
+impl super::CapabilityError for QueueError {
+    type Wit = Error;
+    fn for_guest(self) -> Result<Error, wasmtime::Error> {
+        match self {
+            QueueError::Trap(trap) => Err(trap),
+            other => Ok(other.into()),
+        }
+    }
+    fn trap(error: wasmtime::Error) -> Self {
+        QueueError::Trap(error)
+    }
+}
+
 impl From<QueueError> for Error {
     fn from(e: QueueError) -> Self {
         match e {
