@@ -22,14 +22,18 @@ say "1. Simple Web Service: create, read, conflict, and a quote through the inte
 
 say "2. Scalable Webhook: a signed event is accepted (202), a forged one refused (401)"
 python3 - "$work" <<'PY'
-import hashlib, hmac, json, sys
+import hashlib, hmac, json, sys, time
 base = json.load(open("examples/events/items-create.json"))
 body = json.dumps({"id": "evt-1", "event": "order.created", "amount": 12.5})
+timestamp = str(int(time.time()))
 for name, secret in (("signed", b"demo-webhook-secret"), ("forged", b"wrong")):
     event = json.loads(json.dumps(base))
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/webhooks"
     event["body"] = body
-    event["headers"]["x-signature"] = "sha256=" + hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+    # The signature covers timestamp, idempotency key (the event's id) and body.
+    signed = f"{timestamp}.evt-1.{body}".encode()
+    event["headers"]["x-webhook-timestamp"] = timestamp
+    event["headers"]["x-signature"] = "sha256=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
     json.dump(event, open(f"{sys.argv[1]}/webhook-{name}.json", "w"))
 PY
 "$plugboard" invoke --config $fn/webhook-ingest.toml --event "$work/webhook-signed.json" --event "$work/webhook-forged.json"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The test command: build the guests, start moto's AWS-protocol server on 127.0.0.1, run every
-# host test (unit, integration, CLI, AWS backends over the wire, the deployment template and
-# its offline checks), check the benchmarks compile.
+# The test command: build the guests, start moto's AWS-protocol server and dynalite (a stricter
+# DynamoDB) on 127.0.0.1, run every host test (unit, integration, CLI, AWS backends over the
+# wire, the deployment template and its offline checks), check the benchmarks compile.
 # Everything runs in the release profile (see Cargo.toml).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,8 +10,10 @@ scripts/build-guests.sh
 scripts/test-env.sh
 scripts/deploy-env.sh >/dev/null   # cfn-lint, SAM CLI and translator for tests/deploy.rs
 state=$(mktemp)
-trap 'scripts/moto.sh stop "$state"' EXIT
+dynalite_state=$(mktemp)
+trap 'scripts/moto.sh stop "$state"; scripts/dynalite.sh stop "$dynalite_state"' EXIT
 PLUGBOARD_TEST_AWS_ENDPOINT=$(scripts/moto.sh start "$state")
-export PLUGBOARD_TEST_AWS_ENDPOINT
+PLUGBOARD_TEST_DYNALITE_ENDPOINT=$(scripts/dynalite.sh start "$dynalite_state")
+export PLUGBOARD_TEST_AWS_ENDPOINT PLUGBOARD_TEST_DYNALITE_ENDPOINT
 cargo test --release --locked --workspace
 cargo bench --locked --no-run -p plugboard

@@ -86,6 +86,14 @@ async fn http_api_simple_responses() {
 }
 
 #[tokio::test]
+async fn http_api_events_get_route_scoped_iam_policies_by_default() {
+    let (_app, f) = single("auth", "chaos", "role = \"authorizer\"");
+    let allow = call(&f, http_api("allow")).await.unwrap();
+    assert!(allow.get("isAuthorized").is_none(), "a cached yes/no would serve other routes: {allow}");
+    assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
+
+#[tokio::test]
 async fn http_api_iam_responses() {
     let (_app, f) = single("auth", "chaos", HTTP_IAM);
     let allow = call(&f, http_api("allow")).await.unwrap();

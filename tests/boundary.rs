@@ -105,7 +105,7 @@ async fn queue_messages_are_measured_in_guest_memory_before_they_are_copied() {
         { "op": "queue.send", "queue": "ordered", "message": { "body": "a", "group": "g", "dedup": "d".repeat(129) } },
         { "op": "queue.send-batch", "queue": "jobs", "messages": thirty_kb },
         { "op": "queue.send", "queue": "q".repeat(300), "message": { "body": "a" } },
-        { "op": "queue.send", "queue": "ordered", "message": { "body": "a", "group": "g".repeat(128) } },
+        { "op": "queue.send", "queue": "ordered", "message": { "body": "a", "group": "g".repeat(128), "dedup": "d".repeat(128) } },
     ])).await;
     assert!(error_text(&r[0]).contains("message group id is 129 bytes"), "{}", r[0]);
     assert!(error_text(&r[1]).contains("deduplication id is 129 bytes"), "{}", r[1]);

@@ -18,6 +18,8 @@ role = "internal-api"
 [grants.stores]
 data = "table-data"
 missing = "table-that-does-not-exist"
+[grants.read-only-stores]
+reference = "table-data"
 [grants.queues]
 jobs = "jobs"
 ordered = "jobs.fifo"
@@ -171,6 +173,32 @@ async fn ungranted_and_missing_resources_are_errors_not_crashes() {
     assert!(error_text(&r[3]).ends_with("AccessDenied"));
     assert!(error_text(&r[4]).ends_with("NoSuchTarget"));
     assert_eq!(r[5], "ok");
+}
+
+#[tokio::test]
+async fn a_read_only_store_reads_and_refuses_every_write() {
+    let app = app();
+    let r = probe(&app, json!([
+        { "op": "kv.set", "store": "data", "key": "k", "value": "written" },
+        { "op": "kv.get", "store": "reference", "key": "k" },
+        { "op": "kv.exists", "store": "reference", "key": "k" },
+        { "op": "kv.list", "store": "reference" },
+        { "op": "kv.get-many", "store": "reference", "keys": ["k"] },
+        { "op": "kv.set", "store": "reference", "key": "k", "value": "mine" },
+        { "op": "kv.delete", "store": "reference", "key": "k" },
+        { "op": "kv.increment", "store": "reference", "key": "n", "delta": 1 },
+        { "op": "kv.cas", "store": "reference", "key": "k", "value": "mine" },
+        { "op": "kv.set-many", "store": "reference", "keys": ["k"] },
+        { "op": "kv.delete-many", "store": "reference", "keys": ["k"] },
+        { "op": "kv.get", "store": "data", "key": "k" },
+    ])).await;
+    assert_eq!(r[1], "written");
+    assert_eq!(r[2], true);
+    assert_eq!(r[4], json!([["k", "written"]]));
+    for (i, write) in r[5..11].iter().enumerate() {
+        assert!(error_text(write).ends_with("AccessDenied"), "write {i}: {write}");
+    }
+    assert_eq!(r[11], "written", "nothing was written through the read-only grant");
 }
 
 #[tokio::test]

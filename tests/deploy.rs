@@ -39,15 +39,35 @@ fn checked_in_template_matches_the_manifest() {
 }
 
 /// Resolve the intrinsic functions a function's environment uses, the way CloudFormation would
-/// with every parameter at its default: parameters to their defaults, resources to their ids.
-fn resolve(value: &Value, template: &Value) -> String {
+/// with the parameters in `set` and every other at its default: resources to their ids,
+/// conditions evaluated, `None` for `AWS::NoValue`.
+fn resolve_with(value: &Value, template: &Value, set: &BTreeMap<String, String>) -> Option<String> {
     let lookup = |name: &str| -> String {
+        if let Some(v) = set.get(name) {
+            return v.clone();
+        }
         match &template["Parameters"][name]["Default"] {
             Value::String(s) => s.clone(),
             Value::Null => name.to_string(),
             other => other.to_string(),
         }
     };
+    fn holds(condition: &Value, lookup: &dyn Fn(&str) -> String, template: &Value) -> bool {
+        let operand = |v: &Value| match v {
+            Value::Object(m) if m.contains_key("Ref") => lookup(m["Ref"].as_str().unwrap()),
+            Value::String(s) => s.clone(),
+            other => panic!("unexpected operand {other}"),
+        };
+        let (op, args) = condition.as_object().and_then(|m| m.iter().next()).expect("a condition");
+        match op.as_str() {
+            "Fn::Equals" => operand(&args[0]) == operand(&args[1]),
+            "Fn::Not" => !holds(&args[0], lookup, template),
+            "Fn::And" => args.as_array().unwrap().iter().all(|c| holds(c, lookup, template)),
+            "Fn::Or" => args.as_array().unwrap().iter().any(|c| holds(c, lookup, template)),
+            "Condition" => holds(&template["Conditions"][args.as_str().unwrap()], lookup, template),
+            other => panic!("unexpected condition {other}"),
+        }
+    }
     let substitute = |text: &str| -> String {
         let mut out = String::new();
         let mut rest = text;
@@ -64,13 +84,31 @@ fn resolve(value: &Value, template: &Value) -> String {
         out + rest
     };
     match value {
-        Value::String(s) => s.clone(),
-        Value::Object(map) if map.contains_key("Ref") => lookup(map["Ref"].as_str().unwrap()),
-        Value::Object(map) if map.contains_key("Fn::Sub") => substitute(map["Fn::Sub"].as_str().unwrap()),
-        // Conditions are false with the defaults (no version id, no reserved concurrency).
-        Value::Object(map) if map.contains_key("Fn::If") => resolve(&map["Fn::If"][2], template),
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) if map.get("Ref") == Some(&json!("AWS::NoValue")) => None,
+        Value::Object(map) if map.contains_key("Ref") => Some(lookup(map["Ref"].as_str().unwrap())),
+        Value::Object(map) if map.contains_key("Fn::Sub") => Some(substitute(map["Fn::Sub"].as_str().unwrap())),
+        Value::Object(map) if map.contains_key("Fn::If") => {
+            let branch = &map["Fn::If"];
+            let condition = &template["Conditions"][branch[0].as_str().unwrap()];
+            resolve_with(&branch[if holds(condition, &lookup, template) { 1 } else { 2 }], template, set)
+        }
         other => panic!("unexpected intrinsic {other}"),
     }
+}
+
+/// `name`'s Lambda environment as CloudFormation would set it with the parameters in `set`.
+fn environment_of(template: &Value, name: &str, set: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let resource = &template["Resources"][format!("{}Function", deploy::pascal(name))];
+    let mut vars = Vec::new();
+    for scope in [&template["Globals"]["Function"]["Environment"]["Variables"], &resource["Properties"]["Environment"]["Variables"]] {
+        for (k, v) in scope.as_object().into_iter().flatten() {
+            if let Some(v) = resolve_with(v, template, set) {
+                vars.push((k.clone(), v));
+            }
+        }
+    }
+    vars
 }
 
 fn functions(template: &Value) -> BTreeMap<String, Value> {
@@ -95,12 +133,7 @@ fn every_function_gets_its_manifest_configuration_through_the_environment() {
     for (name, expected) in &manifest.functions {
         let resource = &functions[&format!("{}Function", deploy::pascal(name))];
         assert!(resource["Properties"]["CodeUri"].is_null(), "{name}: one artifact for all, from Globals");
-        let mut vars: Vec<(String, String)> = Vec::new();
-        for scope in [&globals["Environment"]["Variables"], &resource["Properties"]["Environment"]["Variables"]] {
-            for (k, v) in scope.as_object().unwrap() {
-                vars.push((k.clone(), resolve(v, &template)));
-            }
-        }
+        let vars = environment_of(&template, name, &BTreeMap::new());
         let actual = env::from_vars(vars).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(actual.guest.as_deref(), Some(format!("s3://GuestBucket/guests/{name}.wasm").as_str()));
         assert_eq!(actual.role, expected.role, "{name}");
@@ -170,6 +203,13 @@ fn roles_allow_only_what_the_manifest_grants() {
         assert!(grants.iter().all(|(a, r)| !a.contains('*') && r != "*"), "{name}: no wildcard actions or resources: {grants:?}");
         assert!(has(&grants, "s3:GetObject", &format!("{}GuestKey", deploy::pascal(name))), "{name}: its own guest");
         assert!(has(&grants, "s3:GetObject", ".*.cwasm"), "{name}: its precompiled artifacts");
+        assert!(has(&grants, "s3:GetObjectVersion", &format!("{}GuestKey", deploy::pascal(name))), "{name}: a rollback");
+        assert!(!has(&grants, "s3:GetObjectVersion", ".*.cwasm"), "{name}: artifacts are fetched by key alone");
+        assert!(!has(&grants, "sqs:ChangeMessageVisibility", ""), "{name}: the host never calls it");
+        if ["quotes", "gatekeeper"].contains(&name) {
+            let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
+            assert!(writes.iter().all(|w| !has(&grants, w, "")), "{name} only reads its store: {grants:?}");
+        }
         assert!(has(&grants, "logs:PutLogEvents", &format!("{}LogGroup", deploy::pascal(name))), "{name}: its own logs");
         let others: Vec<_> = grants.iter().filter(|(a, _)| !a.starts_with("s3:") && !a.starts_with("logs:")).collect();
         let expected: &[(&str, &str)] = match name {
@@ -265,10 +305,68 @@ fn manifests_aws_would_refuse_are_refused_first() {
     let no_dev = manifest.replace("dev = \"demo-jwt-secret\"\n", "");
     let err = load(&no_dev).unwrap().dev_config("gatekeeper").unwrap_err();
     assert!(err.contains("jwt-secret") && err.contains("dev"), "{err}");
+    let simple = manifest.replace("[functions.gatekeeper]\n", "[functions.gatekeeper]\nauthorizer-response = \"simple\"\n");
+    assert_ne!(simple, manifest);
+    let err = load(&simple).unwrap_err();
+    assert!(err.contains("authorizer-response") && err.contains("payload 1.0"), "{err}");
     let slow = manifest.replace("limits = { timeout-ms = 5000, memory-mb = 32 }", "limits = { timeout-ms = 45000, memory-mb = 32 }");
     assert_ne!(slow, manifest);
     let err = deploy::render(&load(&slow).unwrap()).unwrap_err().to_string();
     assert!(err.contains("visibility-timeout-secs") && err.contains("webhook-worker"), "{err}");
+}
+
+#[test]
+fn guest_refresh_reaches_only_functions_whose_guest_can_change() {
+    let manifest = demo();
+    let template = demo_template();
+    let pattern = regex::Regex::new(template["Parameters"]["GuestRefreshSecs"]["AllowedPattern"].as_str().unwrap()).unwrap();
+    for refused in ["0", "00", "-1", "1.5"] {
+        assert!(!pattern.is_match(refused), "GuestRefreshSecs = {refused} would fail every cold start");
+    }
+    let pin = "a".repeat(64);
+    for name in manifest.functions.keys() {
+        let guest = deploy::guest_parameters(name);
+        let cases = [
+            (vec![], false),
+            (vec![("GuestRefreshSecs", "60")], true),
+            (vec![("GuestRefreshSecs", "60"), (guest.sha256.as_str(), pin.as_str())], false),
+            (vec![("GuestRefreshSecs", "60"), (guest.precompiled.as_str(), pin.as_str())], false),
+            (vec![("GuestRefreshSecs", "60"), (guest.version.as_str(), "v2")], false),
+        ];
+        for (set, refreshes) in cases {
+            let set: BTreeMap<String, String> = set.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            for (param, value) in &set {
+                let allowed = template["Parameters"][param]["AllowedPattern"].as_str().unwrap_or(".*");
+                assert!(regex::Regex::new(allowed).unwrap().is_match(value), "{param} = {value}");
+            }
+            let vars = environment_of(&template, name, &set);
+            let config = env::from_vars(vars.clone()).unwrap_or_else(|e| panic!("{name} {set:?}: {e}"));
+            let secs = vars.iter().find(|(k, _)| k == plugboard::lambda::REFRESH_VAR).map(|(_, v)| v.parse().unwrap());
+            let every = plugboard::lambda::guest_source::refresh_every(&config, secs)
+                .unwrap_or_else(|e| panic!("{name} {set:?}: the cold start would fail: {e}"));
+            assert_eq!(every.is_some(), refreshes, "{name} {set:?}");
+        }
+    }
+}
+
+#[test]
+fn a_worker_timeout_cannot_exceed_its_queues_visibility_timeout() {
+    let manifest = demo();
+    let template = demo_template();
+    let mut workers = 0;
+    for name in manifest.functions.keys() {
+        let timeout = &template["Parameters"][format!("{}Timeout", deploy::pascal(name))];
+        for (queue, q) in manifest.queues_worked_by(name) {
+            workers += 1;
+            let visibility = template["Resources"][format!("{}Queue", deploy::pascal(queue))]["Properties"]["VisibilityTimeout"].as_u64().unwrap();
+            assert_eq!(visibility, q.visibility_timeout_secs);
+            // The largest timeout the parameter allows is one SQS accepts for the event source.
+            let max = timeout["MaxValue"].as_u64().unwrap();
+            assert!(max <= visibility, "{name}: a timeout of {max} s passes the parameter; SQS refuses it above {visibility} s");
+            assert!(timeout["Default"].as_u64().unwrap() <= max, "{name}");
+        }
+    }
+    assert!(workers > 0, "the demo has a queue worker");
 }
 
 fn tempdir() -> PathBuf {

@@ -5,31 +5,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::dev::{Dev, depth};
 use common::{guest, root};
 use hmac::{Hmac, Mac};
-use plugboard::dev::admin::{self, HttpAnswer};
 use serde_json::{Value, json};
 use sha2::Sha256;
-
-/// A running `plugboard dev` on a free port; killed (not stopped) when dropped.
-struct Dev {
-    url: String,
-    child: Child,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The repository's manifest copied into `dir` (guests by absolute path, or from `dir` for
 /// those named in `local_guests`), with a 1 s visibility timeout and 2 receives before the DLQ.
@@ -50,60 +35,6 @@ fn app_dir(local_guests: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-impl Dev {
-    fn start(dir: &Path) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_plugboard"))
-            .args(["dev", "--port", "0", "--manifest"])
-            .arg(dir.join("plugboard.toml"))
-            .env("PLUGBOARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("plugboard dev starts");
-        let mut first = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut first).unwrap();
-        // Keep reading, so the server's later output never meets a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let url = first.split_whitespace().last().unwrap_or_default().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "banner: {first}");
-        Dev { url, child }
-    }
-
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
-        admin::request(method, &format!("{}{path}", self.url), headers, body.as_bytes().to_vec()).await.unwrap()
-    }
-
-    async fn admin(&self, method: &str, path: &str) -> Value {
-        admin::call(&self.url, method, path).await.unwrap()
-    }
-
-    /// `plugboard queue ARGS --url` as a process; its stdout.
-    fn queue_cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("queue").args(args).args(["--url", &self.url]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Wait until `check` holds for the queue stats, or panic after 20 s.
-    async fn wait_for_queues(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            let stats = self.admin("GET", "queues").await;
-            if check(&stats) {
-                return stats;
-            }
-            assert!(started.elapsed() < Duration::from_secs(20), "{what}: {stats}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn depth(stats: &Value, queue: &str) -> u64 {
-    let q = stats.as_array().unwrap().iter().find(|q| q["name"] == queue).unwrap();
-    q["visible"].as_u64().unwrap() + q["in_flight"].as_u64().unwrap() + q["delayed"].as_u64().unwrap()
-}
-
 /// An HS256 JWT the example gatekeeper accepts, for `routes`.
 fn jwt(routes: &[&str]) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -114,11 +45,15 @@ fn jwt(routes: &[&str]) -> String {
     format!("Bearer {header}.{claims}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
-/// A webhook body signed with the example secret.
-fn signed(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"demo-webhook-secret").unwrap();
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+/// The headers that sign `body` (its `id` the idempotency key) with the example secret.
+fn signed(body: &str) -> Vec<(&'static str, String)> {
+    let key = serde_json::from_str::<Value>(body).unwrap()["id"].as_str().unwrap_or_default().to_string();
+    common::webhook_headers(b"demo-webhook-secret", &key, body).to_vec()
+}
+
+/// `headers` as the `(name, value)` pairs `Dev::send` takes.
+fn pairs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,12 +126,12 @@ async fn webhook_messages_reach_the_worker_poison_goes_to_the_dlq_and_state_surv
     let mut accepted = 0;
     for i in 0..20 {
         let body = json!({ "id": format!("evt-{i}"), "event": "order.created", "amount": i }).to_string();
-        let answer = dev.send("POST", "/webhooks", &[("x-signature", &signed(&body))], &body).await;
+        let answer = dev.send("POST", "/webhooks", &pairs(&signed(&body)), &body).await;
         assert_eq!(answer.status, 202, "{}", String::from_utf8_lossy(&answer.body));
         accepted += 1;
     }
     let poison = json!({ "id": "poison-1", "kind": "no event field" }).to_string();
-    assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", &signed(&poison))], &poison).await.status, 202);
+    assert_eq!(dev.send("POST", "/webhooks", &pairs(&signed(&poison)), &poison).await.status, 202);
     assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", "sha256=00")], &poison).await.status, 401);
 
     // The good ones are processed and deleted; the poison one fails alone, twice, then moves.
@@ -326,7 +261,7 @@ async fn python_and_javascript_guests_run_in_dev_like_rust_ones() {
     // The Python worker behind the webhook queue.
     for i in 0..3 {
         let body = json!({ "id": format!("py-{i}"), "event": "order.created" }).to_string();
-        assert_eq!(dev.send("POST", "/webhooks", &[("x-signature", &signed(&body))], &body).await.status, 202);
+        assert_eq!(dev.send("POST", "/webhooks", &pairs(&signed(&body)), &body).await.status, 202);
     }
     dev.wait_for_queues("the Python worker drained the queue", |s| depth(s, "plugboard-events") == 0).await;
     drop(dev);

@@ -17,6 +17,7 @@ fn queues() -> Arc<EmbeddedQueues> {
     let dir = std::env::temp_dir().join(format!("plugboard-q-{}", uuid::Uuid::new_v4().simple()));
     let settings = |fifo, dlq: Option<&str>| QueueSettings {
         fifo,
+        content_based_dedup: fifo,
         visibility_timeout_ms: 300,
         max_receives: dlq.map(|_| 2),
         dead_letter: dlq.map(Into::into),
@@ -77,6 +78,21 @@ async fn fifo_delivers_in_order_per_group_and_drops_duplicates() {
     assert_eq!(bodies(&q.receive("orders.fifo", 10).await.unwrap()), ["g2-a"], "g1 waits for its message in flight");
     q.delete("orders.fifo", vec![first[0].receipt.clone()]).await.unwrap();
     assert_eq!(bodies(&q.receive("orders.fifo", 10).await.unwrap()), ["g1-b"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_group_is_not_work_a_poller_should_wake_for() {
+    let q = queues();
+    q.send_batch("orders.fifo", vec![message("g1-a", Some("g1")), message("g1-b", Some("g1"))]).await.unwrap();
+    assert!(q.has_visible("orders.fifo"));
+    let first = q.receive("orders.fifo", 1).await.unwrap();
+    assert_eq!(bodies(&first), ["g1-a"]);
+    // g1-b is ready but its group waits for g1-a: nothing a receive would hand out.
+    assert!(!q.has_visible("orders.fifo"), "a poller would spin on receives that return nothing");
+    assert!(q.receive("orders.fifo", 10).await.unwrap().is_empty());
+    assert_eq!(q.stats().iter().find(|s| s.name == "orders.fifo").unwrap().empty_receives, 1);
+    q.delete("orders.fifo", vec![first[0].receipt.clone()]).await.unwrap();
+    assert!(q.has_visible("orders.fifo"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

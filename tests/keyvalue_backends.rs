@@ -1,5 +1,5 @@
-//! One behaviour suite for every key-value backend: in-memory, and DynamoDB over the wire
-//! against moto's server on 127.0.0.1.
+//! One behaviour suite for every key-value backend: in-memory, embedded, and DynamoDB over the
+//! wire against moto's and dynalite's servers on 127.0.0.1.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{aws, call, config, dynamodb_table, guest, runtime};
+use common::{aws, call, config, dynalite, dynamodb_table, guest, runtime};
 use plugboard::backends::aws::DynamoDbKeyValue;
 use plugboard::backends::local::LocalInvoker;
 use plugboard::backends::memory::{MemoryKeyValue, MemoryQueue};
@@ -124,6 +124,13 @@ async fn dynamodb_backend_behaves() {
     let (client, kv) = dynamodb().await;
     let table = dynamodb_table(&client, "suite").await;
     behaves_like_a_key_value_store(Arc::new(kv), &table).await;
+}
+
+#[tokio::test]
+async fn dynamodb_backend_behaves_on_dynalite() {
+    let client = aws_sdk_dynamodb::Client::new(&dynalite().await);
+    let table = dynamodb_table(&client, "suite").await;
+    behaves_like_a_key_value_store(Arc::new(DynamoDbKeyValue::new(client, DYNAMO_PAGE)), &table).await;
 }
 
 #[tokio::test]

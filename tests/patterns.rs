@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{call, config, failed_ids, fixture, guest, http_event, runtime, status_body};
+use common::{call, config, failed_ids, fixture, guest, http_event, runtime, status_body, webhook_headers};
 use hmac::{Hmac, Mac};
 use plugboard::app::LocalApp;
 use plugboard::capabilities::keyvalue::KeyValueTable;
@@ -19,10 +19,10 @@ fn app() -> LocalApp {
     let mut app = LocalApp::new(runtime());
     let functions: [(&str, &str, &str); 6] = [
         ("items-api", "items_api", "role = \"http-api\"\n[grants.stores]\nitems = \"items\"\n[grants.functions]\nquotes = \"quotes\""),
-        ("quotes", "quotes", "role = \"internal-api\"\n[grants.stores]\npricing = \"pricing\""),
+        ("quotes", "quotes", "role = \"internal-api\"\n[grants.read-only-stores]\npricing = \"pricing\""),
         ("webhook-ingest", "webhook_ingest", "role = \"http-api\"\n[grants.queues]\nevents = \"events\"\n[config]\nwebhook_secret = \"s3cret\""),
         ("webhook-worker", "webhook_worker", "role = \"queue-worker\"\n[grants.stores]\nevents = \"events-store\""),
-        ("gatekeeper", "gatekeeper", "role = \"authorizer\"\n[grants.stores]\napi-keys = \"api-keys\"\n[config]\njwt_secret = \"jwt-secret\"\ndefault_routes = \"GET /orders/*\""),
+        ("gatekeeper", "gatekeeper", "role = \"authorizer\"\n[grants.read-only-stores]\napi-keys = \"api-keys\"\n[config]\njwt_secret = \"jwt-secret\"\ndefault_routes = \"GET /orders/*\""),
         ("gatekeeper-admin", "gatekeeper_admin", "role = \"internal-api\"\n[grants.stores]\napi-keys = \"api-keys\""),
     ];
     for (name, wasm, toml) in functions {
@@ -97,16 +97,18 @@ async fn internal_api_direct_invocation() {
     assert_eq!(err.error_type, "ValidationError");
 }
 
-fn sign(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+/// `body` as a webhook with `headers`.
+fn webhook_with(body: &str, headers: &[(&str, String)]) -> Value {
+    let mut event = http_event("POST", "/webhooks", Some(body));
+    for (name, value) in headers {
+        event["headers"][*name] = value.clone().into();
+    }
+    event
 }
 
-fn webhook(body: &str, signature: &str) -> Value {
-    let mut event = http_event("POST", "/webhooks", Some(body));
-    event["headers"]["x-signature"] = signature.into();
-    event
+/// `body` signed now for idempotency `key` with the app's secret.
+fn webhook(body: &str, key: &str) -> Value {
+    webhook_with(body, &webhook_headers(b"s3cret", key, body))
 }
 
 /// The SQS event Lambda's event source would build from what the ingest function sent.
@@ -146,14 +148,32 @@ async fn scalable_webhook_ingest_queue_worker() {
     let ingest = function(&app, "webhook-ingest");
     let worker = function(&app, "webhook-worker");
     let good = r#"{"id":"evt-1","event":"order.created","amount":12}"#;
-    let (status, body) = status_body(&call(&ingest, webhook(good, &sign(good))).await.unwrap());
+    let (status, body) = status_body(&call(&ingest, webhook(good, "evt-1")).await.unwrap());
     assert_eq!((status, body["idempotency_key"].as_str()), (202, Some("evt-1")));
     let poison = r#"{"id":"evt-2","no_event_type":true}"#;
-    assert_eq!(status_body(&call(&ingest, webhook(poison, &sign(poison))).await.unwrap()).0, 202);
-    // Forged and unsigned events never reach the queue.
-    assert_eq!(status_body(&call(&ingest, webhook(good, &sign("other body"))).await.unwrap()).0, 401);
-    assert_eq!(status_body(&call(&ingest, webhook(good, "")).await.unwrap()).0, 401);
-    assert_eq!(status_body(&call(&ingest, webhook("[1]", &sign("[1]"))).await.unwrap()).0, 400);
+    assert_eq!(status_body(&call(&ingest, webhook(poison, "evt-2")).await.unwrap()).0, 202);
+    // Forged, unsigned and replayed events never reach the queue.
+    let status = |event: Value| {
+        let ingest = ingest.clone();
+        async move { status_body(&call(&ingest, event).await.unwrap()).0 }
+    };
+    let signed_good = webhook_headers(b"s3cret", "evt-1", good);
+    assert_eq!(status(webhook_with(good, &webhook_headers(b"s3cret", "evt-1", "other body"))).await, 401);
+    assert_eq!(status(webhook_with(good, &[])).await, 401);
+    assert_eq!(status(webhook_with(good, &signed_good[1..])).await, 401, "no timestamp");
+    // A captured request replayed under the next event's key: the key is signed too.
+    let mut replay = signed_good.to_vec();
+    replay.push(("idempotency-key", "evt-3".to_string()));
+    assert_eq!(status(webhook_with(good, &replay)).await, 401, "replayed under another key");
+    // Replayed later: a correct signature over a timestamp ten minutes old.
+    let old = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 600).to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(format!("{old}.evt-1.{good}").as_bytes());
+    let stale = [("x-webhook-timestamp", old), ("x-signature", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))];
+    assert_eq!(status(webhook_with(good, &stale)).await, 401, "replayed ten minutes later");
+    assert_eq!(status(webhook("[1]", "")).await, 400);
+    let odd_key = r#"{"id":"evt.1/../x","event":"order.created"}"#;
+    assert_eq!(status(webhook(odd_key, "evt.1/../x")).await, 400, "a key outside [A-Za-z0-9_-]");
     assert_eq!(app.queues.messages("events").len(), 2);
 
     let batch = deliver(&app, 1);
@@ -230,9 +250,14 @@ async fn gatekeeper_with_api_keys_managed_by_its_admin_api() {
     let stored = app.keyvalue.table("api-keys").unwrap().snapshot();
     assert!(stored.iter().all(|(k, v)| !k.contains(&key) && !String::from_utf8_lossy(v).contains(&key)));
 
+    // A key elsewhere than the identity source (Authorization) is never read.
+    let mut elsewhere = fixture("authorizer-request");
+    elsewhere["headers"].as_object_mut().unwrap().remove("Authorization");
+    elsewhere["multiValueHeaders"] = json!({ "X-Api-Key": [key] });
+    assert_eq!(call(&gatekeeper, elsewhere).await.unwrap_err().error_message, "Unauthorized");
     let mut request = fixture("authorizer-request");
-    request["headers"].as_object_mut().unwrap().remove("Authorization");
-    request["multiValueHeaders"] = json!({ "X-Api-Key": [key] });
+    request["headers"]["Authorization"] = format!("Bearer {key}").into();
+    request["multiValueHeaders"] = json!({ "Authorization": [format!("Bearer {key}")] });
     let response = call(&gatekeeper, request.clone()).await.unwrap();
     assert_eq!(response["principalId"], "partner-1");
     assert_eq!(response["context"]["auth"], "api-key");
@@ -261,7 +286,7 @@ async fn the_protected_function_reads_the_authorizer_context() {
     let token = jwt(json!({ "sub": "carol", "exp": now() + 600, "routes": ["GET /orders/*"] }), b"jwt-secret", "HS256");
     authorizer_event["headers"]["authorization"] = format!("Bearer {token}").into();
     let decision = call(&gatekeeper, authorizer_event).await.unwrap();
-    assert_eq!(decision["isAuthorized"], true, "{decision}");
+    assert_eq!(decision["policyDocument"]["Statement"][0]["Effect"], "Allow", "{decision}");
     // API Gateway hands the context to the protected route under `authorizer.lambda`.
     let mut request = http_event("GET", "/orders/o-1", None);
     request["requestContext"]["authorizer"] = json!({ "lambda": decision["context"] });

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use common::{aws, call, config, dynamodb_table, guest, http_event, runtime, status_body};
-use hmac::{Hmac, Mac};
 use plugboard::backends::aws::{DynamoDbKeyValue, SqsQueue};
 use plugboard::backends::local::LocalInvoker;
 use plugboard::bindings::plugboard::host::queue::AttributeValue;
@@ -15,17 +14,21 @@ use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
 use plugboard::function::{Backends, Function};
 use plugboard::runtime::Guest;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 async fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&aws().await)
 }
 
 async fn create_queue(client: &aws_sdk_sqs::Client, fifo: bool) -> (String, String) {
+    create_queue_with(client, fifo, false).await
+}
+
+async fn create_queue_with(client: &aws_sdk_sqs::Client, fifo: bool, content_based: bool) -> (String, String) {
     let name = format!("q-{}{}", uuid::Uuid::new_v4().simple(), if fifo { ".fifo" } else { "" });
     let mut request = client.create_queue().queue_name(&name);
     if fifo {
         request = request.attributes(QueueAttributeName::FifoQueue, "true");
+        request = request.attributes(QueueAttributeName::ContentBasedDeduplication, content_based.to_string());
     }
     let url = request.send().await.expect("create queue in moto").queue_url.unwrap();
     (name, url)
@@ -92,6 +95,58 @@ async fn fifo_sends_carry_group_and_deduplication_ids() {
     assert_eq!(system[&MessageSystemAttributeName::MessageGroupId], "g1");
 }
 
+/// Sends to a FIFO queue without (`strict`) and with (`by_content`) content-based
+/// deduplication: a send without an id is refused on the first, deduplicated by body on the other.
+async fn dedup_scenario(backend: &dyn QueueBackend, strict: &str, by_content: &str) {
+    let fifo = |body: &str, dedup: Option<&str>| OutgoingMessage {
+        group_id: Some("g".into()),
+        deduplication_id: dedup.map(Into::into),
+        ..message(body)
+    };
+    // Refused for the entry (local backends) or for the call (SQS fails the whole batch).
+    let refusal = match backend.send_batch(strict, vec![fifo("no id", None)]).await {
+        Ok(mut r) => r.remove(0).unwrap_err(),
+        Err(e) => e,
+    };
+    assert!(matches!(&refusal, QueueError::InvalidMessage(m) if m.to_ascii_lowercase().contains("deduplication")), "{refusal:?}");
+    let r = backend.send_batch(strict, vec![fifo("with id", Some("d1")), fifo("same id", Some("d1"))]).await.unwrap();
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    let r = backend.send_batch(by_content, vec![fifo("same body", None), fifo("same body", None)]).await.unwrap();
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifo_deduplication_follows_the_queue_mode_on_every_backend() {
+    use plugboard::backends::embedded::{EmbeddedDb, EmbeddedQueues, QueueSettings};
+    use plugboard::backends::memory::MemoryQueue;
+    // SQS (moto): the reference.
+    let client = sqs().await;
+    let (strict, strict_url) = create_queue_with(&client, true, false).await;
+    let (by_content, by_content_url) = create_queue_with(&client, true, true).await;
+    dedup_scenario(&SqsQueue::new(client.clone()), &strict, &by_content).await;
+    assert_eq!((receive(&client, &strict_url).await.len(), receive(&client, &by_content_url).await.len()), (1, 1));
+
+    let memory = MemoryQueue::new();
+    memory.create_queue("strict.fifo");
+    memory.create_queue_with("content.fifo", true);
+    dedup_scenario(&memory, "strict.fifo", "content.fifo").await;
+    assert_eq!((memory.messages("strict.fifo").len(), memory.messages("content.fifo").len()), (1, 1));
+
+    let dir = std::env::temp_dir().join(format!("plugboard-dedup-{}", uuid::Uuid::new_v4().simple()));
+    let settings = |content_based_dedup| QueueSettings {
+        fifo: true,
+        content_based_dedup,
+        visibility_timeout_ms: 30_000,
+        max_receives: None,
+        dead_letter: None,
+    };
+    let settings = [("strict.fifo".to_string(), settings(false)), ("content.fifo".to_string(), settings(true))];
+    let embedded = EmbeddedQueues::new(EmbeddedDb::open(&dir, false).unwrap(), settings.into_iter().collect());
+    dedup_scenario(&embedded, "strict.fifo", "content.fifo").await;
+    assert_eq!((embedded.peek("strict.fifo", 10).unwrap().len(), embedded.peek("content.fifo", 10).unwrap().len()), (1, 1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_missing_queue_is_no_such_queue() {
     let backend = SqsQueue::new(sqs().await);
@@ -119,10 +174,10 @@ async fn scalable_webhook_over_sqs_and_dynamodb() {
     let worker = load("webhook_worker", format!("role = \"queue-worker\"\n[grants.stores]\nevents = \"{table}\""));
 
     let body = r#"{"id":"evt-9","event":"invoice.paid"}"#;
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"k").unwrap();
-    mac.update(body.as_bytes());
     let mut event = http_event("POST", "/webhooks", Some(body));
-    event["headers"]["x-signature"] = format!("sha256={}", hex::encode(mac.finalize().into_bytes())).into();
+    for (name, value) in common::webhook_headers(b"k", "evt-9", body) {
+        event["headers"][name] = value.into();
+    }
     assert_eq!(status_body(&call(&ingest, event).await.unwrap()).0, 202);
 
     // Build the SQS event Lambda's event source would, from what is really on the queue.

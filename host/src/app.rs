@@ -55,7 +55,7 @@ impl LocalApp {
     ) -> Result<Arc<Function>, GuestError> {
         check_pin(guest, config.guest_sha256.as_deref())?;
         let guest = Guest::load_with(&self.runtime, guest, config.role, trust)?;
-        config.grants.stores.values().for_each(|t| self.keyvalue.create_table(t));
+        config.grants.all_stores().for_each(|(_, t, _)| self.keyvalue.create_table(t));
         config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
         let backends = Backends {
             keyvalue: self.keyvalue.clone(),

@@ -1,6 +1,7 @@
 //! A function: one configured guest with its grants and backends, answering Lambda events.
 
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use serde_json::Value;
 use tokio::time::{Duration, Instant};
@@ -53,6 +54,8 @@ pub struct Invocation {
     pub deadline: Option<Instant>,
     /// The event kind, when the caller knows it better than shape detection.
     pub kind: Option<EventKind>,
+    /// The guest's wall clock, pinned (a `plugboard test` case's `now`); `None`: the real one.
+    pub clock: Option<SystemTime>,
 }
 
 /// A configured, loaded function.
@@ -67,7 +70,7 @@ impl Function {
     pub fn new(name: &str, config: FunctionConfig, runtime: Runtime, guest: Guest, backends: Backends) -> Self {
         let env = FunctionEnv {
             name: name.to_string(),
-            keyvalue: KeyValueCtx { grants: config.grants.stores.clone(), backend: backends.keyvalue },
+            keyvalue: KeyValueCtx::new(&config.grants, backends.keyvalue),
             queue: QueueCtx { grants: config.grants.queues.clone(), backend: backends.queue },
             invoke: InvokeCtx {
                 grants: config.grants.functions.clone(),
@@ -128,7 +131,8 @@ impl Function {
         let own = now + Duration::from_millis(self.env.config.limits.timeout_ms);
         let deadline = invocation.deadline.map_or(own, |given| given.min(own));
         let budget_ms = deadline.saturating_duration_since(now).as_millis() as u64;
-        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id: invocation.request_id.clone() }
+        let request_id = invocation.request_id.clone();
+        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id, clock: invocation.clock }
     }
 
     /// A fresh store for one guest call.

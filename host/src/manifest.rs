@@ -183,6 +183,10 @@ pub struct Queue {
     /// The dead-letter queue (another queue of this manifest).
     #[serde(default)]
     pub dead_letter: Option<String>,
+    /// FIFO queues only: deduplicate a message sent without a deduplication id by the SHA-256 of
+    /// its body (SQS `ContentBasedDeduplication`). Off (SQS's default): such a send is refused.
+    #[serde(default)]
+    pub content_based_deduplication: bool,
 }
 
 impl Queue {
@@ -273,11 +277,22 @@ impl Manifest {
         }
         for (name, authorizer) in &self.authorizers {
             role_of(&format!("authorizers.{name}"), &authorizer.function, Role::Authorizer)?;
+            // Manifest authorizers get payload 1.0 events (dev and the template), where a simple
+            // response does not exist: the setting would silently do nothing.
+            if self.functions[&authorizer.function].authorizer_response == crate::config::AuthorizerResponse::Simple {
+                return Err(format!(
+                    "functions.{}: authorizer-response = \"simple\" has no effect behind authorizers.{name}, which gets payload 1.0 events answered with IAM policies; remove it",
+                    authorizer.function
+                ));
+            }
         }
         for (name, queue) in &self.queues {
             let place = format!("queues.{name}");
             if let Some(worker) = &queue.worker {
                 role_of(&place, worker, Role::QueueWorker)?;
+            }
+            if queue.content_based_deduplication && !name.ends_with(".fifo") {
+                return Err(format!("{place}: content-based-deduplication is for FIFO queues (`.fifo`) only"));
             }
             if !(1..=10).contains(&queue.batch_size) || queue.max_concurrency == 0 || queue.max_receives == 0 {
                 return Err(format!("{place}: batch-size must be 1..=10, max-concurrency and max-receives at least 1"));
@@ -317,7 +332,7 @@ impl Manifest {
     /// The tables the functions are granted.
     pub fn tables(&self) -> Vec<String> {
         let mut tables: Vec<String> =
-            self.functions.values().flat_map(|f| f.grants.stores.values().cloned()).collect();
+            self.functions.values().flat_map(|f| f.grants.all_stores().map(|(_, t, _)| t.clone())).collect();
         tables.sort();
         tables.dedup();
         tables

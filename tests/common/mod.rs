@@ -1,6 +1,8 @@
 //! Shared helpers: real guests from `guests/dist`, real event fixtures, one runtime per process.
 #![allow(dead_code)]
 
+pub mod dev;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -110,6 +112,17 @@ pub fn failed_ids(response: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The headers the example `webhook-ingest` guest checks for `body` sent under idempotency `key`:
+/// the current timestamp and the HMAC-SHA256 under `secret` of `{timestamp}.{key}.{body}`.
+pub fn webhook_headers(secret: &[u8], key: &str, body: &str) -> [(&'static str, String); 2] {
+    use hmac::Mac;
+    let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{timestamp}.{key}.{body}").as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    [("x-webhook-timestamp", timestamp.to_string()), ("x-signature", signature)]
+}
+
 /// SDK configuration for the moto server `scripts/test.sh` starts on 127.0.0.1.
 pub async fn aws() -> aws_config::SdkConfig {
     let url = std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT")
@@ -117,7 +130,16 @@ pub async fn aws() -> aws_config::SdkConfig {
     plugboard::backends::aws::sdk_config(Some(&url)).await
 }
 
-/// A fresh DynamoDB table in Spin's layout (partition key `PK`), named after `label`.
+/// SDK configuration for the dynalite server `scripts/test.sh` starts on 127.0.0.1: a DynamoDB
+/// stricter than moto (new tables stay CREATING for a while, as on AWS).
+pub async fn dynalite() -> aws_config::SdkConfig {
+    let url = std::env::var("PLUGBOARD_TEST_DYNALITE_ENDPOINT")
+        .expect("PLUGBOARD_TEST_DYNALITE_ENDPOINT is not set: run the tests with scripts/test.sh, which starts dynalite");
+    plugboard::backends::aws::sdk_config(Some(&url)).await
+}
+
+/// A fresh DynamoDB table in Spin's layout (partition key `PK`), named after `label`, returned
+/// once it is ACTIVE (AWS and dynalite keep a new table CREATING for a while).
 pub async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, label: &str) -> String {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     let name = format!("{label}-{}", uuid::Uuid::new_v4().simple());
@@ -129,8 +151,15 @@ pub async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, label: &str) -> S
         .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
-        .expect("create table in moto");
-    name
+        .expect("create table");
+    for _ in 0..300 {
+        let table = client.describe_table().table_name(&name).send().await.expect("describe table");
+        if table.table().and_then(|t| t.table_status()) == Some(&aws_sdk_dynamodb::types::TableStatus::Active) {
+            return name;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("table {name} did not become ACTIVE in 15 s");
 }
 
 /// A fresh versioned bucket in moto.

@@ -1,7 +1,10 @@
-//! Gatekeeper: a Lambda authorizer that accepts either an HS256 JWT (`Authorization: Bearer
-//! <jwt>`, secret in the `jwt_secret` config value) or an API key (`x-api-key`, or `Bearer <key>`)
-//! registered in the `api-keys` store by `gatekeeper-admin`. It answers with a policy allowing
-//! only the caller's routes, and a context (`principal`, `auth`, `routes`) the protected
+//! Gatekeeper: a Lambda authorizer that accepts, in `Authorization: Bearer ...`, either an HS256
+//! JWT (secret in the `jwt_secret` config value; `iss` and `aud` checked when `jwt_issuer` and
+//! `jwt_audience` are configured) or an API key registered in the `api-keys` store by
+//! `gatekeeper-admin`. `Authorization` is the only credential read, because it is the
+//! authorizer's identity source: API Gateway answers 401 without calling the authorizer when it
+//! is missing, so a key in any other header would never get here. It answers with a policy
+//! allowing only the caller's routes, and a context (`principal`, `auth`, `routes`) the protected
 //! function reads. Missing or bad credentials are `unauthorized` (401).
 
 use base64::Engine as _;
@@ -32,8 +35,28 @@ struct Claims {
     nbf: Option<u64>,
     #[serde(default)]
     iss: Option<String>,
+    /// One audience or several (RFC 7519 allows both).
+    #[serde(default)]
+    aud: Option<Audience>,
     #[serde(default)]
     routes: Option<Vec<String>>,
+}
+
+/// A JWT's `aud`: one string or a list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, wanted: &str) -> bool {
+        match self {
+            Audience::One(aud) => aud == wanted,
+            Audience::Many(list) => list.iter().any(|aud| aud == wanted),
+        }
+    }
 }
 
 /// An API key's record in the `api-keys` store (written by gatekeeper-admin).
@@ -76,11 +99,9 @@ fn header<'a>(request: &'a AuthorizationRequest, name: &str) -> Option<&'a str> 
 
 fn identify(request: &AuthorizationRequest) -> Result<Caller, AuthorizeError> {
     let authorization = request.token.as_deref().or_else(|| header(request, "authorization"));
-    if let Some(bearer) = authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim) {
-        return if bearer.split('.').count() == 3 { verify_jwt(bearer) } else { lookup_api_key(bearer) };
-    }
-    match header(request, "x-api-key") {
-        Some(key) => lookup_api_key(key.trim()),
+    match authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim) {
+        Some(bearer) if bearer.split('.').count() == 3 => verify_jwt(bearer),
+        Some(key) => lookup_api_key(key),
         None => Err(AuthorizeError::Unauthorized),
     }
 }
@@ -114,6 +135,12 @@ fn verify_jwt(token: &str) -> Result<Caller, AuthorizeError> {
     }
     if let Some(issuer) = config("jwt_issuer") {
         if claims.iss.as_deref() != Some(issuer.as_str()) {
+            return Err(AuthorizeError::Unauthorized);
+        }
+    }
+    // A token minted for another service with the same secret is not one for us.
+    if let Some(audience) = config("jwt_audience").filter(|a| !a.is_empty()) {
+        if !claims.aud.as_ref().is_some_and(|aud| aud.contains(&audience)) {
             return Err(AuthorizeError::Unauthorized);
         }
     }

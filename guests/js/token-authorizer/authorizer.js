@@ -36,7 +36,9 @@ function arnBase(methodArn) {
 export const authorizerHandler = {
   authorize(request) {
     const token = presentedToken(request);
-    const caller = token === undefined ? undefined : tokens()[token];
+    // An own property only: `constructor`, `__proto__` and the like are not tokens.
+    const known = tokens();
+    const caller = token !== undefined && Object.prototype.hasOwnProperty.call(known, token) ? known[token] : undefined;
     if (caller === undefined) throw { tag: "unauthorized" };
     const base = arnBase(request.methodArn);
     const resources = (caller.routes || []).map((route) => {

@@ -1,6 +1,11 @@
-//! Scalable Webhook, ingest side: `POST /webhooks` with `x-signature: sha256=<hex>` (HMAC-SHA256
-//! of the raw body under the `webhook_secret` config value). A valid event is enqueued on the
-//! `events` queue with its idempotency key and answered 202; the worker does the rest.
+//! Scalable Webhook, ingest side: `POST /webhooks` with `x-webhook-timestamp: <unix seconds>` and
+//! `x-signature: sha256=<hex>`, the HMAC-SHA256 under the `webhook_secret` config value of
+//! `{timestamp}.{idempotency key}.{raw body}` — everything that identifies the event is signed
+//! (as Stripe and Slack do), so a captured body cannot be replayed under another event's key,
+//! and a timestamp more than `tolerance_secs` (default 300) from now is refused, so it cannot be
+//! replayed later either. The key is the `idempotency-key` header, else the event's `id`, 1-128
+//! characters of `[A-Za-z0-9_-]`. A valid event is enqueued on the `events` queue with its key
+//! and answered 202; the worker does the rest.
 
 use hmac::{Hmac, Mac};
 use plugboard_guest::queue::{self, AttributeValue, OutgoingMessage};
@@ -18,13 +23,34 @@ impl HttpHandler for WebhookIngest {
 
 plugboard_guest::http_api!(WebhookIngest, "../../wit");
 
-/// Whether `signature` (`sha256=<hex>`) is the HMAC of `body` under `secret`, in constant time.
-fn signature_valid(secret: &str, body: &[u8], signature: &str) -> bool {
+/// How far a webhook's timestamp may be from now, unless `tolerance_secs` is configured.
+const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC of `{timestamp}.{key}.{body}` under
+/// `secret`, in constant time.
+fn signature_valid(secret: &str, timestamp: &str, key: &str, body: &[u8], signature: &str) -> bool {
     let Some(hex_sig) = signature.strip_prefix("sha256=") else { return false };
     let Ok(expected) = hex::decode(hex_sig.trim()) else { return false };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    for part in [timestamp.as_bytes(), b".", key.as_bytes(), b"."] {
+        mac.update(part);
+    }
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
+}
+
+/// Whether `timestamp` (Unix seconds) is within the tolerance of the wall clock.
+fn timestamp_fresh(timestamp: &str) -> bool {
+    let Ok(sent) = timestamp.parse::<u64>() else { return false };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let tolerance = config("tolerance_secs").and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TOLERANCE_SECS);
+    now.abs_diff(sent) <= tolerance
+}
+
+/// Whether `key` may name the event: 1-128 characters of `[A-Za-z0-9_-]` (it becomes part of a
+/// store key and of the signed text, where `.` separates).
+fn key_valid(key: &str) -> bool {
+    (1..=128).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn ingest(request: &HttpRequest, _: &Params) -> HttpResult {
@@ -36,10 +62,6 @@ fn accept(request: &HttpRequest) -> HttpResponse {
         plugboard_guest::error!("webhook_secret is not configured; refusing all webhooks");
         return HttpResponse::error(500, "webhook receiver is not configured");
     };
-    let signature = request.header("x-signature").unwrap_or("");
-    if !signature_valid(&secret, &request.body, signature) {
-        return HttpResponse::error(401, "missing or invalid x-signature");
-    }
     let event: Value = match serde_json::from_slice(&request.body) {
         Ok(v @ Value::Object(_)) => v,
         _ => return HttpResponse::error(400, "body must be a JSON object"),
@@ -49,9 +71,17 @@ fn accept(request: &HttpRequest) -> HttpResponse {
         .header("idempotency-key")
         .map(str::to_string)
         .or_else(|| event.get("id").and_then(Value::as_str).map(str::to_string));
-    let Some(key) = key.filter(|k| !k.is_empty() && k.len() <= 128) else {
-        return HttpResponse::error(400, "an idempotency-key header or an `id` field (1-128 chars) is required");
+    let Some(key) = key.filter(|k| key_valid(k)) else {
+        return HttpResponse::error(400, "an idempotency-key header or an `id` field (1-128 of A-Z a-z 0-9 _ -) is required");
     };
+    let timestamp = request.header("x-webhook-timestamp").unwrap_or("");
+    let signature = request.header("x-signature").unwrap_or("");
+    if !signature_valid(&secret, timestamp, &key, &request.body, signature) {
+        return HttpResponse::error(401, "missing or invalid x-signature (HMAC of timestamp.key.body)");
+    }
+    if !timestamp_fresh(timestamp) {
+        return HttpResponse::error(401, "x-webhook-timestamp is missing or too far from now");
+    }
     let fifo = config("queue_fifo").is_some_and(|v| v == "true");
     let message = OutgoingMessage {
         body: String::from_utf8_lossy(&request.body).into_owned(),

@@ -45,7 +45,7 @@ impl Invoker for LocalInvoker {
             request_id: uuid::Uuid::new_v4().to_string(),
             depth: ctx.depth,
             deadline: Some(ctx.deadline),
-            kind: None,
+            ..Invocation::default()
         };
         match target.handle(event_of(&payload)?, invocation).await {
             Ok(answer) => Ok(answer.to_string()),
@@ -58,7 +58,7 @@ impl Invoker for LocalInvoker {
         let event = event_of(&payload)?;
         // An Event invoke runs on its own budget, not the caller's: the caller has moved on.
         let invocation =
-            Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: ctx.depth, deadline: None, kind: None };
+            Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: ctx.depth, ..Invocation::default() };
         tokio::spawn(async move {
             if let Err(e) = target.handle(event, invocation).await {
                 tracing::warn!(function = target.name(), error = %e, "event invocation failed");

@@ -3,14 +3,13 @@
 //! Tables and queues must be created before use, as in AWS, so a missing one is an error.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use crate::capabilities::keyvalue::{KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter};
-use crate::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, is_fifo};
+use crate::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key, is_fifo};
 
 /// Keys per `list-keys` page, small enough that guests meet pagination in tests.
 pub const PAGE_SIZE: usize = 100;
@@ -170,6 +169,8 @@ const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 struct MemoryQueueState {
     messages: Vec<StoredMessage>,
     seen: HashMap<String, (Instant, String)>,
+    /// FIFO only: deduplicate by body when a message has no deduplication id.
+    content_based_dedup: bool,
 }
 
 /// Named in-memory queues that keep what was sent, for tests and `plugboard invoke`.
@@ -184,9 +185,16 @@ impl MemoryQueue {
         Self::default()
     }
 
-    /// Create `name` (FIFO when it ends in `.fifo`) if it does not exist.
+    /// Create `name` (FIFO when it ends in `.fifo`) if it does not exist, without content-based
+    /// deduplication (SQS's default).
     pub fn create_queue(&self, name: &str) {
-        self.lock().entry(name.to_string()).or_default();
+        self.create_queue_with(name, false);
+    }
+
+    /// Create `name` if it does not exist; a FIFO queue with `content_based_dedup` deduplicates a
+    /// message without a deduplication id by its body.
+    pub fn create_queue_with(&self, name: &str, content_based_dedup: bool) {
+        self.lock().entry(name.to_string()).or_insert_with(|| MemoryQueueState { content_based_dedup, ..Default::default() });
     }
 
     /// What `name` holds, oldest first.
@@ -197,16 +205,6 @@ impl MemoryQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemoryQueueState>> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// SQS's content-based deduplication key when no id is given.
-fn dedup_key(message: &OutgoingMessage) -> String {
-    if let Some(id) = &message.deduplication_id {
-        return id.clone();
-    }
-    let mut hasher = DefaultHasher::new();
-    message.body.hash(&mut hasher);
-    format!("content-{:016x}", hasher.finish())
 }
 
 #[async_trait]
@@ -223,7 +221,13 @@ impl QueueBackend for MemoryQueue {
         state.seen.retain(|_, (at, _)| now.duration_since(*at) < DEDUP_WINDOW);
         let mut results = Vec::with_capacity(messages.len());
         for message in messages {
-            let key = fifo.then(|| dedup_key(&message));
+            let key = match fifo.then(|| dedup_key(&message, state.content_based_dedup)).transpose() {
+                Ok(key) => key,
+                Err(refused) => {
+                    results.push(Err(refused));
+                    continue;
+                }
+            };
             if let Some((_, id)) = key.as_ref().and_then(|k| state.seen.get(k)) {
                 // A FIFO duplicate is accepted and answered with the first message's id, as SQS does.
                 results.push(Ok(id.clone()));

@@ -25,6 +25,8 @@ pub struct CallInfo {
     pub depth: u32,
     /// The request id, for logs.
     pub request_id: String,
+    /// The guest's wall clock, when pinned ([`crate::function::Invocation::clock`]).
+    pub clock: Option<std::time::SystemTime>,
 }
 
 /// Most resource handles (stores, CAS handles, WASI streams, ...) one invocation may hold at

@@ -7,6 +7,7 @@
 //! | `PLUGBOARD_GUEST_SHA256` | `guest-sha256` |
 //! | `PLUGBOARD_PRECOMPILED_SHA256` | `precompiled-sha256`, comma-separated |
 //! | `PLUGBOARD_STORES` | `grants.stores`, as `name=table,name=table` |
+//! | `PLUGBOARD_READ_ONLY_STORES` | `grants.read-only-stores`, as `name=table,...` |
 //! | `PLUGBOARD_QUEUES` | `grants.queues`, as `name=queue-url,...` |
 //! | `PLUGBOARD_FUNCTIONS` | `grants.functions`, as `name=function,...` |
 //! | `PLUGBOARD_CONFIG_<KEY>` | `config.<key>` (the key lower-cased) |
@@ -41,6 +42,7 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
             "PRECOMPILED_SHA256" => root.insert("precompiled-sha256".into(), list(&value)),
             "AUTHORIZER_RESPONSE" => set(&mut root, "authorizer-response", value),
             "STORES" => grants.insert("stores".into(), pairs(&name, &value)?),
+            "READ_ONLY_STORES" => grants.insert("read-only-stores".into(), pairs(&name, &value)?),
             "QUEUES" => grants.insert("queues".into(), pairs(&name, &value)?),
             "FUNCTIONS" => grants.insert("functions".into(), pairs(&name, &value)?),
             "TIMEOUT_MS" => limits.insert("timeout-ms".into(), number(&name, &value)?),

@@ -101,12 +101,33 @@ pub struct Grants {
     /// Key-value stores: logical name -> table.
     #[serde(default)]
     pub stores: BTreeMap<String, String>,
+    /// Key-value stores the guest may only read (any write is `access-denied`): logical name ->
+    /// table. A name is in `stores` or here, not both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub read_only_stores: BTreeMap<String, String>,
     /// Queues: logical name -> queue name or URL.
     #[serde(default)]
     pub queues: BTreeMap<String, String>,
     /// Invoke targets: logical name -> function name or ARN.
     #[serde(default)]
     pub functions: BTreeMap<String, String>,
+}
+
+impl Grants {
+    /// Every granted store: logical name -> (table, whether the guest may write it).
+    pub fn all_stores(&self) -> impl Iterator<Item = (&String, &String, Access)> {
+        let writable = self.stores.iter().map(|(name, table)| (name, table, Access::ReadWrite));
+        writable.chain(self.read_only_stores.iter().map(|(name, table)| (name, table, Access::ReadOnly)))
+    }
+}
+
+/// What a grant lets the guest do with a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read and write.
+    ReadWrite,
+    /// Read only: `get`, `exists`, `list-keys`, `get-many`.
+    ReadOnly,
 }
 
 /// How much a single invocation may use.
@@ -146,15 +167,18 @@ impl Default for Limits {
     }
 }
 
-/// The response an authorizer gives an HTTP API (v2) event.
+/// The response an authorizer gives an HTTP API payload 2.0 event (a payload 1.0 or REST event
+/// always gets an IAM policy: API Gateway accepts nothing else there).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthorizerResponse {
-    /// `{"isAuthorized": ..., "context": ...}` (HTTP API payload format 2.0 with simple responses).
+    /// An IAM policy document: API Gateway evaluates it per route, also when it is cached.
     #[default]
-    Simple,
-    /// An IAM policy document, as for REST APIs.
     Iam,
+    /// `{"isAuthorized": ..., "context": ...}` (payload 2.0 with simple responses): the policy
+    /// collapsed to a yes/no for the route called, which API Gateway caches per identity, so
+    /// an allow for `GET /items/1` would be served for `DELETE /items/1`. Only with caching off.
+    Simple,
 }
 
 /// The whole description of one function.
@@ -226,6 +250,7 @@ impl FunctionConfig {
         let bad = |msg: String| Err(ConfigError::invalid(origin, msg));
         for (kind, map) in [
             ("grants.stores", &self.grants.stores),
+            ("grants.read-only-stores", &self.grants.read_only_stores),
             ("grants.queues", &self.grants.queues),
             ("grants.functions", &self.grants.functions),
         ] {
@@ -234,6 +259,9 @@ impl FunctionConfig {
                     return bad(format!("{kind}: empty name or resource in `{name}` = `{resource}`"));
                 }
             }
+        }
+        if let Some(name) = self.grants.read_only_stores.keys().find(|n| self.grants.stores.contains_key(*n)) {
+            return bad(format!("store `{name}` is in both grants.stores and grants.read-only-stores"));
         }
         for key in self.config.keys() {
             let ok = !key.is_empty()

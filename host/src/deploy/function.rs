@@ -21,6 +21,9 @@ const DYNAMODB_ACTIONS: [&str; 6] = [
     "dynamodb:BatchWriteItem",
 ];
 
+/// What reading a store takes (a read-only grant), and nothing else.
+const DYNAMODB_READ_ACTIONS: [&str; 3] = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan"];
+
 /// Add `name`'s parameters, conditions, function, log group and output.
 pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> Result<(), String> {
     let config = &manifest.functions[name];
@@ -52,13 +55,21 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64}(,[0-9a-f]{64})*)?$",
         "Description": label("sha256 pins of the precompiled .cwasm artifacts, comma-separated (empty: compile at cold start)"),
     }));
+    // SQS refuses an event source whose queue's visibility timeout is below the function's.
+    let max_timeout = manifest.queues_worked_by(name).map(|(_, q)| q.visibility_timeout_secs).fold(900, u64::min);
     let timeout_param = format!("{}Timeout", pascal(name));
     template.parameters.insert(timeout_param.clone(), json!({
-        "Type": "Number", "Default": timeout, "MinValue": 1, "MaxValue": 900,
-        "Description": label("Lambda timeout in seconds (default from the manifest's limits.timeout-ms)"),
+        "Type": "Number", "Default": timeout, "MinValue": 1, "MaxValue": max_timeout,
+        "Description": label("Lambda timeout in seconds (default from the manifest's limits.timeout-ms; at most the visibility timeout of the queues it works)"),
     }));
     let has_version = format!("{}HasGuestVersion", pascal(name));
     template.conditions.insert(has_version.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&guest.version), ""] }] }));
+    // Only a guest that can change is refreshed: a pin or a version id means this exact guest.
+    let refreshes = format!("{}RefreshesGuest", pascal(name));
+    let empty = |param: &str| json!({ "Fn::Equals": [reference(param), ""] });
+    template.conditions.insert(refreshes.clone(), json!({ "Fn::And": [
+        { "Fn::Not": [empty("GuestRefreshSecs")] }, empty(&guest.version), empty(&guest.sha256), empty(&guest.precompiled),
+    ] }));
 
     let role_id = format!("{id}Role");
     let log_group_id = format!("{}LogGroup", pascal(name));
@@ -67,7 +78,7 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "Description": format!("{}: {}", name, role_description(config.role)),
         "Timeout": reference(&timeout_param),
         "Role": get_att(&role_id, "Arn"),
-        "Environment": { "Variables": environment(manifest, config, &guest, &has_version)? },
+        "Environment": { "Variables": environment(manifest, config, &guest, &has_version, &refreshes)? },
     });
     let events = events(manifest, name);
     if !events.is_empty() {
@@ -131,6 +142,7 @@ fn environment(
     config: &FunctionConfig,
     guest: &super::GuestParameters,
     has_version: &str,
+    refreshes: &str,
 ) -> Result<Map<String, Value>, String> {
     let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
     let mut vars = Map::new();
@@ -140,6 +152,10 @@ fn environment(
         { "Fn::Sub": &guest_url }] }));
     vars.insert("PLUGBOARD_GUEST_SHA256".into(), reference(&guest.sha256));
     vars.insert("PLUGBOARD_PRECOMPILED_SHA256".into(), reference(&guest.precompiled));
+    vars.insert(
+        crate::lambda::REFRESH_VAR.into(),
+        json!({ "Fn::If": [refreshes, reference("GuestRefreshSecs"), reference("AWS::NoValue")] }),
+    );
     let grants = &config.grants;
     let pairs = |map: &std::collections::BTreeMap<String, String>, target: &dyn Fn(&str) -> String| -> Value {
         let list: Vec<String> = map.iter().map(|(alias, to)| format!("{}={}", sub_escape(alias), target(to))).collect();
@@ -147,6 +163,10 @@ fn environment(
     };
     if !grants.stores.is_empty() {
         vars.insert("PLUGBOARD_STORES".into(), pairs(&grants.stores, &|t| format!("${{{}}}", table_id(t))));
+    }
+    if !grants.read_only_stores.is_empty() {
+        let tables = pairs(&grants.read_only_stores, &|t| format!("${{{}}}", table_id(t)));
+        vars.insert("PLUGBOARD_READ_ONLY_STORES".into(), tables);
     }
     if !grants.queues.is_empty() {
         // `Ref` of a queue is its URL, which saves the host a GetQueueUrl.
@@ -180,14 +200,19 @@ fn environment(
 fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Result<Vec<Value>, String> {
     let guest = guest_parameters(name);
     let stem = json!({ "Fn::Select": [0, { "Fn::Split": [".wasm", reference(&guest.key)] }] });
-    let mut list = vec![json!({
-        "Effect": "Allow",
-        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-        "Resource": [
-            { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::${{GuestBucket}}/${{{}}}", guest.key) },
-            { "Fn::Sub": ["arn:${AWS::Partition}:s3:::${GuestBucket}/${Stem}.*.cwasm", { "Stem": stem }] },
-        ],
-    })];
+    // The guest by version id too (a rollback); artifacts only by their digest-named keys.
+    let mut list = vec![
+        json!({
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": { "Fn::Sub": format!("arn:${{AWS::Partition}}:s3:::${{GuestBucket}}/${{{}}}", guest.key) },
+        }),
+        json!({
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": { "Fn::Sub": ["arn:${AWS::Partition}:s3:::${GuestBucket}/${Stem}.*.cwasm", { "Stem": stem }] },
+        }),
+    ];
     let grants = &config.grants;
     let resources = |ids: Vec<String>| -> Vec<Value> {
         let mut ids = ids;
@@ -198,6 +223,12 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
     if !grants.stores.is_empty() {
         let tables = resources(grants.stores.values().map(|t| table_id(t)).collect());
         list.push(json!({ "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": tables }));
+    }
+    // Tables read only, unless a read-write grant already covers them.
+    let read_only: Vec<String> =
+        grants.read_only_stores.values().filter(|t| !grants.stores.values().any(|w| w == *t)).map(|t| table_id(t)).collect();
+    if !read_only.is_empty() {
+        list.push(json!({ "Effect": "Allow", "Action": DYNAMODB_READ_ACTIONS, "Resource": resources(read_only) }));
     }
     if !grants.queues.is_empty() {
         let queues = resources(grants.queues.values().map(|q| queue_id(q)).collect());
@@ -218,8 +249,9 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
     let worked: Vec<String> =
         manifest.queues_worked_by(name).map(|(q, _)| queue_id(q)).collect();
     if !worked.is_empty() {
-        // What the SQS event source needs, on exactly the queues this worker is fed by.
-        let actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"];
+        // What the SQS event source needs, on exactly the queues this worker is fed by (the host
+        // never changes a message's visibility: a failed record is reported, not released).
+        let actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
         list.push(json!({ "Effect": "Allow", "Action": actions, "Resource": resources(worked) }));
     }
     let secrets: Vec<&str> = config.config.values().filter_map(|v| v.strip_prefix(SECRET_PREFIX)).collect();

@@ -23,6 +23,8 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest) -> Result<(), St
         let mut properties = json!({ "VisibilityTimeout": queue.visibility_timeout_secs, "SqsManagedSseEnabled": true });
         if fifo {
             properties["FifoQueue"] = json!(true);
+            // Written either way, so the template says which mode the queue uses.
+            properties["ContentBasedDeduplication"] = json!(queue.content_based_deduplication);
         }
         if dead_letters.contains(&name) {
             properties["MessageRetentionPeriod"] = json!(DEAD_LETTER_RETENTION_SECS);

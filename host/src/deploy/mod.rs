@@ -153,8 +153,8 @@ fn global_parameters() -> BTreeMap<String, Value> {
             "Description": "How long CloudWatch keeps each function's logs",
         })),
         ("GuestRefreshSecs".into(), json!({
-            "Type": "String", "Default": "", "AllowedPattern": "^[0-9]*$",
-            "Description": "If set, a warm function re-checks its unpinned guest's ETag this often (seconds) and swaps in a new upload; empty: only new instances load a new guest",
+            "Type": "String", "Default": "", "AllowedPattern": "^([1-9][0-9]*)?$",
+            "Description": "If set, a warm function whose guest is unpinned and unversioned re-checks its ETag this often (seconds) and swaps in a new upload; pinned or versioned functions ignore it; empty: only new instances load a new guest",
         })),
     ])
 }
@@ -166,7 +166,6 @@ fn globals() -> Value {
         "CodeUri": CODE_URI,
         "Architectures": [{ "Ref": "Architecture" }],
         "MemorySize": { "Ref": "MemorySize" },
-        "Environment": { "Variables": { "PLUGBOARD_GUEST_REFRESH_SECS": { "Ref": "GuestRefreshSecs" } } },
     }})
 }
 

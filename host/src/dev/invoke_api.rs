@@ -60,7 +60,7 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
     // As on Lambda: an Event payload sent by a Plugboard host carries its depth in an envelope.
     let (payload, envelope_depth) = unwrap_event(payload);
     let depth = depth(request).max(envelope_depth);
-    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth, deadline: None, kind: None };
+    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth, ..Invocation::default() };
     let mut response = match request.header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "Event" => {
             tokio::spawn(async move {

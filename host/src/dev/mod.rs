@@ -60,6 +60,7 @@ impl DevApp {
             .map(|(name, q)| {
                 let settings = QueueSettings {
                     fifo: name.ends_with(".fifo"),
+                    content_based_dedup: q.content_based_deduplication,
                     visibility_timeout_ms: q.visibility_timeout_secs * 1000,
                     max_receives: q.dead_letter.as_ref().map(|_| q.max_receives),
                     dead_letter: q.dead_letter.clone(),

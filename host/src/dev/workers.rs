@@ -32,13 +32,18 @@ pub fn spawn(queues: &Arc<EmbeddedQueues>, queue: &str, settings: &Queue, functi
 
 async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Function) {
     let Some(waker) = queues.waker(queue) else { return };
+    let idle = || tokio::time::timeout(IDLE_POLL, waker.notified());
     loop {
         if !queues.has_visible(queue) {
-            let _ = tokio::time::timeout(IDLE_POLL, waker.notified()).await;
+            let _ = idle().await;
             continue;
         }
         let received = match queues.receive(queue, batch).await {
-            Ok(received) if received.is_empty() => continue,
+            // Another poller took it: wait, as when there was nothing.
+            Ok(received) if received.is_empty() => {
+                let _ = idle().await;
+                continue;
+            }
             Ok(received) => received,
             Err(e) => {
                 tracing::error!(queue, error = %e, "receive failed");

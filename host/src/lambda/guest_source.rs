@@ -46,6 +46,24 @@ struct Refresh {
     seen: tokio::sync::Mutex<(Option<String>, Instant)>,
 }
 
+/// How often a warm instance re-checks its guest's ETag, from `PLUGBOARD_GUEST_REFRESH_SECS`
+/// (`refresh_secs`): only an unpinned `s3://` guest without a version id can change, so anything
+/// else with a refresh set is a configuration error, found at cold start.
+pub fn refresh_every(config: &FunctionConfig, refresh_secs: Option<u64>) -> anyhow::Result<Option<Duration>> {
+    let Some(secs) = refresh_secs else { return Ok(None) };
+    anyhow::ensure!(secs >= 1, "PLUGBOARD_GUEST_REFRESH_SECS must be at least 1");
+    let pinned = config.guest_sha256.is_some() || !config.precompiled_sha256.is_empty();
+    let fixed = match config.guest.as_deref() {
+        Some(guest) if guest.starts_with("s3://") => S3Location::parse(guest).is_none_or(|o| o.version_id.is_some()),
+        _ => true,
+    };
+    anyhow::ensure!(
+        !pinned && !fixed,
+        "PLUGBOARD_GUEST_REFRESH_SECS needs an unpinned s3:// guest without versionId: a pin or version means this exact guest"
+    );
+    Ok(Some(Duration::from_secs(secs)))
+}
+
 impl GuestSource {
     /// The source `config.guest` names; `refresh_secs` from `PLUGBOARD_GUEST_REFRESH_SECS`.
     pub fn new(
@@ -62,23 +80,8 @@ impl GuestSource {
         } else {
             Location::Path(PathBuf::from(&display))
         };
-        let refresh = match refresh_secs {
-            None => None,
-            Some(secs) => {
-                let pinned = config.guest_sha256.is_some() || !config.precompiled_sha256.is_empty();
-                let fixed = match &location {
-                    Location::S3 { object, .. } => object.version_id.is_some(),
-                    Location::Path(_) => true,
-                };
-                anyhow::ensure!(secs >= 1, "PLUGBOARD_GUEST_REFRESH_SECS must be at least 1");
-                anyhow::ensure!(
-                    !pinned && !fixed,
-                    "PLUGBOARD_GUEST_REFRESH_SECS needs an unpinned s3:// guest without versionId: a pin or version means this exact guest"
-                );
-                let seen = tokio::sync::Mutex::new((None, Instant::now()));
-                Some(Refresh { every: Duration::from_secs(secs), seen })
-            }
-        };
+        let refresh = refresh_every(config, refresh_secs)?
+            .map(|every| Refresh { every, seen: tokio::sync::Mutex::new((None, Instant::now())) });
         let cache = match CompileCache::open(&CompileCache::default_dir(), runtime) {
             Ok(cache) => Some(cache),
             Err(e) => {

@@ -15,7 +15,7 @@ use crate::function::{Backends, Function, Invocation};
 use crate::runtime::precompiled::Origin;
 use crate::runtime::{EngineSettings, Runtime};
 
-mod guest_source;
+pub mod guest_source;
 pub use guest_source::{GuestSource, Loaded};
 
 /// Seconds between ETag checks of an unpinned S3 guest; unset means never.
@@ -104,7 +104,7 @@ pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    Invocation { request_id: context.request_id.clone(), depth, deadline: deadline(context.deadline, now_ms), kind: None }
+    Invocation { request_id: context.request_id.clone(), depth, deadline: deadline(context.deadline, now_ms), ..Invocation::default() }
 }
 
 /// Longest a Lambda invocation can run: no real deadline lies further back than this.

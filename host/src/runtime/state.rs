@@ -25,6 +25,18 @@ pub struct HostState {
     call: CallInfo,
 }
 
+/// A wall clock that always reads one instant (since the Unix epoch): deterministic test cases.
+struct PinnedClock(std::time::Duration);
+
+impl wasmtime_wasi::HostWallClock for PinnedClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
 impl HostState {
     /// A store for one call of the function described by `env`.
     pub fn new_store(engine: &wasmtime::Engine, env: Arc<FunctionEnv>, call: CallInfo) -> Store<HostState> {
@@ -32,11 +44,12 @@ impl HostState {
         // only its imports. Its stdout/stderr (a Rust panic message, say) is kept, capped, and
         // logged after the call.
         let output = CappedOutput::new(MAX_OUTPUT);
-        let wasi = WasiCtx::builder()
-            .stdout(output.clone())
-            .stderr(output.clone())
-            .max_random_size(MAX_RANDOM_BYTES)
-            .build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(output.clone()).stderr(output.clone()).max_random_size(MAX_RANDOM_BYTES);
+        if let Some(at) = call.clock {
+            wasi.wall_clock(PinnedClock(at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default()));
+        }
+        let wasi = wasi.build();
         let limiter = MemoryCap::new(u64::from(env.config.limits.memory_mb) * 1024 * 1024);
         let deadline = call.deadline;
         let mut table = ResourceTable::new();

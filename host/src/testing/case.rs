@@ -37,6 +37,10 @@ pub struct Case {
     /// Key-value state before the call: store (the guest's name for it) -> key -> value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seed: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The guest's wall clock for this case, pinned (Unix seconds): signatures and expiries
+    /// with a timestamp stay valid. Unset: the real clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<u64>,
     /// Config values for this case, over the suite's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,

@@ -104,9 +104,9 @@ impl Suite {
     async fn try_run(&self, case: &Case) -> anyhow::Result<CaseResult> {
         let grants = &self.config.grants;
         let keyvalue = Arc::new(MemoryKeyValue::new());
-        grants.stores.values().for_each(|t| keyvalue.create_table(t));
+        grants.all_stores().for_each(|(_, t, _)| keyvalue.create_table(t));
         for (store, entries) in &case.seed {
-            let table = grants.stores.get(store).and_then(|t| keyvalue.table(t));
+            let table = grants.all_stores().find(|(name, ..)| *name == store).and_then(|(_, t, _)| keyvalue.table(t));
             let table = table.with_context(|| format!("seed.{store}: the function is granted no store `{store}`"))?;
             for (key, value) in entries {
                 table.set(key, case::body_bytes(value)).await.map_err(|e| anyhow::anyhow!("seed.{store}.{key}: {e:?}"))?;
@@ -120,7 +120,8 @@ impl Suite {
         let backends = Backends { keyvalue: keyvalue.clone(), queue: queues.clone(), invoker: invoker.clone() };
         let function = Function::new("test", config, self.runtime.clone(), self.guest.clone(), backends);
         let event = case.event(self.config.role).map_err(anyhow::Error::msg)?;
-        let invocation = Invocation { request_id: "plugboard-test".into(), ..Invocation::default() };
+        let clock = case.now.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        let invocation = Invocation { request_id: "plugboard-test".into(), clock, ..Invocation::default() };
         let started = Instant::now();
         let result = function.handle(event, invocation).await;
         let elapsed = started.elapsed();
@@ -128,7 +129,7 @@ impl Suite {
         let mut outcome = self.outcome(case, &result);
         // Each granted store read once; the recorded outcome and the checks both use it.
         let mut after: BTreeMap<&str, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
-        for (alias, table) in &grants.stores {
+        for (alias, table, _) in grants.all_stores() {
             let contents: BTreeMap<String, Vec<u8>> = keyvalue.table(table).map(|t| t.snapshot()).unwrap_or_default().into_iter().collect();
             if !contents.is_empty() {
                 outcome.store.insert(alias.clone(), contents.iter().map(|(k, v)| (k.clone(), check::recorded(v))).collect());

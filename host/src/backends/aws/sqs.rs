@@ -49,6 +49,8 @@ where
         (Some(code), _) if code.contains("NonExistentQueue") || code.contains("QueueDoesNotExist") => {
             QueueError::NoSuchQueue
         }
+        // The sender's mistake (e.g. a FIFO message without a deduplication id): the guest's.
+        (Some(code), text) if code.contains("InvalidParameterValue") => QueueError::InvalidMessage(text),
         (_, text) => QueueError::Other(text),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -14,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::{EmbeddedDb, now_ms};
 use crate::bindings::plugboard::host::queue::AttributeValue;
-use crate::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
+use crate::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key};
 
 /// Messages: (queue, sequence) -> JSON [`StoredMessage`].
 const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("queue-messages");
@@ -30,6 +31,8 @@ const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 pub struct QueueSettings {
     /// FIFO (`.fifo` name): order per group, deduplication.
     pub fifo: bool,
+    /// FIFO only: a message without a deduplication id is deduplicated by its body (else refused).
+    pub content_based_dedup: bool,
     /// How long a received message stays hidden before it is delivered again.
     pub visibility_timeout_ms: u64,
     /// Receives after which a message moves to `dead_letter` instead of being delivered.
@@ -82,6 +85,9 @@ pub struct QueueStats {
     pub in_flight: u64,
     /// Sent with a delay not yet over.
     pub delayed: u64,
+    /// Receives that found nothing to deliver since start (SQS's `NumberOfEmptyReceives`): a
+    /// poller that spins shows here.
+    pub empty_receives: u64,
 }
 
 /// The app's queues in the embedded database.
@@ -89,6 +95,34 @@ pub struct EmbeddedQueues {
     db: Arc<EmbeddedDb>,
     settings: HashMap<String, QueueSettings>,
     wakers: HashMap<String, Arc<Notify>>,
+    empty_receives: HashMap<String, AtomicU64>,
+}
+
+/// Which ready messages may be delivered, in queue order: on a FIFO queue, a group with a
+/// message in flight (or delayed) delivers nothing after it. One rule for `has_visible` and
+/// `receive`, so a poller never sees work that a receive would not hand out.
+struct Deliverable {
+    fifo: bool,
+    now: u64,
+    blocked: HashSet<String>,
+}
+
+impl Deliverable {
+    fn new(fifo: bool) -> Self {
+        Deliverable { fifo, now: now_ms(), blocked: HashSet::new() }
+    }
+
+    /// Whether `message`, the next in queue order, may be delivered now.
+    fn admits(&mut self, message: &StoredMessage) -> bool {
+        let group = message.group_id.as_deref().unwrap_or_default();
+        if message.visible_ms > self.now {
+            if self.fifo {
+                self.blocked.insert(group.to_string());
+            }
+            return false;
+        }
+        !(self.fifo && self.blocked.contains(group))
+    }
 }
 
 fn other(e: impl std::fmt::Display) -> QueueError {
@@ -121,18 +155,12 @@ pub fn attribute_json(value: &AttributeValue) -> Value {
     }
 }
 
-fn dedup_key(message: &OutgoingMessage) -> String {
-    match &message.deduplication_id {
-        Some(id) => id.clone(),
-        None => format!("content-{}", crate::runtime::precompiled::sha256_hex(message.body.as_bytes())),
-    }
-}
-
 impl EmbeddedQueues {
     /// The queues named in `settings`, stored in `db`.
     pub fn new(db: Arc<EmbeddedDb>, settings: HashMap<String, QueueSettings>) -> Self {
         let wakers = settings.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
-        EmbeddedQueues { db, settings, wakers }
+        let empty_receives = settings.keys().map(|name| (name.clone(), AtomicU64::new(0))).collect();
+        EmbeddedQueues { db, settings, wakers, empty_receives }
     }
 
     /// Wakes `queue`'s workers when a message arrives.
@@ -140,10 +168,12 @@ impl EmbeddedQueues {
         self.wakers.get(queue).cloned()
     }
 
-    /// Whether `queue` has a message ready (a cheap read, so idle workers do not write).
+    /// Whether `queue` has a message a receive would deliver (a cheap read, so idle workers do
+    /// not write).
     pub fn has_visible(&self, queue: &str) -> bool {
-        let now = now_ms();
-        self.scan(queue, |m| m.visible_ms <= now).unwrap_or(false)
+        let fifo = self.settings.get(queue).is_some_and(|s| s.fifo);
+        let mut deliverable = Deliverable::new(fifo);
+        self.scan(queue, |m| deliverable.admits(m)).unwrap_or(false)
     }
 
     fn scan(&self, queue: &str, mut stop: impl FnMut(&StoredMessage) -> bool) -> Result<bool, String> {
@@ -164,11 +194,15 @@ impl EmbeddedQueues {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?.clone();
         let name = queue.to_string();
         let moved_to = settings.dead_letter.clone();
-        // A lost receive only means the message is delivered again: no fsync of its own.
-        let (received, moved) = self.db.write_lazy(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
+        // Durable before delivery: a receive count lost with the process would let a message that
+        // kills it come back forever with the same count, never reaching the dead-letter queue.
+        let (received, moved) = self.db.write(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
+        if received.is_empty() {
+            if let Some(count) = self.empty_receives.get(queue) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if moved > 0 {
-            // A dead letter is worth an fsync: the durable commit covers the lazy one before it.
-            self.flush().await?;
             tracing::warn!(queue, dead_letter = ?moved_to, count = moved, "messages moved to the dead-letter queue after the maximum receives");
         }
         Ok(received)
@@ -209,7 +243,8 @@ impl EmbeddedQueues {
         names
             .into_iter()
             .map(|name| {
-                let mut stats = QueueStats { name: name.clone(), visible: 0, in_flight: 0, delayed: 0 };
+                let empty_receives = self.empty_receives.get(name).map_or(0, |c| c.load(Ordering::Relaxed));
+                let mut stats = QueueStats { name: name.clone(), visible: 0, in_flight: 0, delayed: 0, empty_receives };
                 let _ = self.scan(name, |m| {
                     match (m.visible_ms <= now, m.receive_count > 0) {
                         (true, _) => stats.visible += 1,
@@ -280,21 +315,15 @@ fn move_all(txn: &WriteTransaction, from: &str, to: &str) -> Result<usize, redb:
 }
 
 fn receive_in(txn: &WriteTransaction, queue: &str, settings: &QueueSettings, max: usize) -> Result<(Vec<Received>, usize), redb::Error> {
-    let now = now_ms();
+    let mut deliverable = Deliverable::new(settings.fifo);
+    let now = deliverable.now;
     let mut candidates = Vec::new();
     {
         let table = txn.open_table(MESSAGES)?;
-        // FIFO: a group with a hidden message (in flight) delivers nothing after it.
-        let mut blocked = HashSet::new();
         for entry in table.range((queue, 0)..=(queue, u64::MAX))? {
             let (key, value) = entry?;
             let Some(message) = decode(value.value()) else { continue };
-            let group = message.group_id.clone().unwrap_or_default();
-            if message.visible_ms > now {
-                blocked.insert(group);
-                continue;
-            }
-            if settings.fifo && blocked.contains(&group) {
+            if !deliverable.admits(&message) {
                 continue;
             }
             candidates.push((key.value().1, message));
@@ -329,7 +358,7 @@ impl QueueBackend for EmbeddedQueues {
         messages: Vec<OutgoingMessage>,
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?;
-        let (fifo, name) = (settings.fifo, queue.to_string());
+        let (fifo, content_based, name) = (settings.fifo, settings.content_based_dedup, queue.to_string());
         let ids = self
             .db
             .write(move |txn| {
@@ -337,12 +366,18 @@ impl QueueBackend for EmbeddedQueues {
                 let mut ids = Vec::with_capacity(messages.len());
                 let mut dedup = txn.open_table(DEDUP)?;
                 for message in messages {
-                    let key = fifo.then(|| dedup_key(&message));
+                    let key = match fifo.then(|| dedup_key(&message, content_based)).transpose() {
+                        Ok(key) => key,
+                        Err(refused) => {
+                            ids.push(Err(refused));
+                            continue;
+                        }
+                    };
                     if let Some(key) = &key {
                         let seen = dedup.get((name.as_str(), key.as_str()))?.map(|v| (v.value().0, v.value().1.to_string()));
                         if let Some((_, id)) = seen.filter(|(at, _)| now.saturating_sub(*at) < DEDUP_WINDOW_MS) {
                             // A duplicate is accepted with the first message's id, as SQS does.
-                            ids.push(id);
+                            ids.push(Ok(id));
                             continue;
                         }
                     }
@@ -363,7 +398,7 @@ impl QueueBackend for EmbeddedQueues {
                     };
                     let seq = next_seq(txn)?;
                     txn.open_table(MESSAGES)?.insert((name.as_str(), seq), encode(&stored).as_slice())?;
-                    ids.push(id);
+                    ids.push(Ok(id));
                 }
                 Ok(ids)
             })
@@ -372,6 +407,6 @@ impl QueueBackend for EmbeddedQueues {
         if let Some(waker) = self.waker(queue) {
             waker.notify_waiters();
         }
-        Ok(ids.into_iter().map(Ok).collect())
+        Ok(ids)
     }
 }

@@ -164,13 +164,13 @@ impl KeyValueView<'_> {
 
     /// Write `entries` (already within the batch limits).
     async fn set_many(&mut self, bucket: Resource<Bucket>, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
+        let table = self.writable(&bucket)?;
         bounded(self.call, table.set_many(entries)).await?
     }
 
     /// Remove `keys` (already within the batch limits).
     async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
+        let table = self.writable(&bucket)?;
         bounded(self.call, table.delete_many(keys)).await?
     }
 }

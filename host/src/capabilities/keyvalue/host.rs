@@ -5,12 +5,24 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item, push_handle};
+use crate::config::Access;
 use crate::bindings::wasi::keyvalue::{atomics, store};
 use crate::capabilities::bounded;
 
 impl KeyValueView<'_> {
+    /// The table behind `bucket`, to read.
     pub(super) fn table_of(&self, bucket: &Resource<Bucket>) -> Result<Arc<dyn KeyValueTable>, KvError> {
         let bucket = self.table.get(bucket).map_err(|e| KvError::Trap(e.into()))?;
+        Ok(bucket.table.clone())
+    }
+
+    /// The table behind `bucket`, to write: `access-denied` when the grant is read-only.
+    pub(super) fn writable(&self, bucket: &Resource<Bucket>) -> Result<Arc<dyn KeyValueTable>, KvError> {
+        let bucket = self.table.get(bucket).map_err(|e| KvError::Trap(e.into()))?;
+        if bucket.access == Access::ReadOnly {
+            tracing::warn!("guest wrote to a store it was granted read-only");
+            return Err(KvError::AccessDenied);
+        }
         Ok(bucket.table.clone())
     }
 }
@@ -24,12 +36,12 @@ impl store::Host for KeyValueView<'_> {
     }
 
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, KvError> {
-        let Some(table_name) = self.ctx.grants.get(&identifier) else {
+        let Some((table_name, access)) = self.ctx.grants.get(&identifier) else {
             tracing::warn!(store = identifier, "guest opened a store it was not granted");
             return Err(KvError::AccessDenied);
         };
         let table = bounded(self.call, self.ctx.backend.open(table_name)).await??;
-        push_handle(self.table, Bucket { table })
+        push_handle(self.table, Bucket { table, access: *access })
     }
 }
 
@@ -41,13 +53,13 @@ impl store::HostBucket for KeyValueView<'_> {
     }
 
     async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
+        let table = self.writable(&bucket)?;
         check_item(&key, Some(&value))?;
         bounded(self.call, table.set(&key, value)).await?
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), KvError> {
-        let table = self.table_of(&bucket)?;
+        let table = self.writable(&bucket)?;
         check_item(&key, None)?;
         bounded(self.call, table.delete(&key)).await?
     }
@@ -76,7 +88,7 @@ impl store::HostBucket for KeyValueView<'_> {
 
 impl atomics::Host for KeyValueView<'_> {
     async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: i64) -> Result<i64, KvError> {
-        let table = self.table_of(&bucket)?;
+        let table = self.writable(&bucket)?;
         check_item(&key, None)?;
         bounded(self.call, table.increment(&key, delta)).await?
     }
@@ -112,7 +124,8 @@ impl atomics::Host for KeyValueView<'_> {
 
 impl atomics::HostCas for KeyValueView<'_> {
     async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Resource<Cas>, KvError> {
-        let table = self.table_of(&bucket)?;
+        // A CAS handle exists to write: refused up front on a read-only store.
+        let table = self.writable(&bucket)?;
         check_item(&key, None)?;
         // Snapshot the version now: the swap expects it (absent: still absent). Only the version
         // is kept, so a guest holding many handles costs the host a key each, not a value.

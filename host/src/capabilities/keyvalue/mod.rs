@@ -16,6 +16,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTabl
 
 use super::{CallInfo, DeadlineExceeded};
 use crate::bindings::wasi::keyvalue::{atomics, store};
+use crate::config::{Access, Grants};
 
 /// Largest key accepted: DynamoDB's partition-key limit.
 pub const MAX_KEY_BYTES: usize = 2048;
@@ -154,18 +155,28 @@ pub trait KeyValueTable: Send + Sync {
     }
 }
 
-/// What one function's guest may open: logical store name -> table, and the backend.
+/// What one function's guest may open: logical store name -> table and access, and the backend.
 #[derive(Clone)]
 pub struct KeyValueCtx {
     /// Granted stores.
-    pub grants: BTreeMap<String, String>,
+    pub grants: BTreeMap<String, (String, Access)>,
     /// Where the tables live.
     pub backend: Arc<dyn KeyValueBackend>,
+}
+
+impl KeyValueCtx {
+    /// The stores `grants` names, read-write and read-only, over `backend`.
+    pub fn new(grants: &Grants, backend: Arc<dyn KeyValueBackend>) -> Self {
+        let grants = grants.all_stores().map(|(name, table, access)| (name.clone(), (table.clone(), access))).collect();
+        KeyValueCtx { grants, backend }
+    }
 }
 
 /// An open store, as the guest's `bucket` resource.
 pub struct Bucket {
     table: Arc<dyn KeyValueTable>,
+    /// What the grant allows: a write to a read-only store is `access-denied`.
+    access: Access,
 }
 
 /// A compare-and-swap in progress, as the guest's `cas` resource.

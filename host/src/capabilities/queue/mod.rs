@@ -143,6 +143,19 @@ pub fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), Queue
     Ok(())
 }
 
+/// The key a FIFO queue deduplicates `message` by, as SQS does: its deduplication id, or, on a
+/// queue with content-based deduplication, the hex SHA-256 of its body (not its attributes). A
+/// FIFO send with neither is refused, as SQS refuses it.
+pub fn dedup_key(message: &OutgoingMessage, content_based: bool) -> Result<String, QueueError> {
+    match &message.deduplication_id {
+        Some(id) => Ok(id.clone()),
+        None if content_based => Ok(crate::runtime::precompiled::sha256_hex(message.body.as_bytes())),
+        None => Err(QueueError::InvalidMessage(
+            "the queue has no content-based deduplication, so a FIFO message needs a deduplication id".into(),
+        )),
+    }
+}
+
 /// What one function's guest may send to: logical queue name -> queue, and the backend.
 #[derive(Clone)]
 pub struct QueueCtx {

@@ -1,0 +1,87 @@
+//! `plugboard dev` as a process: started on a free port, driven over HTTP and its CLI.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use plugboard::dev::admin::{self, HttpAnswer};
+use serde_json::Value;
+
+/// A running `plugboard dev` on a free port; killed (not stopped) when dropped.
+pub struct Dev {
+    /// Where it listens.
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dev {
+    /// CPU time the process has used so far (user + system, from `/proc`), in clock ticks
+    /// (1/100 s on Linux).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
+    pub fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["dev", "--port", "0", "--manifest"])
+            .arg(dir.join("plugboard.toml"))
+            .env("PLUGBOARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("plugboard dev starts");
+        let mut first = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+        // Keep reading, so the server's later output never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = first.split_whitespace().last().unwrap_or_default().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "banner: {first}");
+        Dev { url, child }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
+        admin::request(method, &format!("{}{path}", self.url), headers, body.as_bytes().to_vec()).await.unwrap()
+    }
+
+    pub async fn admin(&self, method: &str, path: &str) -> Value {
+        admin::call(&self.url, method, path).await.unwrap()
+    }
+
+    /// `plugboard queue ARGS --url` as a process; its stdout.
+    pub fn queue_cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("queue").args(args).args(["--url", &self.url]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until `check` holds for the queue stats, or panic after 20 s.
+    pub async fn wait_for_queues(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let stats = self.admin("GET", "queues").await;
+            if check(&stats) {
+                return stats;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{what}: {stats}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub fn depth(stats: &Value, queue: &str) -> u64 {
+    let q = stats.as_array().unwrap().iter().find(|q| q["name"] == queue).unwrap();
+    q["visible"].as_u64().unwrap() + q["in_flight"].as_u64().unwrap() + q["delayed"].as_u64().unwrap()
+}
+

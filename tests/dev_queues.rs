@@ -1,0 +1,107 @@
+//! `plugboard dev`'s queue workers as a process: a FIFO group blocked by a message in flight
+//! costs no busy polling, and a message that kills the process still reaches the dead-letter
+//! queue after the maximum receives (the receive count survives the kill).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::dev::{Dev, depth};
+use common::root;
+use plugboard::backends::embedded::{EmbeddedDb, EmbeddedQueues, QueueSettings};
+use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend};
+use serde_json::Value;
+
+/// An app whose only function is the chaos guest working `queue` (`visibility` seconds, 2
+/// receives before `dlq`), with a minute's budget per message.
+fn app_dir(queue: &str, dlq: &str, visibility: u64) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plugboard-devq-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chaos = root().join("guests/dist/chaos.wasm");
+    let manifest = format!(
+        r#"[app]
+name = "queues"
+state-dir = ".plugboard"
+
+[functions.worker]
+role = "queue-worker"
+guest = "{}"
+limits = {{ timeout-ms = 60000 }}
+
+[queues."{queue}"]
+worker = "worker"
+batch-size = 1
+max-concurrency = 2
+visibility-timeout-secs = {visibility}
+max-receives = 2
+dead-letter = "{dlq}"
+content-based-deduplication = true
+
+[queues."{dlq}"]
+content-based-deduplication = true
+"#,
+        chaos.display()
+    );
+    std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
+    dir
+}
+
+/// Put `bodies` (one FIFO group) on `queue` in `dir`'s state, before dev starts.
+async fn enqueue(dir: &std::path::Path, queue: &str, bodies: &[&str]) {
+    let settings = QueueSettings { fifo: true, content_based_dedup: true, visibility_timeout_ms: 1000, max_receives: None, dead_letter: None };
+    let queues = EmbeddedQueues::new(EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap(), [(queue.to_string(), settings)].into());
+    let messages = bodies
+        .iter()
+        .map(|b| OutgoingMessage { body: b.to_string(), attributes: vec![], delay_seconds: None, group_id: Some("g".into()), deduplication_id: None })
+        .collect();
+    assert!(queues.send_batch(queue, messages).await.unwrap().iter().all(Result::is_ok));
+}
+
+fn stats_of<'a>(stats: &'a Value, queue: &str) -> &'a Value {
+    stats.as_array().unwrap().iter().find(|q| q["name"] == queue).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_fifo_group_costs_no_busy_polling() {
+    let dir = app_dir("jobs.fifo", "jobs-dlq.fifo", 10);
+    // The first holds its group for 3 s; the second is ready but must wait behind it.
+    enqueue(&dir, "jobs.fifo", &["sleep:3000", "next"]).await;
+    let dev = Dev::start(&dir);
+    dev.wait_for_queues("the first in flight", |s| stats_of(s, "jobs.fifo")["in_flight"] == 1).await;
+    let cpu_before = dev.cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu = dev.cpu_ticks() - cpu_before;
+    let stats = dev.admin("GET", "queues").await;
+    let empty = stats_of(&stats, "jobs.fifo")["empty_receives"].as_u64().unwrap();
+    // Two pollers waiting 100 ms between looks would make at most a few dozen; a spinning one
+    // makes thousands a second, and burns a core.
+    assert!(empty < 40, "{empty} empty receives in 2 s while the group was blocked");
+    assert!(cpu < 50, "{cpu} ticks of CPU in 2 s while the group was blocked (200 would be a core)");
+    dev.wait_for_queues("both processed", |s| depth(s, "jobs.fifo") == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_that_kills_the_process_reaches_the_dead_letter_queue() {
+    let dir = app_dir("kills.fifo", "kills-dlq.fifo", 1);
+    enqueue(&dir, "kills.fifo", &["sleep:60000"]).await;
+    // Killed with the message in flight, twice: each receive must have counted.
+    for attempt in 1..=2u64 {
+        let dev = Dev::start(&dir);
+        let started = std::time::Instant::now();
+        loop {
+            let peeked = dev.admin("GET", "queues/kills.fifo/messages?limit=1").await;
+            if peeked[0]["receiveCount"] == attempt && stats_of(&dev.admin("GET", "queues").await, "kills.fifo")["in_flight"] == 1 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "attempt {attempt}: {peeked}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(dev);
+    }
+    let dev = Dev::start(&dir);
+    dev.wait_for_queues("moved to the dead-letter queue after 2 receives", |s| {
+        depth(s, "kills-dlq.fifo") == 1 && depth(s, "kills.fifo") == 0
+    })
+    .await;
+}
