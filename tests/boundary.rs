@@ -2,8 +2,11 @@
 //! host's memory stays bounded (batch sizes, handles, answers, output), time limits hold (an
 //! invocation past its deadline fails at once, FIFO records out of time are reported), and a
 //! forged invoke depth cannot reopen a recursion. Each invocation ends cleanly; the next works.
+//! `fuzz_corpus` replays the fuzz targets' corpus and crash inputs.
 
 mod common;
+#[path = "boundary/fuzz_corpus.rs"]
+mod fuzz_corpus;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,11 @@
 //! `plugboard dev`'s queue workers as a process: a FIFO group blocked by a message in flight
-//! costs no busy polling, and a message that kills the process still reaches the dead-letter
-//! queue after the maximum receives (the receive count survives the kill).
+//! costs no busy polling, a message that kills the process still reaches the dead-letter queue
+//! after the maximum receives (the receive count survives the kill), and the Scalable Webhook
+//! loses and double-counts nothing across a SIGKILL under load (`webhook_load`).
 
 mod common;
+#[path = "dev_queues/webhook_load.rs"]
+mod webhook_load;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,8 +16,8 @@ use plugboard::backends::embedded::{EmbeddedDb, EmbeddedQueues, QueueSettings};
 use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend};
 use serde_json::Value;
 
-/// An app whose only function is the chaos guest working `queue` (`visibility` seconds, 2
-/// receives before `dlq`), with a minute's budget per message.
+/// An app whose only function is the chaos guest working `queue` with one poller (`visibility`
+/// seconds, 2 receives before `dlq`), with a minute's budget per message.
 fn app_dir(queue: &str, dlq: &str, visibility: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plugboard-devq-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -32,7 +35,7 @@ limits = {{ timeout-ms = 60000 }}
 [queues."{queue}"]
 worker = "worker"
 batch-size = 1
-max-concurrency = 2
+max-concurrency = 1
 visibility-timeout-secs = {visibility}
 max-receives = 2
 dead-letter = "{dlq}"
@@ -74,7 +77,7 @@ async fn a_blocked_fifo_group_costs_no_busy_polling() {
     let cpu = dev.cpu_ticks() - cpu_before;
     let stats = dev.admin("GET", "queues").await;
     let empty = stats_of(&stats, "jobs.fifo")["empty_receives"].as_u64().unwrap();
-    // Two pollers waiting 100 ms between looks would make at most a few dozen; a spinning one
+    // A poller waiting 100 ms between looks makes at most a couple of dozen; a spinning one
     // makes thousands a second, and burns a core.
     assert!(empty < 40, "{empty} empty receives in 2 s while the group was blocked");
     assert!(cpu < 50, "{cpu} ticks of CPU in 2 s while the group was blocked (200 would be a core)");
@@ -83,7 +86,7 @@ async fn a_blocked_fifo_group_costs_no_busy_polling() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_that_kills_the_process_reaches_the_dead_letter_queue() {
-    let dir = app_dir("kills.fifo", "kills-dlq.fifo", 1);
+    let dir = app_dir("kills.fifo", "kills-dlq.fifo", 3);
     enqueue(&dir, "kills.fifo", &["sleep:60000"]).await;
     // Killed with the message in flight, twice: each receive must have counted.
     for attempt in 1..=2u64 {

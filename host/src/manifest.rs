@@ -210,8 +210,14 @@ impl Manifest {
         let origin = path.display().to_string();
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: origin.clone(), source })?;
-        let mut manifest: Manifest = toml::from_str(&text).map_err(|e| ConfigError::invalid(&origin, e))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &origin, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Parse and check manifest `text` (named `origin` in errors); relative guest paths and the
+    /// state directory are taken relative to `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Manifest, ConfigError> {
+        let origin = origin.to_string();
+        let mut manifest: Manifest = toml::from_str(text).map_err(|e| ConfigError::invalid(&origin, e))?;
         for (name, function) in &mut manifest.functions {
             function.validate(&format!("{origin}: functions.{name}"))?;
             if let Some(guest) = &function.guest {

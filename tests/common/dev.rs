@@ -68,13 +68,18 @@ impl Dev {
 
     /// Wait until `check` holds for the queue stats, or panic after 20 s.
     pub async fn wait_for_queues(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_queues_within(what, Duration::from_secs(20), check).await
+    }
+
+    /// Wait until `check` holds for the queue stats, or panic after `limit`.
+    pub async fn wait_for_queues_within(&self, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             let stats = self.admin("GET", "queues").await;
             if check(&stats) {
                 return stats;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "{what}: {stats}");
+            assert!(started.elapsed() < limit, "{what}: {stats}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

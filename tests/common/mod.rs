@@ -123,6 +123,13 @@ pub fn webhook_headers(secret: &[u8], key: &str, body: &str) -> [(&'static str, 
     [("x-webhook-timestamp", timestamp.to_string()), ("x-signature", signature)]
 }
 
+/// The count in the example webhook worker's counter value (`{"n": N, "applied": key}`, or a
+/// plain decimal as older workers wrote it).
+pub fn counted(value: &[u8]) -> u64 {
+    let doc: Value = serde_json::from_slice(value).unwrap_or_else(|e| panic!("counter {:?}: {e}", String::from_utf8_lossy(value)));
+    doc.as_u64().or_else(|| doc["n"].as_u64()).unwrap_or_else(|| panic!("counter without n: {doc}"))
+}
+
 /// SDK configuration for the moto server `scripts/test.sh` starts on 127.0.0.1.
 pub async fn aws() -> aws_config::SdkConfig {
     let url = std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT")

@@ -1,11 +1,17 @@
 """Scalable Webhook worker in Python: the same behaviour as the Rust `webhook-worker` guest.
 
-Each event is counted once per type under `count/{type}` and recorded under
-`event/{idempotency-key}`, safe under redelivery and two deliveries at once: the record is first
-created as a claim (compare-and-swap, `{"state": "claimed", "at": now}`), then the counter is
-incremented (on failure the claim is released), then the record is marked `done`. A `done`
-record (or one without `state`) is a duplicate; a claim younger than the lease (`lease_secs`,
-default 15) fails this delivery so it is retried; an older one was abandoned and is taken over.
+Each event is counted exactly once per type under `count/{type}` and recorded under
+`event/{idempotency-key}`:
+
+1. claim: the record is created by compare-and-swap as `{"state": "claimed", "at": now}`. A
+   `done` record (or one without `state`) is a duplicate; a claim younger than the lease
+   (`lease_secs`, default 15) fails this delivery so it is retried; an older one was abandoned
+   and is taken over.
+2. count: the counter `{"n": N, "applied": key}` is swapped to N + 1 naming this key, after the
+   record of the key it named before is marked `done` (that count is in). A takeover whose key
+   the counter still names, or whose record is already `done`, does not count again.
+3. done: the record is marked `done`.
+
 An event type outside `[A-Za-z0-9._-]{1,64}`, a key outside `[A-Za-z0-9_-]{1,128}`, or a body
 that is not a JSON object with an `event` field fails alone, without a claim (then the DLQ).
 """
@@ -20,6 +26,7 @@ from wit_world.imports import atomics, queue, wasi_config_store
 from wit_world.imports import wasi_keyvalue_store as store
 
 DEFAULT_LEASE_SECS = 15
+MAX_ATTEMPTS = 50
 EVENT_TYPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -49,36 +56,45 @@ class QueueHandler(exports.QueueHandler):
 
 def record(key, message, event) -> None:
     bucket = store.open("events")
-    marker = f"event/{key}"
     body = {
         "idempotency_key": key,
         "message_id": message.id,
         "receive_count": message.receive_count,
         "event": event,
     }
-    if not claim(bucket, marker, body):
+    if not claim(bucket, key, body):
         return  # Already processed: a redelivery.
+    count(bucket, f"count/{event['event']}", key)
+    bucket.set(marker(key), json.dumps({**body, "state": "done"}).encode())
+
+
+def marker(key):
+    return f"event/{key}"
+
+
+def parse(data):
     try:
-        atomics.increment(bucket, f"count/{event['event']}", 1)
-    except Err:
-        bucket.delete(marker)  # Not counted: the retry must count it.
-        raise
-    bucket.set(marker, json.dumps({**body, "state": "done"}).encode())
+        return json.loads(data)
+    except (ValueError, TypeError):
+        return None
 
 
-def claim(bucket, marker, body) -> bool:
+def state_of(data):
+    doc = parse(data) if data is not None else None
+    return doc.get("state") if isinstance(doc, dict) else None
+
+
+def claim(bucket, key, body) -> bool:
     """True when claimed for this delivery, False when already processed; raises while another
     delivery holds a live claim."""
-    cas = atomics.Cas.new(bucket, marker)
+    cas = atomics.Cas.new(bucket, marker(key))
     current = cas.current()
     if current is not None:
-        try:
-            seen = json.loads(current)
-        except ValueError:
-            seen = None
-        if not isinstance(seen, dict) or seen.get("state") != "claimed":
-            return False
-        if int(time.time()) - int(seen.get("at", 0)) < lease_secs():
+        if state_of(current) != "claimed":
+            return False  # `done`, or a record from before claims existed.
+        at = parse(current).get("at")
+        at = at if isinstance(at, int) else 0
+        if int(time.time()) - at < lease_secs():
             raise Err("another delivery of this event is being processed; retry later")
     claimed = {**body, "state": "claimed", "at": int(time.time())}
     try:
@@ -88,6 +104,32 @@ def claim(bucket, marker, body) -> bool:
             raise Err("another delivery claimed this event first; retry later")
         raise
     return True
+
+
+def count(bucket, counter, key) -> None:
+    """Add `key` to the counter once (see the module docs)."""
+    for _ in range(MAX_ATTEMPTS):
+        cas = atomics.Cas.new(bucket, counter)
+        doc = parse(cas.current())
+        if isinstance(doc, int):
+            n, applied = doc, None  # An older plain counter.
+        elif isinstance(doc, dict):
+            n, applied = int(doc.get("n") or 0), doc.get("applied")
+        else:
+            n, applied = 0, None
+        if applied == key or state_of(bucket.get(marker(key))) == "done":
+            return
+        if applied is not None:
+            previous = bucket.get(marker(applied))
+            if state_of(previous) == "claimed":
+                bucket.set(marker(applied), json.dumps({**parse(previous), "state": "done"}).encode())
+        try:
+            atomics.swap(cas, json.dumps({"n": n + 1, "applied": key}).encode())
+            return
+        except Err as e:
+            if not isinstance(e.value, atomics.CasError_CasFailed):
+                raise
+    raise Err("the counter is contended; retry later")
 
 
 def lease_secs() -> int:

@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod check;
+pub mod fuzz;
 mod stubs;
 
 use std::collections::BTreeMap;

@@ -87,15 +87,26 @@ impl QueueBackend for SqsQueue {
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let url = self.url(queue).await?;
         let count = messages.len();
+        let kept = (count > 1).then(|| messages.clone());
         let entries = messages.into_iter().enumerate().map(|(i, m)| entry(i, m)).collect::<Result<Vec<_>, _>>()?;
-        let output = self
-            .client
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(queue_error)?;
+        let sent = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
+        let output = match sent.map_err(queue_error) {
+            Ok(output) => output,
+            // SQS refuses a whole batch for one entry's mistake (a FIFO message without a
+            // deduplication id on a queue without content-based deduplication): send them one
+            // by one, so each entry fails or succeeds alone, as everywhere else.
+            Err(QueueError::InvalidMessage(_)) if let Some(messages) = kept => {
+                let mut results = Vec::with_capacity(count);
+                for message in messages {
+                    results.push(match self.send_batch(queue, vec![message]).await {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(QueueError::Other("SQS reported nothing for this entry".into()))),
+                        Err(e) => Err(e),
+                    });
+                }
+                return Ok(results);
+            }
+            Err(e) => return Err(e),
+        };
         let mut results: Vec<Result<String, QueueError>> =
             (0..count).map(|_| Err(QueueError::Other("SQS reported nothing for this entry".into()))).collect();
         for ok in output.successful() {

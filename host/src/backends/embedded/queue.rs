@@ -194,13 +194,14 @@ impl EmbeddedQueues {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?.clone();
         let name = queue.to_string();
         let moved_to = settings.dead_letter.clone();
-        // Durable before delivery: a receive count lost with the process would let a message that
-        // kills it come back forever with the same count, never reaching the dead-letter queue.
-        let (received, moved) = self.db.write(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
-        if received.is_empty() {
-            if let Some(count) = self.empty_receives.get(queue) {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
+        let (received, moved) = self.db.write_lazy(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
+        if !received.is_empty() || moved > 0 {
+            // Durable before delivery: a receive count lost with the process would let a message
+            // that kills it come back forever with the same count, never reaching the dead-letter
+            // queue. (An empty receive changed nothing and costs no fsync.)
+            self.flush().await?;
+        } else if let Some(count) = self.empty_receives.get(queue) {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         if moved > 0 {
             tracing::warn!(queue, dead_letter = ?moved_to, count = moved, "messages moved to the dead-letter queue after the maximum receives");
