@@ -33,9 +33,15 @@ impl Dev {
     }
 
     pub fn start(dir: &Path) -> Dev {
+        Self::start_with(dir, &[])
+    }
+
+    /// `plugboard dev` on `dir`'s manifest with `extra` arguments.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_plugboard"))
             .args(["dev", "--port", "0", "--manifest"])
             .arg(dir.join("plugboard.toml"))
+            .args(extra)
             .env("PLUGBOARD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

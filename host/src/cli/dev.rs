@@ -19,6 +19,10 @@ pub struct DevArgs {
     /// Start from empty state (key-value data and queued messages are deleted).
     #[arg(long)]
     reset: bool,
+    /// Fail about this percent of queue deliveries on purpose (invocations dropped, processed
+    /// messages reported failed), to rehearse retries.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    inject_failures: u8,
 }
 
 /// Load the app, print the banner, serve until stopped.
@@ -26,6 +30,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&args.manifest)?;
     let port = args.port.unwrap_or(manifest.app.port);
     let app = DevApp::load(manifest, args.reset).await?;
+    app.inject_failures(args.inject_failures);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);
     // The banner is for a human; a closed stdout must not stop the server.

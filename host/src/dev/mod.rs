@@ -42,6 +42,7 @@ pub struct DevApp {
     /// The app's durable queues.
     pub queues: Arc<EmbeddedQueues>,
     cache: Option<CompileCache>,
+    faults: std::sync::Mutex<workers::InjectedFailures>,
 }
 
 impl DevApp {
@@ -94,7 +95,8 @@ impl DevApp {
             .iter()
             .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
             .collect();
-        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, cache }))
+        let faults = std::sync::Mutex::new(workers::InjectedFailures::default());
+        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, cache, faults }))
     }
 
     /// The function called `name`.
@@ -112,11 +114,18 @@ impl DevApp {
         self.gates.values().for_each(|gate| gate.forget_decisions_of(function));
     }
 
+    /// Fail about `percent`% of queue deliveries on purpose (`--inject-failures`), to rehearse
+    /// retries; takes effect for the workers started after it.
+    pub fn inject_failures(&self, percent: u8) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = workers::InjectedFailures { percent: percent.min(100) };
+    }
+
     /// Start the queue workers and the guest watcher.
     fn start_background(self: &Arc<Self>) {
+        let faults = *self.faults.lock().unwrap_or_else(|e| e.into_inner());
         for (name, queue) in &self.manifest.queues {
             if let Some(worker) = &queue.worker {
-                workers::spawn(&self.queues, name, queue, &self.functions[worker]);
+                workers::spawn(&self.queues, name, queue, &self.functions[worker], faults);
             }
         }
         reload::spawn(self.clone());

@@ -21,16 +21,33 @@ use crate::roles::EventKind;
 /// without a wake-up).
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
-/// Start `settings.max_concurrency` pollers feeding `queue` to `function`.
-pub fn spawn(queues: &Arc<EmbeddedQueues>, queue: &str, settings: &Queue, function: &Arc<Function>) {
-    for _ in 0..settings.max_concurrency {
-        let (queues, function, queue) = (queues.clone(), function.clone(), queue.to_string());
-        let batch = settings.batch_size as usize;
-        tokio::spawn(async move { poll(&queues, &queue, batch, &function).await });
+/// Failures `plugboard dev --inject-failures PCT` rehearses, as a crash or a lost response
+/// would leave them: about PCT% of message deliveries fail, half of them in invocations dropped
+/// before the worker runs, half as messages the worker processed but that are reported failed.
+/// Either way the message comes back after the visibility timeout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InjectedFailures {
+    /// Percent of deliveries to fail, 0..=100.
+    pub percent: u8,
+}
+
+impl InjectedFailures {
+    /// A coin that lands "fail" `percent / 2` times in a hundred.
+    fn strikes(self) -> bool {
+        self.percent > 0 && (uuid::Uuid::new_v4().as_u128() % 200) < u128::from(self.percent)
     }
 }
 
-async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Function) {
+/// Start `settings.max_concurrency` pollers feeding `queue` to `function`.
+pub fn spawn(queues: &Arc<EmbeddedQueues>, queue: &str, settings: &Queue, function: &Arc<Function>, faults: InjectedFailures) {
+    for _ in 0..settings.max_concurrency {
+        let (queues, function, queue) = (queues.clone(), function.clone(), queue.to_string());
+        let batch = settings.batch_size as usize;
+        tokio::spawn(async move { poll(&queues, &queue, batch, &function, faults).await });
+    }
+}
+
+async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Function, faults: InjectedFailures) {
     let Some(waker) = queues.waker(queue) else { return };
     let idle = || tokio::time::timeout(IDLE_POLL, waker.notified());
     loop {
@@ -51,17 +68,21 @@ async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Fun
                 continue;
             }
         };
-        deliver(queues, queue, function, received).await;
+        deliver(queues, queue, function, received, faults).await;
     }
 }
 
 /// One worker invocation for `received`, then delete what succeeded.
-async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, received: Vec<Received>) {
+async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, received: Vec<Received>, faults: InjectedFailures) {
     let started = Instant::now();
+    if faults.strikes() {
+        tracing::warn!(queue, messages = received.len(), "injected failure: the invocation is dropped before the worker runs");
+        return;
+    }
     let event = sqs_event(queue, &received);
     let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: Some(EventKind::Sqs), ..Invocation::default() };
     let outcome = function.handle(event, invocation).await;
-    let failed: HashSet<String> = match &outcome {
+    let mut failed: HashSet<String> = match &outcome {
         Ok(response) => response["batchItemFailures"]
             .as_array()
             .into_iter()
@@ -70,6 +91,11 @@ async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, rece
             .collect(),
         Err(_) => received.iter().map(|r| r.message.id.clone()).collect(),
     };
+    for r in &received {
+        if faults.strikes() && failed.insert(r.message.id.clone()) {
+            tracing::warn!(queue, message_id = r.message.id, "injected failure: a processed message is reported failed");
+        }
+    }
     let done: Vec<String> =
         received.iter().filter(|r| !failed.contains(&r.message.id)).map(|r| r.receipt.clone()).collect();
     let (succeeded, failures) = (done.len(), received.len() - done.len());
