@@ -1,7 +1,8 @@
 //! `plugboard dev`'s queue workers as a process: a FIFO group blocked by a message in flight
 //! costs no busy polling, a message that kills the process still reaches the dead-letter queue
-//! after the maximum receives (the receive count survives the kill), and the Scalable Webhook
-//! loses and double-counts nothing across a SIGKILL under load (`webhook_load`).
+//! after the maximum receives (the receive count survives the kill), a kill during a FIFO batch
+//! keeps the group in order, and the Scalable Webhook loses and double-counts nothing across a
+//! SIGKILL under load (`webhook_load`).
 
 mod common;
 #[path = "dev_queues/webhook_load.rs"]
@@ -12,13 +13,19 @@ use std::time::Duration;
 
 use common::dev::{Dev, depth};
 use common::root;
-use plugboard::backends::embedded::{EmbeddedDb, EmbeddedQueues, QueueSettings};
+use plugboard::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
+use plugboard::capabilities::keyvalue::KeyValueBackend;
 use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend};
 use serde_json::Value;
 
 /// An app whose only function is the chaos guest working `queue` with one poller (`visibility`
 /// seconds, 2 receives before `dlq`), with a minute's budget per message.
 fn app_dir(queue: &str, dlq: &str, visibility: u64) -> PathBuf {
+    app_dir_with(queue, dlq, visibility, 1, 2)
+}
+
+/// [`app_dir`] with `batch` messages per worker event and `max_receives`.
+fn app_dir_with(queue: &str, dlq: &str, visibility: u64, batch: u32, max_receives: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plugboard-devq-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let chaos = root().join("guests/dist/chaos.wasm");
@@ -30,14 +37,15 @@ state-dir = ".plugboard"
 [functions.worker]
 role = "queue-worker"
 guest = "{}"
+grants.stores = {{ data = "data" }}
 limits = {{ timeout-ms = 60000 }}
 
 [queues."{queue}"]
 worker = "worker"
-batch-size = 1
+batch-size = {batch}
 max-concurrency = 1
 visibility-timeout-secs = {visibility}
-max-receives = 2
+max-receives = {max_receives}
 dead-letter = "{dlq}"
 content-based-deduplication = true
 
@@ -107,4 +115,45 @@ async fn a_message_that_kills_the_process_reaches_the_dead_letter_queue() {
         depth(s, "kills-dlq.fifo") == 1 && depth(s, "kills.fifo") == 0
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_during_a_fifo_batch_keeps_the_group_in_order() {
+    let dir = app_dir_with("ordered.fifo", "ordered-dlq.fifo", 5, 10, 8);
+    let bodies: Vec<String> = (0..30).map(|i| format!("append:order:{i:02}:sleep:100")).collect();
+    enqueue(&dir, "ordered.fifo", &bodies.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let dev = Dev::start(&dir);
+    // Mid-way through the second batch of ten (100 ms each).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(dev);
+    let dev = Dev::start(&dir);
+    dev.wait_for_queues_within("drained", Duration::from_secs(60), |s| depth(s, "ordered.fifo") == 0).await;
+    drop(dev);
+    let db = EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
+    let table = EmbeddedKeyValue::new(db).open("data").await.unwrap();
+    let order: Vec<String> = serde_json::from_slice(&table.get("order").await.unwrap().unwrap()).unwrap();
+    let repeats = order.len() - 30;
+    println!("FIFO under SIGKILL: {} deliveries processed for 30 messages, {repeats} repeated", order.len());
+    // At least once, in order: no message is processed before every earlier one was, and the
+    // messages redelivered after the kill come again in order up to the last one processed
+    // before anything new (had a later message overtaken them, the replay would stop short).
+    let numbers: Vec<u32> = order.iter().map(|s| s.parse().unwrap()).collect();
+    let (mut highest, mut replaying_to) = (None::<u32>, None::<u32>);
+    for (i, &n) in numbers.iter().enumerate() {
+        let next = highest.map_or(0, |h| h + 1);
+        assert!(n <= next, "message {n} processed before {next}: {order:?}");
+        if i > 0 && n <= numbers[i - 1] {
+            assert!(replaying_to.is_none(), "a replay broke off before reaching {replaying_to:?}: {order:?}");
+            replaying_to = highest;
+        } else if i > 0 {
+            assert_eq!(n, numbers[i - 1] + 1, "in order: {order:?}");
+        }
+        if replaying_to == Some(n) {
+            replaying_to = None;
+        }
+        highest = highest.max(Some(n));
+    }
+    assert!(replaying_to.is_none(), "the replay never caught up: {order:?}");
+    let distinct: std::collections::BTreeSet<&String> = order.iter().collect();
+    assert_eq!(distinct.len(), 30, "every message processed: {order:?}");
 }

@@ -146,6 +146,9 @@ impl exports::plugboard::host::queue_handler::Guest for Chaos {
         }
         match message.body.as_str() {
             "fail" => Err("chaos: asked to fail".into()),
+            // `append:<key>:<value>`: add value to the JSON list at key in store `data`
+            // (compare-and-swap), then misbehave as the rest says: records delivery order.
+            other if other.starts_with("append:") => probe::append(other),
             other => {
                 misbehave(other);
                 Ok(())

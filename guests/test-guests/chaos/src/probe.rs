@@ -202,3 +202,29 @@ pub fn run(script: &Value, raw: &str) -> Result<String, FunctionError> {
     let results: Vec<Value> = ops.iter().map(|o| op(o, raw)).collect();
     Ok(json!({ "results": results }).to_string())
 }
+
+/// `append:<key>:<value>[:<misbehaviour>]`: append `value` to the JSON list under `key` in the
+/// `data` store by compare-and-swap, then misbehave (e.g. `sleep:200`), so a test can read the
+/// order messages were processed in.
+pub(crate) fn append(body: &str) -> Result<(), String> {
+    let mut parts = body.splitn(4, ':').skip(1);
+    let (Some(key), Some(value)) = (parts.next(), parts.next()) else { return Err("append:<key>:<value>".into()) };
+    let bucket = store::open("data").map_err(|e| format!("{e:?}"))?;
+    loop {
+        let cas = Cas::new(&bucket, key).map_err(|e| format!("{e:?}"))?;
+        let mut list: Vec<Value> = match cas.current().map_err(|e| format!("{e:?}"))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        list.push(json!(value));
+        match atomics::swap(cas, &serde_json::to_vec(&list).map_err(|e| e.to_string())?) {
+            Ok(()) => break,
+            Err(CasError::CasFailed(_)) => continue,
+            Err(CasError::StoreError(e)) => return Err(format!("{e:?}")),
+        }
+    }
+    if let Some(then) = parts.next() {
+        crate::misbehave(then);
+    }
+    Ok(())
+}
