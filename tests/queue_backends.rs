@@ -1,7 +1,9 @@
 //! The SQS queue backend over the wire against moto's server, and the Scalable Webhook
-//! pattern end to end on SQS and DynamoDB.
+//! pattern end to end on SQS and DynamoDB; `aws_faults` puts a fault-injecting stub in front.
 
 mod common;
+#[path = "queue_backends/aws_faults.rs"]
+mod aws_faults;
 
 use std::sync::Arc;
 
