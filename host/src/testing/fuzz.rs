@@ -9,10 +9,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::app::LocalApp;
 use crate::config::{FunctionConfig, env};
+use crate::dev::authorizer::{Verdict, evaluate};
 use crate::dev::gateway::RoutePattern;
 use crate::function::{Function, Invocation};
 use crate::manifest::Manifest;
@@ -93,9 +94,10 @@ pub fn config_parsers(data: &[u8]) {
     }
 }
 
-/// The input as `pattern\ntext`: IAM wildcard matching and API Gateway route matching obey
-/// their laws (a literal matches itself, `*` matches anything, a matched route's parameters are
-/// segments of the path).
+/// The input as `pattern\ntext`: IAM wildcard matching, policy evaluation and API Gateway route
+/// matching obey their laws (a literal matches itself, `*` matches anything, an allow for a
+/// pattern lets exactly what it matches through and a deny of the same pattern wins, a matched
+/// route's parameters are segments of the path).
 pub fn matching(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (pattern, subject) = text.split_once('\n').unwrap_or((text, ""));
@@ -106,6 +108,12 @@ pub fn matching(data: &[u8]) {
     }
     assert!(wildcard_match("*", subject), "`*` matches anything");
     assert!(wildcard_match(&format!("{pattern}*"), &format!("{subject}x")) || !matched, "a match extends");
+    let statement = |effect: &str| json!({ "Effect": effect, "Action": "execute-api:Invoke", "Resource": pattern });
+    let allow = json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow")] } });
+    let allowed = matches!(evaluate(&allow, subject), Verdict::Allow { .. });
+    assert_eq!(allowed, matched, "an allow lets through exactly what its resource matches");
+    let both = json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow"), statement("Deny")] } });
+    assert!(!matches!(evaluate(&both, subject), Verdict::Allow { .. }), "an explicit deny wins");
     let (method, path) = pattern.split_once(' ').unwrap_or(("GET", pattern));
     if let Ok(route) = RoutePattern::parse(method, path) {
         if let Some(params) = route.matches(method, subject) {
