@@ -151,18 +151,17 @@ async fn a_missing_queue_is_no_such_queue() {
     assert!(matches!(backend.send_batch("never-created", vec![message("x")]).await, Err(QueueError::NoSuchQueue)));
 }
 
-#[tokio::test]
-async fn scalable_webhook_over_sqs_and_dynamodb() {
-    let config_aws = aws().await;
-    let sqs_client = aws_sdk_sqs::Client::new(&config_aws);
-    let dynamo = aws_sdk_dynamodb::Client::new(&config_aws);
-    let (_, url) = create_queue(&sqs_client, false).await;
-    let table = dynamodb_table(&dynamo, "events").await;
-    let backends = Backends {
-        keyvalue: Arc::new(DynamoDbKeyValue::new(dynamo.clone(), 100)),
-        queue: Arc::new(SqsQueue::new(sqs_client.clone())),
+/// DynamoDB (pages of `page`) and SQS backends over `sdk`, with an in-process invoker.
+fn aws_backends(sdk: &aws_config::SdkConfig, page: i32) -> Backends {
+    Backends {
+        keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), page)),
+        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
         invoker: Arc::new(LocalInvoker::new()),
-    };
+    }
+}
+
+/// The example webhook ingest (secret `k`, sending to `url`) and worker (storing in `table`).
+fn webhook_pair(backends: &Backends, url: &str, table: &str) -> (Function, Function) {
     let load = |name: &str, toml: String| {
         let cfg = config(&toml);
         let loaded = Guest::load(&runtime(), &guest(name), cfg.role).unwrap();
@@ -170,13 +169,29 @@ async fn scalable_webhook_over_sqs_and_dynamodb() {
     };
     let ingest = load("webhook_ingest", format!("role = \"http-api\"\n[grants.queues]\nevents = \"{url}\"\n[config]\nwebhook_secret = \"k\""));
     let worker = load("webhook_worker", format!("role = \"queue-worker\"\n[grants.stores]\nevents = \"{table}\""));
+    (ingest, worker)
+}
 
-    let body = r#"{"id":"evt-9","event":"invoice.paid"}"#;
+/// `POST /webhooks` with `body`, signed now with secret `k` for idempotency `key`.
+fn signed_webhook(body: &str, key: &str) -> Value {
     let mut event = http_event("POST", "/webhooks", Some(body));
-    for (name, value) in common::webhook_headers(b"k", "evt-9", body) {
+    for (name, value) in common::webhook_headers(b"k", key, body) {
         event["headers"][name] = value.into();
     }
-    assert_eq!(status_body(&call(&ingest, event).await.unwrap()).0, 202);
+    event
+}
+
+#[tokio::test]
+async fn scalable_webhook_over_sqs_and_dynamodb() {
+    let config_aws = aws().await;
+    let sqs_client = aws_sdk_sqs::Client::new(&config_aws);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config_aws);
+    let (_, url) = create_queue(&sqs_client, false).await;
+    let table = dynamodb_table(&dynamo, "events").await;
+    let (ingest, worker) = webhook_pair(&aws_backends(&config_aws, 100), &url, &table);
+
+    let body = r#"{"id":"evt-9","event":"invoice.paid"}"#;
+    assert_eq!(status_body(&call(&ingest, signed_webhook(body, "evt-9")).await.unwrap()).0, 202);
 
     // Build the SQS event Lambda's event source would, from what is really on the queue.
     let records: Vec<Value> = receive(&sqs_client, &url)

@@ -285,7 +285,8 @@ impl Manifest {
             role_of(&format!("authorizers.{name}"), &authorizer.function, Role::Authorizer)?;
             // Manifest authorizers get payload 1.0 events (dev and the template), where a simple
             // response does not exist: the setting would silently do nothing.
-            if self.functions[&authorizer.function].authorizer_response == crate::config::AuthorizerResponse::Simple {
+            let response = self.functions.get(&authorizer.function).map(|f| f.authorizer_response);
+            if response == Some(crate::config::AuthorizerResponse::Simple) {
                 return Err(format!(
                     "functions.{}: authorizer-response = \"simple\" has no effect behind authorizers.{name}, which gets payload 1.0 events answered with IAM policies; remove it",
                     authorizer.function

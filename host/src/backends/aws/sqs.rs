@@ -87,7 +87,10 @@ impl QueueBackend for SqsQueue {
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let url = self.url(queue).await?;
         let count = messages.len();
-        let kept = (count > 1).then(|| messages.clone());
+        // Only a FIFO batch with an entry lacking a deduplication id can be refused whole for one
+        // entry: keep a copy for the per-entry resend just then.
+        let at_risk = count > 1 && crate::capabilities::queue::is_fifo(queue) && messages.iter().any(|m| m.deduplication_id.is_none());
+        let kept = at_risk.then(|| messages.clone());
         let entries = messages.into_iter().enumerate().map(|(i, m)| entry(i, m)).collect::<Result<Vec<_>, _>>()?;
         let sent = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
         let output = match sent.map_err(queue_error) {
