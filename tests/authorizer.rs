@@ -107,14 +107,20 @@ async fn http_api_iam_responses() {
 fn a_star_in_the_pattern_stays_a_wildcard_where_the_text_has_a_star() {
     // Found by fuzzing (fuzz/regressions/matching): the `*` was taken as a literal there.
     let deny = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/DELETE/*";
-    assert!(wildcard_match(deny, "arn:aws:execute-api:us-east-1:123456789012:abc/prod/DELETE/*admin"), "the deny holds");
+    assert!(
+        wildcard_match(deny, "arn:aws:execute-api:us-east-1:123456789012:abc/prod/DELETE/*admin"),
+        "the deny holds"
+    );
     assert!(wildcard_match("*", "*\nabcdef"));
     assert!(wildcard_match("a*c", "a*bc"));
 }
 
 #[test]
 fn resource_patterns_match_like_iam() {
-    assert!(wildcard_match("arn:aws:execute-api:*:*:abc/prod/GET/orders/*", METHOD_ARN.replace("abcdef123", "abc").as_str()));
+    assert!(wildcard_match(
+        "arn:aws:execute-api:*:*:abc/prod/GET/orders/*",
+        METHOD_ARN.replace("abcdef123", "abc").as_str()
+    ));
     assert!(wildcard_match("*", METHOD_ARN));
     assert!(wildcard_match("arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/orders/o-?", METHOD_ARN));
     assert!(!wildcard_match("arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/POST/*", METHOD_ARN));

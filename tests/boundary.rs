@@ -56,13 +56,17 @@ fn error_text(v: &Value) -> String {
 #[tokio::test]
 async fn batch_calls_are_refused_past_dynamodbs_limits_before_the_host_copies_them() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
-        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
-        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
-        { "op": "kv.delete-many", "store": "data", "key": "k", "times": 20_000 },
-        { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
+            { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS },
+            { "op": "kv.get-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
+            { "op": "kv.delete-many", "store": "data", "key": "k", "times": 20_000 },
+            { "op": "kv.set-many", "store": "data", "key": "k", "distinct": MAX_BATCH_KEYS + 1 },
+        ]),
+    )
+    .await;
     assert_eq!(r[0], json!("ok"));
     assert_eq!(r[1].as_array().map(Vec::len), Some(MAX_BATCH_KEYS), "{}", r[1]);
     for refused in &r[2..] {
@@ -71,13 +75,17 @@ async fn batch_calls_are_refused_past_dynamodbs_limits_before_the_host_copies_th
     // 100 values of 200 KB (each a valid item) are 20 MB: over the 16 MiB a batch may carry;
     // 44 values of 390 KB read back at once (17.2 MB) are too.
     let big: Vec<String> = (0..40).map(|i| format!("big-{i}")).chain((0..4).map(|i| format!("more-{i}"))).collect();
-    let r = probe(&app, json!([
-        { "op": "kv.set-many", "store": "data", "key": "huge", "distinct": 100, "value": { "repeat": 200_000 } },
-        { "op": "kv.set-many", "store": "data", "key": "big", "distinct": 40, "value": { "repeat": 390_000 } },
-        { "op": "kv.set-many", "store": "data", "key": "more", "distinct": 4, "value": { "repeat": 390_000 } },
-        { "op": "kv.get-many", "store": "data", "keys": big },
-        { "op": "kv.get-many", "store": "data", "key": "k", "distinct": 3 },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set-many", "store": "data", "key": "huge", "distinct": 100, "value": { "repeat": 200_000 } },
+            { "op": "kv.set-many", "store": "data", "key": "big", "distinct": 40, "value": { "repeat": 390_000 } },
+            { "op": "kv.set-many", "store": "data", "key": "more", "distinct": 4, "value": { "repeat": 390_000 } },
+            { "op": "kv.get-many", "store": "data", "keys": big },
+            { "op": "kv.get-many", "store": "data", "key": "k", "distinct": 3 },
+        ]),
+    )
+    .await;
     assert!(error_text(&r[0]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "{}", r[0]);
     assert_eq!((&r[1], &r[2]), (&json!("ok"), &json!("ok")), "15.6 MB in one batch is fine");
     assert!(error_text(&r[3]).contains(&format!("{MAX_BATCH_BYTES}-byte limit")), "44 x 390 KB read: {}", r[3]);
@@ -87,12 +95,16 @@ async fn batch_calls_are_refused_past_dynamodbs_limits_before_the_host_copies_th
 #[tokio::test]
 async fn a_batch_naming_a_key_twice_is_refused_as_dynamodb_refuses_it() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.get-many", "store": "data", "key": "k", "times": 2 },
-        { "op": "kv.set-many", "store": "data", "keys": ["a", "b", "a"] },
-        { "op": "kv.delete-many", "store": "data", "keys": ["a", "a"] },
-        { "op": "kv.get", "store": "data", "key": "a" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.get-many", "store": "data", "key": "k", "times": 2 },
+            { "op": "kv.set-many", "store": "data", "keys": ["a", "b", "a"] },
+            { "op": "kv.delete-many", "store": "data", "keys": ["a", "a"] },
+            { "op": "kv.get", "store": "data", "key": "a" },
+        ]),
+    )
+    .await;
     for refused in &r[..3] {
         assert!(error_text(refused).contains("contains duplicates"), "{refused}");
     }
@@ -150,7 +162,8 @@ async fn output_past_the_cap_is_dropped_without_trapping_the_guest() {
 #[tokio::test]
 async fn an_answer_is_measured_before_it_is_copied() {
     let (_app, f) = single("chaos", "chaos", "role = \"http-api\"");
-    let (status, _) = status_body(&call(&f, http_event("GET", &format!("/headers/{MAX_RESPONSE_HEADERS}"), None)).await.unwrap());
+    let (status, _) =
+        status_body(&call(&f, http_event("GET", &format!("/headers/{MAX_RESPONSE_HEADERS}"), None)).await.unwrap());
     assert_eq!(status, 204);
     let err = call(&f, http_event("GET", &format!("/headers/{}", MAX_RESPONSE_HEADERS + 1), None)).await.unwrap_err();
     assert_eq!(err.error_type, "InvalidResponse");
@@ -166,14 +179,19 @@ async fn a_forged_depth_cannot_wrap_around_the_invoke_limit() {
     let app = app();
     let probe_fn = app.function("probe").unwrap();
     let forged = Invocation { depth: u32::MAX, ..Invocation::default() };
-    let r = probe_with(&probe_fn, json!([{ "op": "invoke.call", "target": "helper", "payload": { "ops": [] } }]), forged).await;
+    let r =
+        probe_with(&probe_fn, json!([{ "op": "invoke.call", "target": "helper", "payload": { "ops": [] } }]), forged)
+            .await;
     assert!(error_text(&r[0]).ends_with("DepthExceeded"), "{}", r[0]);
 }
 
 #[tokio::test]
 async fn a_deadline_failure_reports_the_budget_that_applied() {
     let (_app, f) = single("chaos", "chaos", "role = \"internal-api\"\n[limits]\ntimeout-ms = 10000");
-    let invocation = Invocation { deadline: Some(tokio::time::Instant::now() + Duration::from_millis(300)), ..Invocation::default() };
+    let invocation = Invocation {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_millis(300)),
+        ..Invocation::default()
+    };
     let err = f.handle(json!({ "ops": [{ "op": "loop" }] }), invocation).await.unwrap_err();
     let budget: u64 = err
         .error_message
@@ -194,7 +212,8 @@ async fn records_with_no_time_left_are_reported_not_run() {
         // Lambda's deadline has already passed: nothing may run on borrowed time.
         let invocation = Invocation { deadline: Some(tokio::time::Instant::now()), ..Invocation::default() };
         let started = Instant::now();
-        let response = f.handle(sqs_event(queue, &["sleep:1000", "sleep:1000", "sleep:1000"]), invocation).await.unwrap();
+        let response =
+            f.handle(sqs_event(queue, &["sleep:1000", "sleep:1000", "sleep:1000"]), invocation).await.unwrap();
         assert_eq!(failed_ids(&response), ["msg-0", "msg-1", "msg-2"], "{queue}");
         assert!(started.elapsed() < Duration::from_millis(500), "{queue}: {:?}", started.elapsed());
     }

@@ -60,14 +60,18 @@ fn error_text(v: &Value) -> &str {
 #[tokio::test]
 async fn key_value_basics_round_trip() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.set", "store": "data", "key": "a", "value": "1" },
-        { "op": "kv.get", "store": "data", "key": "a" },
-        { "op": "kv.exists", "store": "data", "key": "a" },
-        { "op": "kv.delete", "store": "data", "key": "a" },
-        { "op": "kv.get", "store": "data", "key": "a" },
-        { "op": "kv.exists", "store": "data", "key": "a" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set", "store": "data", "key": "a", "value": "1" },
+            { "op": "kv.get", "store": "data", "key": "a" },
+            { "op": "kv.exists", "store": "data", "key": "a" },
+            { "op": "kv.delete", "store": "data", "key": "a" },
+            { "op": "kv.get", "store": "data", "key": "a" },
+            { "op": "kv.exists", "store": "data", "key": "a" },
+        ]),
+    )
+    .await;
     assert_eq!(r, [json!("ok"), json!("1"), json!(true), json!("ok"), Value::Null, json!(false)]);
     assert!(app.keyvalue.table("table-data").unwrap().snapshot().is_empty());
 }
@@ -77,7 +81,8 @@ async fn list_keys_pages_with_a_cursor() {
     let app = app();
     let keys: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
     // Batches of at most 100 keys, DynamoDB's limit.
-    let writes: Vec<Value> = keys.chunks(100).map(|chunk| json!({ "op": "kv.set-many", "store": "data", "keys": chunk })).collect();
+    let writes: Vec<Value> =
+        keys.chunks(100).map(|chunk| json!({ "op": "kv.set-many", "store": "data", "keys": chunk })).collect();
     probe(&app, json!(writes)).await;
     let r = probe(&app, json!([{ "op": "kv.list", "store": "data" }])).await;
     assert_eq!(r[0], json!({ "keys": 250, "pages": 3, "first": "k000" }));
@@ -86,16 +91,20 @@ async fn list_keys_pages_with_a_cursor() {
 #[tokio::test]
 async fn counters_and_compare_and_swap() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.increment", "store": "data", "key": "n", "delta": 5 },
-        { "op": "kv.increment", "store": "data", "key": "n", "delta": -2 },
-        { "op": "kv.cas", "store": "data", "key": "c", "value": "first" },
-        { "op": "kv.cas", "store": "data", "key": "c", "value": "second" },
-        { "op": "kv.cas", "store": "data", "key": "c", "value": "mine", "interfere": "theirs" },
-        { "op": "kv.get", "store": "data", "key": "c" },
-        { "op": "kv.set", "store": "data", "key": "text", "value": "abc" },
-        { "op": "kv.increment", "store": "data", "key": "text" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.increment", "store": "data", "key": "n", "delta": 5 },
+            { "op": "kv.increment", "store": "data", "key": "n", "delta": -2 },
+            { "op": "kv.cas", "store": "data", "key": "c", "value": "first" },
+            { "op": "kv.cas", "store": "data", "key": "c", "value": "second" },
+            { "op": "kv.cas", "store": "data", "key": "c", "value": "mine", "interfere": "theirs" },
+            { "op": "kv.get", "store": "data", "key": "c" },
+            { "op": "kv.set", "store": "data", "key": "text", "value": "abc" },
+            { "op": "kv.increment", "store": "data", "key": "text" },
+        ]),
+    )
+    .await;
     assert_eq!(r[0], 5);
     assert_eq!(r[1], 3);
     assert_eq!(r[2], json!({ "before": null, "swapped": true }));
@@ -130,12 +139,16 @@ async fn a_swap_expects_what_the_handle_saw_when_it_was_made() {
 #[tokio::test]
 async fn batch_operations() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.set-many", "store": "data", "keys": ["x", "y", "z"] },
-        { "op": "kv.get-many", "store": "data", "keys": ["x", "nope", "z"] },
-        { "op": "kv.delete-many", "store": "data", "keys": ["x", "y"] },
-        { "op": "kv.get-many", "store": "data", "keys": ["x", "y", "z"] },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set-many", "store": "data", "keys": ["x", "y", "z"] },
+            { "op": "kv.get-many", "store": "data", "keys": ["x", "nope", "z"] },
+            { "op": "kv.delete-many", "store": "data", "keys": ["x", "y"] },
+            { "op": "kv.get-many", "store": "data", "keys": ["x", "y", "z"] },
+        ]),
+    )
+    .await;
     assert_eq!(r[1], json!([["x", "x"], ["nope", null], ["z", "z"]]));
     assert_eq!(r[3], json!([["x", null], ["y", null], ["z", "z"]]));
 }
@@ -144,12 +157,16 @@ async fn batch_operations() {
 async fn dynamodb_size_limits_are_enforced() {
     let app = app();
     let long_key = "k".repeat(2049);
-    let r = probe(&app, json!([
-        { "op": "kv.set", "store": "data", "key": "big", "value": { "repeat": 400 * 1024 } },
-        { "op": "kv.set", "store": "data", "key": "fits", "value": { "repeat": 300 * 1024 } },
-        { "op": "kv.set", "store": "data", "key": long_key, "value": "v" },
-        { "op": "kv.get", "store": "data", "key": "" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set", "store": "data", "key": "big", "value": { "repeat": 400 * 1024 } },
+            { "op": "kv.set", "store": "data", "key": "fits", "value": { "repeat": 300 * 1024 } },
+            { "op": "kv.set", "store": "data", "key": long_key, "value": "v" },
+            { "op": "kv.get", "store": "data", "key": "" },
+        ]),
+    )
+    .await;
     assert!(error_text(&r[0]).contains("exceeded the maximum allowed size"));
     assert_eq!(r[1], "ok");
     assert!(error_text(&r[2]).contains("key length 2049"));
@@ -159,14 +176,18 @@ async fn dynamodb_size_limits_are_enforced() {
 #[tokio::test]
 async fn ungranted_and_missing_resources_are_errors_not_crashes() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.open", "store": "secret-table" },
-        { "op": "kv.open", "store": "missing" },
-        { "op": "queue.send", "queue": "other", "message": { "body": "x" } },
-        { "op": "invoke.call", "target": "admin", "payload": {} },
-        { "op": "invoke.call", "target": "nowhere", "payload": {} },
-        { "op": "kv.set", "store": "data", "key": "still", "value": "works" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.open", "store": "secret-table" },
+            { "op": "kv.open", "store": "missing" },
+            { "op": "queue.send", "queue": "other", "message": { "body": "x" } },
+            { "op": "invoke.call", "target": "admin", "payload": {} },
+            { "op": "invoke.call", "target": "nowhere", "payload": {} },
+            { "op": "kv.set", "store": "data", "key": "still", "value": "works" },
+        ]),
+    )
+    .await;
     assert!(error_text(&r[0]).ends_with("AccessDenied"));
     assert!(error_text(&r[1]).ends_with("AccessDenied"), "a store removed from the grants is denied");
     assert!(error_text(&r[2]).ends_with("AccessDenied"));
@@ -178,20 +199,24 @@ async fn ungranted_and_missing_resources_are_errors_not_crashes() {
 #[tokio::test]
 async fn a_read_only_store_reads_and_refuses_every_write() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "kv.set", "store": "data", "key": "k", "value": "written" },
-        { "op": "kv.get", "store": "reference", "key": "k" },
-        { "op": "kv.exists", "store": "reference", "key": "k" },
-        { "op": "kv.list", "store": "reference" },
-        { "op": "kv.get-many", "store": "reference", "keys": ["k"] },
-        { "op": "kv.set", "store": "reference", "key": "k", "value": "mine" },
-        { "op": "kv.delete", "store": "reference", "key": "k" },
-        { "op": "kv.increment", "store": "reference", "key": "n", "delta": 1 },
-        { "op": "kv.cas", "store": "reference", "key": "k", "value": "mine" },
-        { "op": "kv.set-many", "store": "reference", "keys": ["k"] },
-        { "op": "kv.delete-many", "store": "reference", "keys": ["k"] },
-        { "op": "kv.get", "store": "data", "key": "k" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "kv.set", "store": "data", "key": "k", "value": "written" },
+            { "op": "kv.get", "store": "reference", "key": "k" },
+            { "op": "kv.exists", "store": "reference", "key": "k" },
+            { "op": "kv.list", "store": "reference" },
+            { "op": "kv.get-many", "store": "reference", "keys": ["k"] },
+            { "op": "kv.set", "store": "reference", "key": "k", "value": "mine" },
+            { "op": "kv.delete", "store": "reference", "key": "k" },
+            { "op": "kv.increment", "store": "reference", "key": "n", "delta": 1 },
+            { "op": "kv.cas", "store": "reference", "key": "k", "value": "mine" },
+            { "op": "kv.set-many", "store": "reference", "keys": ["k"] },
+            { "op": "kv.delete-many", "store": "reference", "keys": ["k"] },
+            { "op": "kv.get", "store": "data", "key": "k" },
+        ]),
+    )
+    .await;
     assert_eq!(r[1], "written");
     assert_eq!(r[2], true);
     assert_eq!(r[4], json!([["k", "written"]]));
@@ -213,9 +238,10 @@ async fn a_granted_table_that_does_not_exist_is_no_such_store() {
     };
     let loaded = Guest::load(&runtime(), &guest("chaos"), probe_config.role).unwrap();
     let f = Function::new("probe", probe_config, runtime(), loaded, backends);
-    let answer = call(&f, json!({ "ops": [{ "op": "kv.open", "store": "missing" }, { "op": "config.get", "key": "mode" }] }))
-        .await
-        .unwrap();
+    let answer =
+        call(&f, json!({ "ops": [{ "op": "kv.open", "store": "missing" }, { "op": "config.get", "key": "mode" }] }))
+            .await
+            .unwrap();
     assert!(error_text(&answer["results"][0]).ends_with("NoSuchStore"));
     assert_eq!(answer["results"][1], "test", "the invocation goes on");
 }
@@ -265,7 +291,11 @@ async fn invoke_calls_other_functions_and_reports_their_errors() {
         { "op": "invoke.call", "target": "helper", "payload": { "fail": { "error_type": "Nope", "message": "no way" } } },
         { "op": "invoke.event", "target": "helper", "payload": { "ops": [] } },
     ])).await;
-    assert_eq!(serde_json::from_str::<Value>(r[0].as_str().unwrap()).unwrap(), json!({ "results": [null] }), "helper has its own config");
+    assert_eq!(
+        serde_json::from_str::<Value>(r[0].as_str().unwrap()).unwrap(),
+        json!({ "results": [null] }),
+        "helper has its own config"
+    );
     assert!(error_text(&r[1]).contains("FunctionFailed"));
     assert!(error_text(&r[1]).contains("Nope") && error_text(&r[1]).contains("no way"));
     assert_eq!(r[2], "ok");
@@ -295,11 +325,15 @@ async fn an_invoke_chain_deeper_than_the_limit_fails_instead_of_looping() {
 #[tokio::test]
 async fn config_values_are_the_functions_own() {
     let app = app();
-    let r = probe(&app, json!([
-        { "op": "config.get", "key": "region" },
-        { "op": "config.get", "key": "absent" },
-        { "op": "config.all" },
-    ])).await;
+    let r = probe(
+        &app,
+        json!([
+            { "op": "config.get", "key": "region" },
+            { "op": "config.get", "key": "absent" },
+            { "op": "config.all" },
+        ]),
+    )
+    .await;
     assert_eq!(r[0], "local");
     assert_eq!(r[1], Value::Null);
     assert_eq!(r[2], json!([["mode", "test"], ["region", "local"]]));

@@ -101,7 +101,10 @@ fn resolve_with(value: &Value, template: &Value, set: &BTreeMap<String, String>)
 fn environment_of(template: &Value, name: &str, set: &BTreeMap<String, String>) -> Vec<(String, String)> {
     let resource = &template["Resources"][format!("{}Function", deploy::pascal(name))];
     let mut vars = Vec::new();
-    for scope in [&template["Globals"]["Function"]["Environment"]["Variables"], &resource["Properties"]["Environment"]["Variables"]] {
+    for scope in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &resource["Properties"]["Environment"]["Variables"],
+    ] {
         for (k, v) in scope.as_object().into_iter().flatten() {
             if let Some(v) = resolve_with(v, template, set) {
                 vars.push((k.clone(), v));
@@ -175,7 +178,9 @@ fn grants_of(template: &Value, function: &str) -> BTreeSet<(String, String)> {
             for action in statement["Action"].as_array().unwrap() {
                 for resource in &resources {
                     let text = match resource {
-                        Value::Object(m) if m.contains_key("Fn::GetAtt") => m["Fn::GetAtt"][0].as_str().unwrap().to_string(),
+                        Value::Object(m) if m.contains_key("Fn::GetAtt") => {
+                            m["Fn::GetAtt"][0].as_str().unwrap().to_string()
+                        }
                         Value::Object(m) if m.contains_key("Fn::Sub") => match &m["Fn::Sub"] {
                             Value::String(s) => s.clone(),
                             list => list[0].as_str().unwrap().to_string(),
@@ -200,24 +205,46 @@ fn roles_allow_only_what_the_manifest_grants() {
     for (name, grants) in ["items", "quotes", "webhook-ingest", "webhook-worker", "gatekeeper", "gatekeeper-admin"]
         .map(|f| (f, grants_of(&template, f)))
     {
-        assert!(grants.iter().all(|(a, r)| !a.contains('*') && r != "*"), "{name}: no wildcard actions or resources: {grants:?}");
+        assert!(
+            grants.iter().all(|(a, r)| !a.contains('*') && r != "*"),
+            "{name}: no wildcard actions or resources: {grants:?}"
+        );
         assert!(has(&grants, "s3:GetObject", &format!("{}GuestKey", deploy::pascal(name))), "{name}: its own guest");
         assert!(has(&grants, "s3:GetObject", ".*.cwasm"), "{name}: its precompiled artifacts");
-        assert!(has(&grants, "s3:GetObjectVersion", &format!("{}GuestKey", deploy::pascal(name))), "{name}: a rollback");
+        assert!(
+            has(&grants, "s3:GetObjectVersion", &format!("{}GuestKey", deploy::pascal(name))),
+            "{name}: a rollback"
+        );
         assert!(!has(&grants, "s3:GetObjectVersion", ".*.cwasm"), "{name}: artifacts are fetched by key alone");
         assert!(!has(&grants, "sqs:ChangeMessageVisibility", ""), "{name}: the host never calls it");
         if ["quotes", "gatekeeper"].contains(&name) {
             let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
             assert!(writes.iter().all(|w| !has(&grants, w, "")), "{name} only reads its store: {grants:?}");
         }
-        assert!(has(&grants, "logs:PutLogEvents", &format!("{}LogGroup", deploy::pascal(name))), "{name}: its own logs");
+        assert!(
+            has(&grants, "logs:PutLogEvents", &format!("{}LogGroup", deploy::pascal(name))),
+            "{name}: its own logs"
+        );
         let others: Vec<_> = grants.iter().filter(|(a, _)| !a.starts_with("s3:") && !a.starts_with("logs:")).collect();
         let expected: &[(&str, &str)] = match name {
-            "items" => &[("dynamodb:GetItem", "PlugboardItemsTable"), ("lambda:InvokeFunction", "function:${AWS::StackName}-quotes")],
+            "items" => &[
+                ("dynamodb:GetItem", "PlugboardItemsTable"),
+                ("lambda:InvokeFunction", "function:${AWS::StackName}-quotes"),
+            ],
             "quotes" => &[("dynamodb:GetItem", "PlugboardPricingTable")],
-            "webhook-ingest" => &[("sqs:SendMessage", "PlugboardEventsQueue"), ("ssm:GetParameter", "parameter/plugboard-demo/webhook-secret")],
-            "webhook-worker" => &[("dynamodb:UpdateItem", "PlugboardEventsStoreTable"), ("sqs:ReceiveMessage", "PlugboardEventsQueue"), ("sqs:DeleteMessage", "PlugboardEventsQueue")],
-            "gatekeeper" => &[("dynamodb:GetItem", "PlugboardApiKeysTable"), ("ssm:GetParameter", "parameter/plugboard-demo/jwt-secret")],
+            "webhook-ingest" => &[
+                ("sqs:SendMessage", "PlugboardEventsQueue"),
+                ("ssm:GetParameter", "parameter/plugboard-demo/webhook-secret"),
+            ],
+            "webhook-worker" => &[
+                ("dynamodb:UpdateItem", "PlugboardEventsStoreTable"),
+                ("sqs:ReceiveMessage", "PlugboardEventsQueue"),
+                ("sqs:DeleteMessage", "PlugboardEventsQueue"),
+            ],
+            "gatekeeper" => &[
+                ("dynamodb:GetItem", "PlugboardApiKeysTable"),
+                ("ssm:GetParameter", "parameter/plugboard-demo/jwt-secret"),
+            ],
             _ => &[("dynamodb:Scan", "PlugboardApiKeysTable")],
         };
         for (action, resource) in expected {
@@ -235,7 +262,10 @@ fn the_four_patterns_are_wired() {
     let template = demo_template();
     let resources = &template["Resources"];
     let text = deploy::render(&demo()).unwrap();
-    assert!(!text.contains("demo-jwt-secret") && !text.contains("demo-webhook-secret"), "secrets are referenced, not inlined");
+    assert!(
+        !text.contains("demo-jwt-secret") && !text.contains("demo-webhook-secret"),
+        "secrets are referenced, not inlined"
+    );
     // Simple Web Service + Gatekeeper: one HTTP API, writes behind the cached REQUEST authorizer.
     let authorizer = &resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["Gatekeeper"];
     assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "1.0");
@@ -253,15 +283,24 @@ fn the_four_patterns_are_wired() {
     assert_eq!(worker["ReservedConcurrentExecutions"]["Fn::If"][0], "WebhookWorkerHasReservedConcurrency");
     assert_eq!(template["Parameters"]["WebhookWorkerReservedConcurrency"]["Default"], "", "unset by default");
     let redrive = &resources["PlugboardEventsQueue"]["Properties"]["RedrivePolicy"];
-    assert_eq!(redrive, &json!({ "deadLetterTargetArn": { "Fn::GetAtt": ["PlugboardEventsDlqQueue", "Arn"] }, "maxReceiveCount": 3 }));
+    assert_eq!(
+        redrive,
+        &json!({ "deadLetterTargetArn": { "Fn::GetAtt": ["PlugboardEventsDlqQueue", "Arn"] }, "maxReceiveCount": 3 })
+    );
     // Internal API: a fixed function name to invoke, an output for it.
-    assert_eq!(resources["QuotesFunction"]["Properties"]["FunctionName"], json!({ "Fn::Sub": "${AWS::StackName}-quotes" }));
+    assert_eq!(
+        resources["QuotesFunction"]["Properties"]["FunctionName"],
+        json!({ "Fn::Sub": "${AWS::StackName}-quotes" })
+    );
     assert_eq!(template["Outputs"]["QuotesFunctionName"]["Value"], json!({ "Ref": "QuotesFunction" }));
     // Data is kept when the stack goes.
     for id in ["PlugboardItemsTable", "GuestBucket"] {
         assert_eq!(resources[id]["DeletionPolicy"], "Retain", "{id}");
     }
-    assert_eq!(resources["PlugboardItemsTable"]["Properties"]["KeySchema"], json!([{ "AttributeName": "PK", "KeyType": "HASH" }]));
+    assert_eq!(
+        resources["PlugboardItemsTable"]["Properties"]["KeySchema"],
+        json!([{ "AttributeName": "PK", "KeyType": "HASH" }])
+    );
 }
 
 #[test]
@@ -305,11 +344,13 @@ fn manifests_aws_would_refuse_are_refused_first() {
     let no_dev = manifest.replace("dev = \"demo-jwt-secret\"\n", "");
     let err = load(&no_dev).unwrap().dev_config("gatekeeper").unwrap_err();
     assert!(err.contains("jwt-secret") && err.contains("dev"), "{err}");
-    let simple = manifest.replace("[functions.gatekeeper]\n", "[functions.gatekeeper]\nauthorizer-response = \"simple\"\n");
+    let simple =
+        manifest.replace("[functions.gatekeeper]\n", "[functions.gatekeeper]\nauthorizer-response = \"simple\"\n");
     assert_ne!(simple, manifest);
     let err = load(&simple).unwrap_err();
     assert!(err.contains("authorizer-response") && err.contains("payload 1.0"), "{err}");
-    let slow = manifest.replace("limits = { timeout-ms = 5000, memory-mb = 32 }", "limits = { timeout-ms = 45000, memory-mb = 32 }");
+    let slow = manifest
+        .replace("limits = { timeout-ms = 5000, memory-mb = 32 }", "limits = { timeout-ms = 45000, memory-mb = 32 }");
     assert_ne!(slow, manifest);
     let err = deploy::render(&load(&slow).unwrap()).unwrap_err().to_string();
     assert!(err.contains("visibility-timeout-secs") && err.contains("webhook-worker"), "{err}");
@@ -319,7 +360,8 @@ fn manifests_aws_would_refuse_are_refused_first() {
 fn guest_refresh_reaches_only_functions_whose_guest_can_change() {
     let manifest = demo();
     let template = demo_template();
-    let pattern = regex::Regex::new(template["Parameters"]["GuestRefreshSecs"]["AllowedPattern"].as_str().unwrap()).unwrap();
+    let pattern =
+        regex::Regex::new(template["Parameters"]["GuestRefreshSecs"]["AllowedPattern"].as_str().unwrap()).unwrap();
     for refused in ["0", "00", "-1", "1.5"] {
         assert!(!pattern.is_match(refused), "GuestRefreshSecs = {refused} would fail every cold start");
     }
@@ -358,11 +400,17 @@ fn a_worker_timeout_cannot_exceed_its_queues_visibility_timeout() {
         let timeout = &template["Parameters"][format!("{}Timeout", deploy::pascal(name))];
         for (queue, q) in manifest.queues_worked_by(name) {
             workers += 1;
-            let visibility = template["Resources"][format!("{}Queue", deploy::pascal(queue))]["Properties"]["VisibilityTimeout"].as_u64().unwrap();
+            let visibility =
+                template["Resources"][format!("{}Queue", deploy::pascal(queue))]["Properties"]["VisibilityTimeout"]
+                    .as_u64()
+                    .unwrap();
             assert_eq!(visibility, q.visibility_timeout_secs);
             // The largest timeout the parameter allows is one SQS accepts for the event source.
             let max = timeout["MaxValue"].as_u64().unwrap();
-            assert!(max <= visibility, "{name}: a timeout of {max} s passes the parameter; SQS refuses it above {visibility} s");
+            assert!(
+                max <= visibility,
+                "{name}: a timeout of {max} s passes the parameter; SQS refuses it above {visibility} s"
+            );
             assert!(timeout["Default"].as_u64().unwrap() <= max, "{name}");
         }
     }
@@ -380,7 +428,10 @@ fn tool(name: &str) -> Command {
     let path = root().join(".venv-deploy/bin").join(name);
     assert!(path.exists(), "{} is missing: run scripts/deploy-env.sh", path.display());
     let mut command = Command::new(path);
-    command.env("AWS_DEFAULT_REGION", "us-east-1").env("AWS_ACCESS_KEY_ID", "offline").env("AWS_SECRET_ACCESS_KEY", "offline");
+    command
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "offline")
+        .env("AWS_SECRET_ACCESS_KEY", "offline");
     command.env("SAM_CLI_TELEMETRY", "0").current_dir(root());
     command
 }
@@ -392,7 +443,11 @@ fn check_template(path: &Path) -> Result<(), String> {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("{what} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+            Err(format!(
+                "{what} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
         }
     };
     let mut lint = tool("cfn-lint");
@@ -428,13 +483,18 @@ fn the_glibc_check_rejects_binaries_too_new_for_provided_al2023() {
     let dir = tempdir();
     let build = |name: &str, body: &str| -> PathBuf {
         let source = dir.join(format!("{name}.c"));
-        std::fs::write(&source, format!("#include <stdio.h>\n#include <stdlib.h>\nint main(void) {{ {body} return 0; }}\n")).unwrap();
+        std::fs::write(
+            &source,
+            format!("#include <stdio.h>\n#include <stdlib.h>\nint main(void) {{ {body} return 0; }}\n"),
+        )
+        .unwrap();
         let binary = dir.join(name);
         let status = Command::new("cc").arg("-o").arg(&binary).arg(&source).status().expect("a C compiler");
         assert!(status.success());
         binary
     };
-    let check = |binary: &Path| Command::new(root().join("scripts/check-glibc.sh")).arg(binary).arg("2.34").output().unwrap();
+    let check =
+        |binary: &Path| Command::new(root().join("scripts/check-glibc.sh")).arg(binary).arg("2.34").output().unwrap();
     let plain = check(&build("plain", "puts(\"hi\");"));
     assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
     // arc4random arrived in glibc 2.36: a binary calling it cannot start on provided.al2023.
@@ -448,7 +508,8 @@ fn package_refuses_to_print_a_deploy_without_the_bootstrap_zip() {
     let dir = std::env::temp_dir().join(format!("plugboard-package-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let guest = root().join("guests/dist/hello_http.wasm");
-    let manifest = format!("[app]\nname = \"tiny\"\n\n[functions.hello]\nrole = \"http-api\"\nguest = \"{}\"\n", guest.display());
+    let manifest =
+        format!("[app]\nname = \"tiny\"\n\n[functions.hello]\nrole = \"http-api\"\nguest = \"{}\"\n", guest.display());
     std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
     let package = || {
         Command::new(env!("CARGO_BIN_EXE_plugboard"))
@@ -462,7 +523,10 @@ fn package_refuses_to_print_a_deploy_without_the_bootstrap_zip() {
     let missing = package();
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success(), "exit 0 without a zip: {}", String::from_utf8_lossy(&missing.stdout));
-    assert!(stderr.contains("bootstrap.zip does not exist") && stderr.contains("scripts/package.sh x86_64"), "{stderr}");
+    assert!(
+        stderr.contains("bootstrap.zip does not exist") && stderr.contains("scripts/package.sh x86_64"),
+        "{stderr}"
+    );
     // With the zip in place, the same command lays the guests out and prints the steps.
     std::fs::create_dir_all(dir.join("deploy/dist")).unwrap();
     std::fs::write(dir.join("deploy/dist/bootstrap.zip"), b"zip").unwrap();

@@ -72,7 +72,8 @@ async fn web_service_and_gatekeeper_over_http() {
     // No token: 401 without calling the authorizer; a token for other routes: 403.
     assert_eq!(dev.send("POST", "/items", &[], item).await.status, 401);
     assert_eq!(dev.send("POST", "/items", &[("authorization", &reader)], item).await.status, 403);
-    let created = dev.send("POST", "/items", &[("authorization", &writer), ("content-type", "application/json")], item).await;
+    let created =
+        dev.send("POST", "/items", &[("authorization", &writer), ("content-type", "application/json")], item).await;
     assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
     assert_eq!(created.header("location"), Some("/items/lamp"));
     let put = dev.send("PUT", "/items/lamp", &[("authorization", &writer)], r#"{"name":"Desk lamp","price":30}"#).await;
@@ -97,7 +98,8 @@ async fn invoke_api_answers_the_aws_sdk() {
     let sdk = plugboard::backends::aws::sdk_config(Some(&dev.url)).await;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let payload = json!({ "sku": "w1", "unit_price": 2.5, "quantity": 100 }).to_string();
-    let sync = lambda.invoke().function_name("quotes").payload(payload.clone().into_bytes().into()).send().await.unwrap();
+    let sync =
+        lambda.invoke().function_name("quotes").payload(payload.clone().into_bytes().into()).send().await.unwrap();
     assert_eq!(sync.status_code, 200);
     assert_eq!(sync.function_error, None);
     let answer: Value = serde_json::from_slice(sync.payload.unwrap().as_ref()).unwrap();
@@ -136,7 +138,9 @@ async fn webhook_messages_reach_the_worker_poison_goes_to_the_dlq_and_state_surv
 
     // The good ones are processed and deleted; the poison one fails alone, twice, then moves.
     let stats = dev
-        .wait_for_queues("poison in the DLQ, source empty", |s| depth(s, "plugboard-events") == 0 && depth(s, "plugboard-events-dlq") == 1)
+        .wait_for_queues("poison in the DLQ, source empty", |s| {
+            depth(s, "plugboard-events") == 0 && depth(s, "plugboard-events-dlq") == 1
+        })
         .await;
     assert_eq!(depth(&stats, "plugboard-events-dlq"), 1);
     let peeked: Value = serde_json::from_str(&dev.queue_cli(&["peek", "plugboard-events-dlq"])).unwrap();
@@ -149,8 +153,10 @@ async fn webhook_messages_reach_the_worker_poison_goes_to_the_dlq_and_state_surv
     assert_eq!(depth(&dev.admin("GET", "queues").await, "plugboard-events-dlq"), 1);
     // Redrive brings it back to the source queue, where it fails again and returns to the DLQ.
     assert!(dev.queue_cli(&["redrive", "plugboard-events-dlq"]).contains("moved 1 message(s)"));
-    dev.wait_for_queues("poison redriven and dead again", |s| depth(s, "plugboard-events-dlq") == 1 && depth(s, "plugboard-events") == 0)
-        .await;
+    dev.wait_for_queues("poison redriven and dead again", |s| {
+        depth(s, "plugboard-events-dlq") == 1 && depth(s, "plugboard-events") == 0
+    })
+    .await;
     drop(dev);
 
     // Every good event is in the worker's table exactly once.
@@ -167,7 +173,14 @@ async fn webhook_messages_reach_the_worker_poison_goes_to_the_dlq_and_state_surv
 async fn a_changed_guest_is_hot_reloaded_and_a_broken_one_is_not() {
     let dir = app_dir(&[("quotes", "quotes.wasm")]);
     let dev = Dev::start(&dir);
-    let call = || dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[], r#"{"ops":[],"sku":"w1","unit_price":1,"quantity":1}"#);
+    let call = || {
+        dev.send(
+            "POST",
+            "/2015-03-31/functions/quotes/invocations",
+            &[],
+            r#"{"ops":[],"sku":"w1","unit_price":1,"quantity":1}"#,
+        )
+    };
     assert!(call().await.json()["total"].is_number(), "quotes serves first");
 
     std::fs::write(dir.join("quotes.wasm"), guest("chaos")).unwrap();
@@ -187,10 +200,22 @@ fn manifest_errors_name_the_place() {
     let dir = app_dir(&[]);
     let base = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
     let cases = [
-        (base.replace("function = \"webhook-ingest\"", "function = \"webhook-ingets\""), "no function `webhook-ingets`"),
-        (base.replace("function = \"gatekeeper\"", "function = \"quotes\""), "authorizers.gatekeeper: function `quotes` is internal-api"),
-        (base.replace("events = \"plugboard-events\"", "events = \"plugboard-evnts\""), "grants.queues: no queue `plugboard-evnts`"),
-        (base.replace("dead-letter = \"plugboard-events-dlq\"", "dead-letter = \"nowhere\""), "queues.plugboard-events.dead-letter"),
+        (
+            base.replace("function = \"webhook-ingest\"", "function = \"webhook-ingets\""),
+            "no function `webhook-ingets`",
+        ),
+        (
+            base.replace("function = \"gatekeeper\"", "function = \"quotes\""),
+            "authorizers.gatekeeper: function `quotes` is internal-api",
+        ),
+        (
+            base.replace("events = \"plugboard-events\"", "events = \"plugboard-evnts\""),
+            "grants.queues: no queue `plugboard-evnts`",
+        ),
+        (
+            base.replace("dead-letter = \"plugboard-events-dlq\"", "dead-letter = \"nowhere\""),
+            "queues.plugboard-events.dead-letter",
+        ),
         (base.replace("batch-size = 10", "batch-size = 10\nbatch-sise = 3"), "unknown field `batch-sise`"),
         (base.replace("path = \"/items/{id}/quote\"", "path = \"/items/{rest+}/quote\""), "greedy"),
     ];
@@ -202,15 +227,26 @@ fn manifest_errors_name_the_place() {
     std::fs::write(dir.join("plugboard.toml"), &base).unwrap();
     let manifest = Manifest::load(&dir.join("plugboard.toml")).unwrap();
     assert_eq!(manifest.functions.len(), 6);
-    assert_eq!(manifest.tables(), ["plugboard-api-keys", "plugboard-events-store", "plugboard-items", "plugboard-pricing"]);
+    assert_eq!(
+        manifest.tables(),
+        ["plugboard-api-keys", "plugboard-events-store", "plugboard-items", "plugboard-pricing"]
+    );
 }
 
 #[test]
 fn routes_match_like_api_gateway() {
     use plugboard::dev::gateway::{RoutePattern, Router};
-    let routes = [("ANY", "/items/{proxy+}"), ("GET", "/items/{id}"), ("ANY", "/items/{id}"), ("GET", "/items/special"), ("GET", "/items")];
+    let routes = [
+        ("ANY", "/items/{proxy+}"),
+        ("GET", "/items/{id}"),
+        ("ANY", "/items/{id}"),
+        ("GET", "/items/special"),
+        ("GET", "/items"),
+    ];
     let router = Router::new(routes.iter().map(|(m, p)| RoutePattern::parse(m, p).unwrap()).collect());
-    let pick = |method: &str, path: &str| router.find(method, path).map(|(i, _, params)| (i, params.into_iter().collect::<Vec<_>>()));
+    let pick = |method: &str, path: &str| {
+        router.find(method, path).map(|(i, _, params)| (i, params.into_iter().collect::<Vec<_>>()))
+    };
     assert_eq!(pick("GET", "/items/special"), Some((3, vec![])), "a literal beats a parameter");
     assert_eq!(pick("GET", "/items/7"), Some((1, vec![("id".into(), "7".into())])), "a named method beats ANY");
     assert_eq!(pick("DELETE", "/items/7"), Some((2, vec![("id".into(), "7".into())])));
@@ -232,7 +268,8 @@ fn proxy_responses_are_written_back_faithfully() {
     }));
     assert_eq!(response.status, 201);
     assert_eq!(response.body, [0u8, 159, 146, 150]);
-    let headers = |name: &str| response.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    let headers =
+        |name: &str| response.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
     assert_eq!(headers("content-type"), ["image/png"]);
     assert_eq!(headers("x-many"), ["a", "b"]);
     assert_eq!(headers("set-cookie"), ["s=1; HttpOnly", "t=2"]);
@@ -250,7 +287,10 @@ async fn python_and_javascript_guests_run_in_dev_like_rust_ones() {
             "config = { jwt_secret = \"secret:jwt-secret\", default_routes = \"GET /items,GET /items/*\" }",
             r#"config = { tokens = '{"tok-dev": {"principal": "dev", "routes": ["POST /items"]}}' }"#,
         );
-    assert_eq!(swapped.matches("_py.wasm").count() + swapped.matches("_js.wasm").count() + swapped.matches("tok-dev").count(), 3);
+    assert_eq!(
+        swapped.matches("_py.wasm").count() + swapped.matches("_js.wasm").count() + swapped.matches("tok-dev").count(),
+        3
+    );
     std::fs::write(dir.join("plugboard.toml"), swapped).unwrap();
     let dev = Dev::start(&dir);
     // The JavaScript authorizer in front of a write route.
@@ -290,7 +330,12 @@ async fn web_pages_cannot_drive_the_invoke_and_admin_apis() {
         let answer = dev.send("POST", mint, &headers, key_request).await;
         assert!(matches!(answer.status, 403 | 415), "{headers:?}: {}", answer.status);
     }
-    assert_eq!(dev.send("POST", "/_plugboard/queues/plugboard-events-dlq/redrive", &[("origin", "https://evil.example")], "").await.status, 403);
+    assert_eq!(
+        dev.send("POST", "/_plugboard/queues/plugboard-events-dlq/redrive", &[("origin", "https://evil.example")], "")
+            .await
+            .status,
+        403
+    );
     // DNS rebinding: the page's own host name arrives in Host, on every path.
     let port = dev.url.rsplit(':').next().unwrap();
     let rebound = format!("evil.example:{port}");
@@ -301,9 +346,23 @@ async fn web_pages_cannot_drive_the_invoke_and_admin_apis() {
     // The developer's own tools still work: the SDK's octet-stream, the CLI's bare POST,
     // `plugboard queue`, and app routes called from any origin.
     let quote = r#"{"sku":"w1","unit_price":1,"quantity":1}"#;
-    let octet = dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[("content-type", "application/octet-stream")], quote).await;
+    let octet = dev
+        .send(
+            "POST",
+            "/2015-03-31/functions/quotes/invocations",
+            &[("content-type", "application/octet-stream")],
+            quote,
+        )
+        .await;
     assert_eq!(octet.status, 200);
-    let cli = dev.send("POST", "/2015-03-31/functions/quotes/invocations", &[("user-agent", "aws-cli/2.17.0"), ("x-amz-invocation-type", "RequestResponse")], quote).await;
+    let cli = dev
+        .send(
+            "POST",
+            "/2015-03-31/functions/quotes/invocations",
+            &[("user-agent", "aws-cli/2.17.0"), ("x-amz-invocation-type", "RequestResponse")],
+            quote,
+        )
+        .await;
     assert!(cli.json()["total"].is_number(), "{}", String::from_utf8_lossy(&cli.body));
     assert!(dev.queue_cli(&["list"]).contains("plugboard-events"));
     assert_eq!(dev.send("GET", "/items", &[("origin", "https://app.example")], "").await.status, 200);
@@ -326,7 +385,10 @@ async fn slow_clients_are_cut_off_and_cannot_hold_every_connection() {
     let started = Instant::now();
     assert_eq!(dev.send("GET", "/items", &[], "").await.status, 200);
     let waited = started.elapsed();
-    assert!(waited >= limit - Duration::from_millis(1500) && waited < limit + Duration::from_secs(5), "served after {waited:?}");
+    assert!(
+        waited >= limit - Duration::from_millis(1500) && waited < limit + Duration::from_secs(5),
+        "served after {waited:?}"
+    );
     for mut slow in idle {
         slow.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut rest = Vec::new();
@@ -343,7 +405,8 @@ async fn the_authorizer_cache_keys_on_the_identity_the_authorizer_saw_and_forget
     let writer = jwt(&["POST /items"]);
     let item = r#"{"id":"mug","name":"Mug","price":5}"#;
     // Two identity headers: the event carries the last, so the decision is cached under it...
-    let both = dev.send("POST", "/items", &[("authorization", "Bearer forged"), ("authorization", &writer)], item).await;
+    let both =
+        dev.send("POST", "/items", &[("authorization", "Bearer forged"), ("authorization", &writer)], item).await;
     assert_eq!(both.status, 201, "{}", String::from_utf8_lossy(&both.body));
     // ... and the forged first value alone gets no cached allow.
     assert_eq!(dev.send("POST", "/items", &[("authorization", "Bearer forged")], item).await.status, 401);

@@ -60,11 +60,26 @@ content-based-deduplication = true
 
 /// Put `bodies` (one FIFO group) on `queue` in `dir`'s state, before dev starts.
 async fn enqueue(dir: &std::path::Path, queue: &str, bodies: &[&str]) {
-    let settings = QueueSettings { fifo: true, content_based_dedup: true, visibility_timeout_ms: 1000, max_receives: None, dead_letter: None };
-    let queues = EmbeddedQueues::new(EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap(), [(queue.to_string(), settings)].into());
+    let settings = QueueSettings {
+        fifo: true,
+        content_based_dedup: true,
+        visibility_timeout_ms: 1000,
+        max_receives: None,
+        dead_letter: None,
+    };
+    let queues = EmbeddedQueues::new(
+        EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap(),
+        [(queue.to_string(), settings)].into(),
+    );
     let messages = bodies
         .iter()
-        .map(|b| OutgoingMessage { body: b.to_string(), attributes: vec![], delay_seconds: None, group_id: Some("g".into()), deduplication_id: None })
+        .map(|b| OutgoingMessage {
+            body: b.to_string(),
+            attributes: vec![],
+            delay_seconds: None,
+            group_id: Some("g".into()),
+            deduplication_id: None,
+        })
         .collect();
     assert!(queues.send_batch(queue, messages).await.unwrap().iter().all(Result::is_ok));
 }
@@ -102,7 +117,9 @@ async fn a_message_that_kills_the_process_reaches_the_dead_letter_queue() {
         let started = std::time::Instant::now();
         loop {
             let peeked = dev.admin("GET", "queues/kills.fifo/messages?limit=1").await;
-            if peeked[0]["receiveCount"] == attempt && stats_of(&dev.admin("GET", "queues").await, "kills.fifo")["in_flight"] == 1 {
+            if peeked[0]["receiveCount"] == attempt
+                && stats_of(&dev.admin("GET", "queues").await, "kills.fifo")["in_flight"] == 1
+            {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(20), "attempt {attempt}: {peeked}");

@@ -10,7 +10,13 @@ use plugboard::backends::embedded::{EmbeddedDb, EmbeddedQueues, QueueSettings};
 use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
 
 fn message(body: &str, group: Option<&str>) -> OutgoingMessage {
-    OutgoingMessage { body: body.into(), attributes: vec![], delay_seconds: None, group_id: group.map(Into::into), deduplication_id: None }
+    OutgoingMessage {
+        body: body.into(),
+        attributes: vec![],
+        delay_seconds: None,
+        group_id: group.map(Into::into),
+        deduplication_id: None,
+    }
 }
 
 fn queues() -> Arc<EmbeddedQueues> {
@@ -67,7 +73,10 @@ async fn visibility_timeout_redelivers_until_the_dead_letter_queue_and_redrive_r
 async fn fifo_delivers_in_order_per_group_and_drops_duplicates() {
     let q = queues();
     let ids = q
-        .send_batch("orders.fifo", vec![message("g1-a", Some("g1")), message("g1-b", Some("g1")), message("g2-a", Some("g2"))])
+        .send_batch(
+            "orders.fifo",
+            vec![message("g1-a", Some("g1")), message("g1-b", Some("g1")), message("g2-a", Some("g2"))],
+        )
         .await
         .unwrap();
     let duplicate = q.send_batch("orders.fifo", vec![message("g1-a", Some("g1"))]).await.unwrap();

@@ -9,7 +9,8 @@ fn root() -> PathBuf {
 }
 
 fn plugboard_test(args: &[&str]) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("test").args(args).current_dir(root()).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("test").args(args).current_dir(root()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     (out, stdout)
 }
@@ -23,7 +24,8 @@ fn every_example_guest_passes_its_cases() {
     for entry in folders.iter().flat_map(|f| std::fs::read_dir(f).unwrap()) {
         let dir = entry.unwrap().path().join("cases");
         if dir.join("function.toml").exists() {
-            cases += std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "function.toml").count();
+            cases +=
+                std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "function.toml").count();
             suites.push(dir.strip_prefix(root()).unwrap().display().to_string());
         }
     }
@@ -58,11 +60,18 @@ body = { id = "lamp", price = 12.5 }
 
 #[test]
 fn a_failing_case_shows_its_differences_and_fails_the_run() {
-    let wrong = format!("{CREATE}\n[expect]\nstatus = 200\nbody = {{ price = 1 }}\nstore.items.desk = {{ id = \"desk\" }}\n");
+    let wrong =
+        format!("{CREATE}\n[expect]\nstatus = 200\nbody = {{ price = 1 }}\nstore.items.desk = {{ id = \"desk\" }}\n");
     let dir = items_suite(("wrong", &wrong));
     let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
     assert!(!out.status.success(), "{stdout}");
-    for line in ["FAILED  wrong", "status: expected 200, got 201", "body.price: expected 1, got 12.5", "store.items.desk: expected a value, missing", "0 passed, 1 failed"] {
+    for line in [
+        "FAILED  wrong",
+        "status: expected 200, got 201",
+        "body.price: expected 1, got 12.5",
+        "store.items.desk: expected a value, missing",
+        "0 passed, 1 failed",
+    ] {
         assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
     }
 }
@@ -70,7 +79,8 @@ fn a_failing_case_shows_its_differences_and_fails_the_run() {
 #[test]
 fn update_records_the_outcome_and_filter_selects_cases() {
     let dir = items_suite(("record-me", CREATE));
-    std::fs::write(dir.join("other.toml"), "[request]\nmethod = \"GET\"\npath = \"/items\"\n[expect]\nstatus = 500\n").unwrap();
+    std::fs::write(dir.join("other.toml"), "[request]\nmethod = \"GET\"\npath = \"/items\"\n[expect]\nstatus = 500\n")
+        .unwrap();
     let (out, stdout) = plugboard_test(&[dir.to_str().unwrap(), "--update", "--filter", "record"]);
     assert!(out.status.success(), "{stdout}");
     let recorded = std::fs::read_to_string(dir.join("record-me.toml")).unwrap();
@@ -88,7 +98,9 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
     let base = std::env::temp_dir().join(format!("plugboard-new-{}", uuid::Uuid::new_v4().simple()));
     // The example guests' target dir (scripts/build-guests.sh): same versions (the vendored
     // Cargo.lock), features and profile, so the dependencies are already built.
-    let target = std::env::var_os("PLUGBOARD_GUEST_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("guests/target"));
+    let target = std::env::var_os("PLUGBOARD_GUEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("guests/target"));
     let mut suites = Vec::new();
     for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
         let name = format!("my-{role}");
@@ -120,7 +132,12 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
     let args: Vec<&str> = suites.iter().map(String::as_str).collect();
     let (out, stdout) = plugboard_test(&args);
     assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}");
-    let again = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(["new", "--role", "http-api", "--dir"]).arg(base.join("my-http-api")).arg("x").output().unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+        .args(["new", "--role", "http-api", "--dir"])
+        .arg(base.join("my-http-api"))
+        .arg("x")
+        .output()
+        .unwrap();
     assert!(!again.status.success(), "an existing folder is not overwritten");
     std::fs::remove_dir_all(&base).ok();
 }
@@ -144,7 +161,11 @@ fn guide_commands() -> Vec<String> {
 #[test]
 fn the_guest_guide_commands_run() {
     let commands = guide_commands();
-    let scaffold = ["plugboard new --role http-api hello-api", "cargo build --release --target wasm32-wasip2", "plugboard test cases"];
+    let scaffold = [
+        "plugboard new --role http-api hello-api",
+        "cargo build --release --target wasm32-wasip2",
+        "plugboard test cases",
+    ];
     for line in scaffold {
         assert!(commands.iter().any(|c| c == line), "the guide's first steps changed: {commands:?}");
     }
@@ -153,7 +174,11 @@ fn the_guest_guide_commands_run() {
     std::fs::create_dir_all(&dir).unwrap();
     let args: Vec<&str> = scaffold[0].split_whitespace().skip(1).collect();
     let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(&args).current_dir(&dir).output().unwrap();
-    assert!(out.status.success() && dir.join("hello-api/cases/first.toml").exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && dir.join("hello-api/cases/first.toml").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(&dir).ok();
     // The example-suite commands, as written, from the repository root.
     let suites: Vec<&String> = commands.iter().filter(|c| c.starts_with("plugboard test guests/")).collect();
@@ -192,14 +217,20 @@ fn other_language_scaffolds_pass_their_first_case(lang: &str, build: impl Fn(&Pa
 
 fn run_ok(command: &mut Command, what: &str) {
     let out = command.output().unwrap();
-    assert!(out.status.success(), "{what}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn new_javascript_guests_of_every_role_pass_their_first_case() {
     other_language_scaffolds_pass_their_first_case("js", |dir, role, file| {
         // What `npm run build` runs, with the project's jco instead of a fresh npm install.
-        let package: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+        let package: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
         let script = package["scripts"]["build"].as_str().unwrap().to_string();
         assert_eq!(script, format!("jco {}", plugboard::cli::js_build_args(role.parse().unwrap(), file)));
         let jco = root().join("guests/js/node_modules/.bin/jco");
@@ -212,6 +243,11 @@ fn new_python_guests_of_every_role_pass_their_first_case() {
     other_language_scaffolds_pass_their_first_case("python", |dir, role, file| {
         let componentize = root().join(".venv-guests/bin/componentize-py");
         let out = format!("{file}.wasm");
-        run_ok(Command::new(componentize).args(["-d", "wit", "-w", role, "componentize", "app", "-o", &out]).current_dir(dir), role);
+        run_ok(
+            Command::new(componentize)
+                .args(["-d", "wit", "-w", role, "componentize", "app", "-o", &out])
+                .current_dir(dir),
+            role,
+        );
     });
 }

@@ -19,7 +19,9 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn call(app: &LambdaApp, payload: Value) -> Result<Value, String> {
-    app.handle(LambdaEvent::new(payload, Context::default())).await.map_err(|d| format!("{}: {}", d.error_type, d.error_message))
+    app.handle(LambdaEvent::new(payload, Context::default()))
+        .await
+        .map_err(|d| format!("{}: {}", d.error_type, d.error_message))
 }
 
 /// A probe the chaos guest answers with `{"results": [...]}` and quotes refuses.
@@ -33,8 +35,11 @@ async fn published_artifacts_load_only_when_pinned() {
     let s3 = plugboard::backends::aws::s3::client(&sdk);
     let bucket = s3_bucket(&s3).await;
     let out = publish("guests/dist/chaos.wasm", &format!("s3://{bucket}/svc/chaos.wasm"));
-    let (url, pin, precompiled) =
-        (printed(&out, "PLUGBOARD_GUEST"), printed(&out, "PLUGBOARD_GUEST_SHA256"), printed(&out, "PLUGBOARD_PRECOMPILED_SHA256"));
+    let (url, pin, precompiled) = (
+        printed(&out, "PLUGBOARD_GUEST"),
+        printed(&out, "PLUGBOARD_GUEST_SHA256"),
+        printed(&out, "PLUGBOARD_PRECOMPILED_SHA256"),
+    );
     assert!(url.contains("?versionId="), "{out}");
     assert_eq!(pin, plugboard::runtime::precompiled::sha256_hex(&guest("chaos")));
     // One artifact per architecture, each beside the guest and named by the component's digest
@@ -48,7 +53,12 @@ async fn published_artifacts_load_only_when_pinned() {
     assert_eq!(precompiled.split(',').count(), 2);
 
     let env = |precompiled: &str| {
-        vars(&[("PLUGBOARD_ROLE", "internal-api"), ("PLUGBOARD_GUEST", url), ("PLUGBOARD_GUEST_SHA256", pin), ("PLUGBOARD_PRECOMPILED_SHA256", precompiled)])
+        vars(&[
+            ("PLUGBOARD_ROLE", "internal-api"),
+            ("PLUGBOARD_GUEST", url),
+            ("PLUGBOARD_GUEST_SHA256", pin),
+            ("PLUGBOARD_PRECOMPILED_SHA256", precompiled),
+        ])
     };
     let app = LambdaApp::start(env(precompiled), &sdk).await.expect("cold start");
     assert_eq!(app.origin, Origin::Precompiled);
@@ -97,7 +107,11 @@ fn the_compile_cache_follows_no_symlink_and_trusts_only_private_entries() {
     let cache = CompileCache::open(&real, &runtime).unwrap();
     let wasm = guest("quotes");
     assert_eq!(cache.load(&runtime, &wasm, Role::InternalApi).unwrap().1, Origin::Compiled);
-    let entry = std::fs::read_dir(&real).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap();
+    let entry = std::fs::read_dir(&real)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .unwrap();
     // An entry swapped for a symlink is not followed: the guest is compiled again.
     let elsewhere = base.join("elsewhere.cwasm");
     std::fs::rename(&entry, &elsewhere).unwrap();
@@ -118,7 +132,11 @@ async fn an_unpinned_s3_guest_refreshes_by_etag_and_a_bad_one_is_not_swapped_in(
     let bucket = s3_bucket(&s3).await;
     upload(&s3, &bucket, "svc.wasm", "quotes").await;
     let location = format!("s3://{bucket}/svc.wasm");
-    let env = vars(&[("PLUGBOARD_ROLE", "internal-api"), ("PLUGBOARD_GUEST", &location), ("PLUGBOARD_GUEST_REFRESH_SECS", "1")]);
+    let env = vars(&[
+        ("PLUGBOARD_ROLE", "internal-api"),
+        ("PLUGBOARD_GUEST", &location),
+        ("PLUGBOARD_GUEST_REFRESH_SECS", "1"),
+    ]);
     let app = LambdaApp::start(env, &sdk).await.expect("cold start");
     let quotes_answer = |r: Result<Value, String>| r.is_err_and(|e| e.contains("StoreError"));
     assert!(quotes_answer(call(&app, probe()).await), "quotes serves first");
@@ -135,7 +153,11 @@ async fn an_unpinned_s3_guest_refreshes_by_etag_and_a_bad_one_is_not_swapped_in(
 
     // Refresh with a pin or a version is a contradiction, refused at cold start.
     for extra in [("PLUGBOARD_GUEST_SHA256", "0".repeat(64)), ("PLUGBOARD_GUEST", format!("{location}?versionId=x"))] {
-        let mut env = vars(&[("PLUGBOARD_ROLE", "internal-api"), ("PLUGBOARD_GUEST", &location), ("PLUGBOARD_GUEST_REFRESH_SECS", "1")]);
+        let mut env = vars(&[
+            ("PLUGBOARD_ROLE", "internal-api"),
+            ("PLUGBOARD_GUEST", &location),
+            ("PLUGBOARD_GUEST_REFRESH_SECS", "1"),
+        ]);
         env.push((extra.0.to_string(), extra.1));
         let err = LambdaApp::start(env, &sdk).await.err().expect("refused");
         assert!(format!("{err:#}").contains("PLUGBOARD_GUEST_REFRESH_SECS"), "{err:#}");
@@ -170,8 +192,12 @@ async fn config_values_resolve_from_ssm_and_secrets_manager() {
     ]));
     let app = LambdaApp::start(env, &sdk).await.expect("cold start");
     let result = call(&app, probe()).await.unwrap();
-    let all: std::collections::BTreeMap<String, String> =
-        result["results"][0].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into())).collect();
+    let all: std::collections::BTreeMap<String, String> = result["results"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+        .collect();
     assert_eq!(all["jwt"], "from-ssm");
     assert_eq!(all["hmac"], "from-secrets-manager");
     assert_eq!(all["whole"], r#"{"hmac":"from-secrets-manager"}"#);

@@ -82,7 +82,10 @@ async fn behaves_like_a_key_value_store(backend: Arc<dyn KeyValueBackend>, table
     // One counter rule everywhere: decimal text exactly as `increment` writes it.
     for odd in [&b" 7"[..], b"7 ", b"+7"] {
         t.set("odd", odd.to_vec()).await.unwrap();
-        assert!(matches!(t.increment("odd", 1).await, Err(KvError::Other(m)) if m.contains("not a counter")), "{odd:?}");
+        assert!(
+            matches!(t.increment("odd", 1).await, Err(KvError::Other(m)) if m.contains("not a counter")),
+            "{odd:?}"
+        );
     }
     t.set("seven", b"7".to_vec()).await.unwrap();
     assert_eq!(t.increment("seven", 1).await.unwrap(), 8);
@@ -92,7 +95,10 @@ async fn behaves_like_a_key_value_store(backend: Arc<dyn KeyValueBackend>, table
     let before = t.get_versioned("aba").await.unwrap().unwrap();
     t.delete("aba").await.unwrap();
     t.set("aba", b"2".to_vec()).await.unwrap();
-    assert!(!t.swap("aba", Some(before.version), b"stale".to_vec()).await.unwrap(), "a stale version loses after delete + set");
+    assert!(
+        !t.swap("aba", Some(before.version), b"stale".to_vec()).await.unwrap(),
+        "a stale version loses after delete + set"
+    );
     assert_eq!(t.get("aba").await.unwrap(), Some(b"2".to_vec()));
 }
 
@@ -174,16 +180,23 @@ async fn a_guest_runs_unchanged_on_dynamodb() {
     let mut probe = config("role = \"internal-api\"");
     probe.grants.stores.insert("data".into(), table.clone());
     probe.grants.stores.insert("gone".into(), "never-created".into());
-    let backends = Backends { keyvalue: Arc::new(kv), queue: Arc::new(MemoryQueue::new()), invoker: Arc::new(LocalInvoker::new()) };
+    let backends = Backends {
+        keyvalue: Arc::new(kv),
+        queue: Arc::new(MemoryQueue::new()),
+        invoker: Arc::new(LocalInvoker::new()),
+    };
     let loaded = Guest::load(&runtime(), &guest("chaos"), probe.role).unwrap();
     let f = Function::new("probe", probe, runtime(), loaded, backends);
-    let answer = call(&f, json!({ "ops": [
+    let answer = call(
+        &f,
+        json!({ "ops": [
         { "op": "kv.set", "store": "data", "key": "a", "value": "1" },
         { "op": "kv.get", "store": "data", "key": "a" },
         { "op": "kv.cas", "store": "data", "key": "a", "value": "mine", "interfere": "theirs" },
         { "op": "kv.increment", "store": "data", "key": "n", "delta": 3 },
         { "op": "kv.get", "store": "gone", "key": "a" },
-    ] }))
+    ] }),
+    )
     .await
     .unwrap();
     let r = answer["results"].as_array().unwrap();

@@ -63,7 +63,17 @@ impl Lambda {
     /// Invoke with `event`; `Ok(response)` or `Err(error text)`.
     fn invoke(&self, event: &Value) -> Result<Value, String> {
         let output = Command::new(cargo_lambda())
-            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &self.port.to_string(), "--data-ascii", &event.to_string(), "_"])
+            .args([
+                "lambda",
+                "invoke",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "--data-ascii",
+                &event.to_string(),
+                "_",
+            ])
             .current_dir(root())
             .output()
             .expect("cargo-lambda invoke runs");
@@ -163,7 +173,10 @@ fn cold_start_failure(env: &[(&str, String)]) -> Output {
 
 #[test]
 fn bad_configuration_fails_the_cold_start_with_a_clear_message() {
-    let output = cold_start_failure(&[("PLUGBOARD_ROLE", "web-server".into()), ("PLUGBOARD_GUEST", "guests/dist/quotes.wasm".into())]);
+    let output = cold_start_failure(&[
+        ("PLUGBOARD_ROLE", "web-server".into()),
+        ("PLUGBOARD_GUEST", "guests/dist/quotes.wasm".into()),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("web-server"), "{stderr}");
@@ -192,7 +205,10 @@ async fn guests_load_from_s3_by_version_and_pin() {
     let probe = serde_json::json!({ "ops": [], "sku": "w1", "unit_price": 2.5, "quantity": 40 });
 
     // The latest version is the chaos guest; the pinned first version is quotes (rollback).
-    let latest = Lambda::start(&[("PLUGBOARD_ROLE", "internal-api".into()), ("PLUGBOARD_GUEST", format!("s3://{bucket}/svc.wasm"))]);
+    let latest = Lambda::start(&[
+        ("PLUGBOARD_ROLE", "internal-api".into()),
+        ("PLUGBOARD_GUEST", format!("s3://{bucket}/svc.wasm")),
+    ]);
     assert_eq!(latest.invoke(&probe).unwrap(), serde_json::json!({ "results": [] }));
     let rolled_back = Lambda::start(&[
         ("PLUGBOARD_ROLE", "internal-api".into()),
@@ -209,7 +225,10 @@ async fn guests_load_from_s3_by_version_and_pin() {
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("refusing"), "{stderr}");
-    let output = cold_start_failure(&[("PLUGBOARD_ROLE", "internal-api".into()), ("PLUGBOARD_GUEST", format!("s3://{bucket}/missing.wasm"))]);
+    let output = cold_start_failure(&[
+        ("PLUGBOARD_ROLE", "internal-api".into()),
+        ("PLUGBOARD_GUEST", format!("s3://{bucket}/missing.wasm")),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("NoSuchKey"), "{stderr}");
 }
@@ -218,7 +237,10 @@ async fn guests_load_from_s3_by_version_and_pin() {
 fn s3_locations_parse() {
     use plugboard::backends::aws::s3::S3Location;
     let parsed = S3Location::parse("s3://b/dir/g.wasm?versionId=abc%2B1").unwrap();
-    assert_eq!((parsed.bucket.as_str(), parsed.key.as_str(), parsed.version_id.as_deref()), ("b", "dir/g.wasm", Some("abc+1")));
+    assert_eq!(
+        (parsed.bucket.as_str(), parsed.key.as_str(), parsed.version_id.as_deref()),
+        ("b", "dir/g.wasm", Some("abc+1"))
+    );
     assert_eq!(S3Location::parse("s3://b/g.wasm").unwrap().version_id, None);
     assert!(S3Location::parse("s3://b").is_none());
     assert!(S3Location::parse("s3:///key").is_none());
@@ -278,7 +300,10 @@ async fn event_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
                     Ok::<_, hyper::Error>(accepted.expect("a valid response"))
                 }
             });
-            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
         }
     });
     (url, events)
@@ -322,7 +347,11 @@ async fn a_rollback_runs_the_pinned_version_whatever_artifacts_are_pinned() {
     let v1 = common::publish("guests/dist/quotes.wasm", &format!("s3://{bucket}/svc.wasm"));
     let v2 = common::publish("guests/dist/chaos.wasm", &format!("s3://{bucket}/svc.wasm"));
     // The stale list an operator may leave behind: both versions' artifacts pinned.
-    let artifacts = format!("{},{}", common::printed(&v1, "PLUGBOARD_PRECOMPILED_SHA256"), common::printed(&v2, "PLUGBOARD_PRECOMPILED_SHA256"));
+    let artifacts = format!(
+        "{},{}",
+        common::printed(&v1, "PLUGBOARD_PRECOMPILED_SHA256"),
+        common::printed(&v2, "PLUGBOARD_PRECOMPILED_SHA256")
+    );
     let env = |published: &str| {
         vec![
             ("PLUGBOARD_ROLE", "internal-api".to_string()),
@@ -339,11 +368,23 @@ async fn a_rollback_runs_the_pinned_version_whatever_artifacts_are_pinned() {
     // v2's artifacts copied over v1's names (digests pinned) are refused by their seal.
     let (pin1, pin2) = (common::printed(&v1, "PLUGBOARD_GUEST_SHA256"), common::printed(&v2, "PLUGBOARD_GUEST_SHA256"));
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
-    let forged: Vec<String> = listed.contents().iter().filter_map(|o| o.key()).filter(|k| k.contains(&pin2[..16])).map(str::to_string).collect();
+    let forged: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.contains(&pin2[..16]))
+        .map(str::to_string)
+        .collect();
     assert_eq!(forged.len(), 2, "one artifact per architecture");
     for key in forged {
         let source = format!("{bucket}/{key}");
-        s3.copy_object().bucket(&bucket).copy_source(source).key(key.replace(&pin2[..16], &pin1[..16])).send().await.unwrap();
+        s3.copy_object()
+            .bucket(&bucket)
+            .copy_source(source)
+            .key(key.replace(&pin2[..16], &pin1[..16]))
+            .send()
+            .await
+            .unwrap();
     }
     assert!(quotes_ran(Lambda::start(&env(&v1)).invoke(&probe)), "the pinned component is compiled instead");
 }

@@ -6,9 +6,9 @@ mod common;
 use std::process::Command;
 
 use common::{fixture, guest, root, runtime};
+use plugboard::app::LocalApp;
 use plugboard::config::{FunctionConfig, Role, env};
 use plugboard::roles::EventKind;
-use plugboard::app::LocalApp;
 use plugboard::runtime::{Guest, GuestError, Trust};
 
 #[test]
@@ -116,17 +116,23 @@ fn bad_configuration_names_the_field_or_variable() {
     assert!(err.contains("f.toml") && err.contains("timeout"), "{err}");
     let err = FunctionConfig::parse("role = \"web\"", "f.toml", true).unwrap_err().to_string();
     assert!(err.contains("web"), "{err}");
-    let err = FunctionConfig::parse("role = \"http-api\"\n[limits]\nmemory-mb = 0", "f.toml", true).unwrap_err().to_string();
+    let err =
+        FunctionConfig::parse("role = \"http-api\"\n[limits]\nmemory-mb = 0", "f.toml", true).unwrap_err().to_string();
     assert!(err.contains("limits.memory-mb"), "{err}");
-    let err = FunctionConfig::parse("role = \"http-api\"\n[config]\nBad-Key = \"v\"", "f.toml", true).unwrap_err().to_string();
+    let err = FunctionConfig::parse("role = \"http-api\"\n[config]\nBad-Key = \"v\"", "f.toml", true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Bad-Key"), "{err}");
 
     let vars = |list: &[(&str, &str)]| list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
     let err = env::from_vars(vars(&[("PLUGBOARD_GUEST", "x.wasm")])).unwrap_err().to_string();
     assert!(err.contains("PLUGBOARD_ROLE"), "{err}");
-    let err = env::from_vars(vars(&[("PLUGBOARD_ROLE", "http-api"), ("PLUGBOARD_TIMEOUT_MS", "soon")])).unwrap_err().to_string();
+    let err = env::from_vars(vars(&[("PLUGBOARD_ROLE", "http-api"), ("PLUGBOARD_TIMEOUT_MS", "soon")]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("PLUGBOARD_TIMEOUT_MS"), "{err}");
-    let err = env::from_vars(vars(&[("PLUGBOARD_ROLE", "http-api"), ("PLUGBOARD_STORES", "items")])).unwrap_err().to_string();
+    let err =
+        env::from_vars(vars(&[("PLUGBOARD_ROLE", "http-api"), ("PLUGBOARD_STORES", "items")])).unwrap_err().to_string();
     assert!(err.contains("PLUGBOARD_STORES"), "{err}");
     let err = env::from_vars(vars(&[("PLUGBOARD_ROLE", "http-api"), ("PLUGBOARD_TYPO", "1")])).unwrap_err().to_string();
     assert!(err.contains("PLUGBOARD_TYPO"), "{err}");
@@ -180,8 +186,10 @@ fn plugboard(args: &[&str]) -> (i32, String, String) {
 fn cli_invoke_prints_the_lambda_response() {
     let (code, out, err) = plugboard(&[
         "invoke",
-        "--config", "examples/functions/quotes.toml",
-        "--event", "tests/fixtures/events/direct-quote.json",
+        "--config",
+        "examples/functions/quotes.toml",
+        "--event",
+        "tests/fixtures/events/direct-quote.json",
     ]);
     assert_eq!(code, 0, "{err}");
     let response: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
@@ -189,15 +197,26 @@ fn cli_invoke_prints_the_lambda_response() {
 
     let (code, out, _) = plugboard(&[
         "invoke",
-        "--config", "examples/functions/items-api.toml",
-        "--with", "quotes=examples/functions/quotes.toml",
-        "--event", "tests/fixtures/events/sqs.json",
+        "--config",
+        "examples/functions/items-api.toml",
+        "--with",
+        "quotes=examples/functions/quotes.toml",
+        "--event",
+        "tests/fixtures/events/sqs.json",
     ]);
     assert_eq!(code, 1);
     let error: serde_json::Value = serde_json::from_str(&out).expect("a Lambda error object");
     assert_eq!(error["errorType"], "InvalidEvent");
 
-    let (code, _, err) = plugboard(&["invoke", "--role", "http-api", "--guest", "guests/dist/quotes.wasm", "--event", "tests/fixtures/events/http-api-v2.json"]);
+    let (code, _, err) = plugboard(&[
+        "invoke",
+        "--role",
+        "http-api",
+        "--guest",
+        "guests/dist/quotes.wasm",
+        "--event",
+        "tests/fixtures/events/http-api-v2.json",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("must export `plugboard:host/http-handler@0.1.0`"), "{err}");
 }
@@ -208,7 +227,15 @@ fn cli_logs_why_a_guest_failed_and_what_it_printed() {
     std::fs::create_dir_all(&dir).unwrap();
     let event = dir.join("trap.json");
     std::fs::write(&event, r#"{"ops":[{"op":"trap"}]}"#).unwrap();
-    let (code, out, err) = plugboard(&["invoke", "--role", "internal-api", "--guest", "guests/dist/chaos.wasm", "--event", event.to_str().unwrap()]);
+    let (code, out, err) = plugboard(&[
+        "invoke",
+        "--role",
+        "internal-api",
+        "--guest",
+        "guests/dist/chaos.wasm",
+        "--event",
+        event.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(out.contains("GuestFailed"), "{out}");
     assert!(err.contains("chaos: asked to trap"), "the guest's panic message is logged: {err}");
@@ -223,8 +250,13 @@ fn cli_precompile_writes_a_loadable_artifact() {
     let (code, _, err) = plugboard(&["precompile", "guests/dist/quotes.wasm", "-o", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let (code, stdout, err) = plugboard(&[
-        "invoke", "--config", "examples/functions/quotes.toml", "--guest", out.to_str().unwrap(),
-        "--event", "tests/fixtures/events/direct-quote.json",
+        "invoke",
+        "--config",
+        "examples/functions/quotes.toml",
+        "--guest",
+        out.to_str().unwrap(),
+        "--event",
+        "tests/fixtures/events/direct-quote.json",
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("\"total\": 95.0"), "{stdout}");

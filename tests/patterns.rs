@@ -18,11 +18,23 @@ use sha2::Sha256;
 fn app() -> LocalApp {
     let mut app = LocalApp::new(runtime());
     let functions: [(&str, &str, &str); 6] = [
-        ("items-api", "items_api", "role = \"http-api\"\n[grants.stores]\nitems = \"items\"\n[grants.functions]\nquotes = \"quotes\""),
+        (
+            "items-api",
+            "items_api",
+            "role = \"http-api\"\n[grants.stores]\nitems = \"items\"\n[grants.functions]\nquotes = \"quotes\"",
+        ),
         ("quotes", "quotes", "role = \"internal-api\"\n[grants.read-only-stores]\npricing = \"pricing\""),
-        ("webhook-ingest", "webhook_ingest", "role = \"http-api\"\n[grants.queues]\nevents = \"events\"\n[config]\nwebhook_secret = \"s3cret\""),
+        (
+            "webhook-ingest",
+            "webhook_ingest",
+            "role = \"http-api\"\n[grants.queues]\nevents = \"events\"\n[config]\nwebhook_secret = \"s3cret\"",
+        ),
         ("webhook-worker", "webhook_worker", "role = \"queue-worker\"\n[grants.stores]\nevents = \"events-store\""),
-        ("gatekeeper", "gatekeeper", "role = \"authorizer\"\n[grants.read-only-stores]\napi-keys = \"api-keys\"\n[config]\njwt_secret = \"jwt-secret\"\ndefault_routes = \"GET /orders/*\""),
+        (
+            "gatekeeper",
+            "gatekeeper",
+            "role = \"authorizer\"\n[grants.read-only-stores]\napi-keys = \"api-keys\"\n[config]\njwt_secret = \"jwt-secret\"\ndefault_routes = \"GET /orders/*\"",
+        ),
         ("gatekeeper-admin", "gatekeeper_admin", "role = \"internal-api\"\n[grants.stores]\napi-keys = \"api-keys\""),
     ];
     for (name, wasm, toml) in functions {
@@ -174,7 +186,8 @@ async fn scalable_webhook_ingest_queue_worker() {
     let old = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 600).to_string();
     let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
     mac.update(format!("{old}.evt-1.{good}").as_bytes());
-    let stale = [("x-webhook-timestamp", old), ("x-signature", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))];
+    let stale =
+        [("x-webhook-timestamp", old), ("x-signature", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))];
     assert_eq!(status(webhook_with(good, &stale)).await, 401, "replayed ten minutes later");
     assert_eq!(status(webhook("[1]", "")).await, 400);
     let odd_key = r#"{"id":"evt.1/../x","event":"order.created"}"#;
@@ -218,14 +231,21 @@ const BASE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/";
 async fn gatekeeper_with_jwts() {
     let app = app();
     let gatekeeper = function(&app, "gatekeeper");
-    let valid = jwt(json!({ "sub": "alice", "exp": now() + 600, "routes": ["GET /orders/*", "post /orders"] }), b"jwt-secret", "HS256");
+    let valid = jwt(
+        json!({ "sub": "alice", "exp": now() + 600, "routes": ["GET /orders/*", "post /orders"] }),
+        b"jwt-secret",
+        "HS256",
+    );
     let response = call(&gatekeeper, token_event(&format!("Bearer {valid}"))).await.unwrap();
     assert_eq!(response["principalId"], "alice");
     assert_eq!(
         response["policyDocument"]["Statement"][0],
         json!({ "Action": ["execute-api:Invoke"], "Effect": "Allow", "Resource": [format!("{BASE}GET/orders/*"), format!("{BASE}POST/orders")] })
     );
-    assert_eq!(response["context"], json!({ "principal": "alice", "auth": "jwt", "routes": "GET /orders/*,post /orders" }));
+    assert_eq!(
+        response["context"],
+        json!({ "principal": "alice", "auth": "jwt", "routes": "GET /orders/*,post /orders" })
+    );
 
     let default_routes = jwt(json!({ "sub": "bob", "exp": now() + 600 }), b"jwt-secret", "HS256");
     let response = call(&gatekeeper, token_event(&format!("Bearer {default_routes}"))).await.unwrap();
@@ -248,7 +268,10 @@ async fn gatekeeper_with_api_keys_managed_by_its_admin_api() {
     let app = app();
     let gatekeeper = function(&app, "gatekeeper");
     let admin = function(&app, "gatekeeper-admin");
-    let created = call(&admin, json!({ "action": "create-key", "principal": "partner-1", "routes": ["GET /orders/*"] })).await.unwrap();
+    let created =
+        call(&admin, json!({ "action": "create-key", "principal": "partner-1", "routes": ["GET /orders/*"] }))
+            .await
+            .unwrap();
     let key = created["key"].as_str().unwrap().to_string();
     let key_id = created["key_id"].as_str().unwrap().to_string();
     // Only the key's hash is stored.
@@ -279,7 +302,8 @@ async fn gatekeeper_with_api_keys_managed_by_its_admin_api() {
 
     let err = call(&admin, json!({ "action": "set-routes", "key_id": "nope", "routes": [] })).await.unwrap_err();
     assert_eq!(err.error_type, "NotFound");
-    let err = call(&admin, json!({ "action": "create-key", "principal": "x", "routes": ["orders"] })).await.unwrap_err();
+    let err =
+        call(&admin, json!({ "action": "create-key", "principal": "x", "routes": ["orders"] })).await.unwrap_err();
     assert_eq!(err.error_type, "ValidationError");
 }
 

@@ -1,9 +1,9 @@
 //! The SQS queue backend over the wire against moto's server, and the Scalable Webhook
 //! pattern end to end on SQS and DynamoDB; `aws_faults` puts a fault-injecting stub in front.
 
-mod common;
 #[path = "queue_backends/aws_faults.rs"]
 mod aws_faults;
+mod common;
 
 use std::sync::Arc;
 
@@ -37,7 +37,13 @@ async fn create_queue_with(client: &aws_sdk_sqs::Client, fifo: bool, content_bas
 }
 
 fn message(body: &str) -> OutgoingMessage {
-    OutgoingMessage { body: body.into(), attributes: vec![], delay_seconds: None, group_id: None, deduplication_id: None }
+    OutgoingMessage {
+        body: body.into(),
+        attributes: vec![],
+        delay_seconds: None,
+        group_id: None,
+        deduplication_id: None,
+    }
 }
 
 async fn receive(client: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
@@ -106,8 +112,14 @@ async fn dedup_scenario(backend: &dyn QueueBackend, strict: &str, by_content: &s
         ..message(body)
     };
     // The entry without an id fails alone; the others in its batch go through.
-    let r = backend.send_batch(strict, vec![fifo("no id", None), fifo("with id", Some("d1")), fifo("same id", Some("d1"))]).await.unwrap();
-    assert!(matches!(&r[0], Err(QueueError::InvalidMessage(m)) if m.to_ascii_lowercase().contains("deduplication")), "{r:?}");
+    let r = backend
+        .send_batch(strict, vec![fifo("no id", None), fifo("with id", Some("d1")), fifo("same id", Some("d1"))])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r[0], Err(QueueError::InvalidMessage(m)) if m.to_ascii_lowercase().contains("deduplication")),
+        "{r:?}"
+    );
     assert!(r[1].is_ok() && r[2].is_ok(), "{r:?}");
     let r = backend.send_batch(by_content, vec![fifo("same body", None), fifo("same body", None)]).await.unwrap();
     assert!(r.iter().all(Result::is_ok), "{r:?}");
@@ -141,7 +153,10 @@ async fn fifo_deduplication_follows_the_queue_mode_on_every_backend() {
     let settings = [("strict.fifo".to_string(), settings(false)), ("content.fifo".to_string(), settings(true))];
     let embedded = EmbeddedQueues::new(EmbeddedDb::open(&dir, false).unwrap(), settings.into_iter().collect());
     dedup_scenario(&embedded, "strict.fifo", "content.fifo").await;
-    assert_eq!((embedded.peek("strict.fifo", 10).unwrap().len(), embedded.peek("content.fifo", 10).unwrap().len()), (1, 1));
+    assert_eq!(
+        (embedded.peek("strict.fifo", 10).unwrap().len(), embedded.peek("content.fifo", 10).unwrap().len()),
+        (1, 1)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -167,7 +182,10 @@ fn webhook_pair(backends: &Backends, url: &str, table: &str) -> (Function, Funct
         let loaded = Guest::load(&runtime(), &guest(name), cfg.role).unwrap();
         Function::new(name, cfg, runtime(), loaded, backends.clone())
     };
-    let ingest = load("webhook_ingest", format!("role = \"http-api\"\n[grants.queues]\nevents = \"{url}\"\n[config]\nwebhook_secret = \"k\""));
+    let ingest = load(
+        "webhook_ingest",
+        format!("role = \"http-api\"\n[grants.queues]\nevents = \"{url}\"\n[config]\nwebhook_secret = \"k\""),
+    );
     let worker = load("webhook_worker", format!("role = \"queue-worker\"\n[grants.stores]\nevents = \"{table}\""));
     (ingest, worker)
 }

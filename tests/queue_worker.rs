@@ -42,10 +42,7 @@ async fn real_fifo_fixture_is_recognised_as_fifo() {
     let (_app, f) = single("worker", "webhook_worker", "role = \"queue-worker\"\n[grants.stores]\nevents = \"events\"");
     let response = call(&f, fixture("sqs-fifo")).await.unwrap();
     // The second record is poison; the third is held back to keep the group's order.
-    assert_eq!(
-        failed_ids(&response),
-        ["22d6ee51-4cc7-4302-9e22-7cd8afdaadf5", "33d6ee51-4cc7-4302-9e22-7cd8afdaadf5"]
-    );
+    assert_eq!(failed_ids(&response), ["22d6ee51-4cc7-4302-9e22-7cd8afdaadf5", "33d6ee51-4cc7-4302-9e22-7cd8afdaadf5"]);
 }
 
 #[tokio::test]

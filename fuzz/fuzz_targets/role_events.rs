@@ -10,7 +10,5 @@ static HARNESS: OnceLock<RoleHarness> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let guests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/dist");
-    HARNESS
-        .get_or_init(|| RoleHarness::new(&guests).expect("run scripts/build-guests.sh first"))
-        .run(data);
+    HARNESS.get_or_init(|| RoleHarness::new(&guests).expect("run scripts/build-guests.sh first")).run(data);
 });

@@ -42,7 +42,8 @@ fn fixture(name: &str) -> Value {
 fn function(runtime: &Runtime, guest: &str, role: &str, extra: &str) -> Arc<Function> {
     let app = Box::leak(Box::new(LocalApp::new(runtime.clone())));
     let config = FunctionConfig::parse(&format!("role = \"{role}\"\n{extra}"), "bench", true).unwrap();
-    let bytes = std::fs::read(root().join(format!("guests/dist/{guest}.wasm"))).expect("run scripts/build-guests.sh first");
+    let bytes =
+        std::fs::read(root().join(format!("guests/dist/{guest}.wasm"))).expect("run scripts/build-guests.sh first");
     app.add(guest, config, &bytes).unwrap()
 }
 
@@ -71,7 +72,8 @@ fn webhook_body() -> String {
 
 fn jwt() -> String {
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(json!({ "sub": "bench", "exp": 4_000_000_000u64, "routes": ["GET /orders/*"] }).to_string());
+    let payload = URL_SAFE_NO_PAD
+        .encode(json!({ "sub": "bench", "exp": 4_000_000_000u64, "routes": ["GET /orders/*"] }).to_string());
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(format!("{header}.{payload}").as_bytes());
     format!("Bearer {header}.{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
@@ -85,7 +87,9 @@ fn context() -> RequestContext {
 fn wit_level(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut group = c.benchmark_group("instantiate+call (WIT)");
-    for (label, allocator) in [("pooling", Allocator::Pooling { max_instances: 64 }), ("on-demand", Allocator::OnDemand)] {
+    for (label, allocator) in
+        [("pooling", Allocator::Pooling { max_instances: 64 }), ("on-demand", Allocator::OnDemand)]
+    {
         let runtime = Runtime::new(EngineSettings { allocator, max_memory_mb: 4096 }).unwrap();
         let functions = [ingest(&runtime), worker(&runtime), gatekeeper(&runtime), quotes(&runtime)];
         let request = HttpRequest {
@@ -137,7 +141,8 @@ fn wit_level(c: &mut Criterion) {
                         }
                         RolePre::Authorizer(pre) => {
                             let g = pre.instantiate_async(&mut store).await.unwrap();
-                            let r = g.plugboard_host_authorizer_handler().call_authorize(&mut store, &authorization).await;
+                            let r =
+                                g.plugboard_host_authorizer_handler().call_authorize(&mut store, &authorization).await;
                             black_box(r.unwrap().unwrap());
                         }
                         RolePre::InternalApi(pre) => {
@@ -262,7 +267,9 @@ fn guest_load(c: &mut Criterion) {
             b.iter(|| black_box(cache.load(&runtime, &wasm, role).unwrap()))
         });
         group.bench_function(BenchmarkId::new("published .cwasm", name), |b| {
-            b.iter(|| black_box(Guest::load_with(&runtime, &published, role, plugboard::runtime::Trust::Trusted).unwrap()))
+            b.iter(|| {
+                black_box(Guest::load_with(&runtime, &published, role, plugboard::runtime::Trust::Trusted).unwrap())
+            })
         });
     }
     group.finish();
@@ -285,8 +292,15 @@ fn languages(c: &mut Criterion) {
     let tokens = r#"tokens = '{"tok-bench": {"principal": "bench", "routes": ["GET /orders/*"]}}'"#;
     let cases = [
         ("rust", worker(&runtime), sqs.clone()),
-        ("python", function(&runtime, "webhook_worker_py", "queue-worker", "[grants.stores]\nevents = \"events\""), sqs),
-        ("rust", gatekeeper(&runtime), { token["authorizationToken"] = jwt().into(); token.clone() }),
+        (
+            "python",
+            function(&runtime, "webhook_worker_py", "queue-worker", "[grants.stores]\nevents = \"events\""),
+            sqs,
+        ),
+        ("rust", gatekeeper(&runtime), {
+            token["authorizationToken"] = jwt().into();
+            token.clone()
+        }),
         ("javascript", function(&runtime, "token_authorizer_js", "authorizer", &format!("[config]\n{tokens}")), {
             token["authorizationToken"] = "Bearer tok-bench".into();
             token
@@ -303,7 +317,11 @@ fn languages(c: &mut Criterion) {
     let cache = CompileCache::open(&dir, &runtime).unwrap();
     let mut group = c.benchmark_group("languages: guest load");
     group.sample_size(10);
-    for (name, role) in [("webhook_worker", Role::QueueWorker), ("webhook_worker_py", Role::QueueWorker), ("token_authorizer_js", Role::Authorizer)] {
+    for (name, role) in [
+        ("webhook_worker", Role::QueueWorker),
+        ("webhook_worker_py", Role::QueueWorker),
+        ("token_authorizer_js", Role::Authorizer),
+    ] {
         let wasm = std::fs::read(root().join(format!("guests/dist/{name}.wasm"))).unwrap();
         println!("{name}.wasm: {} bytes", wasm.len());
         cache.load(&runtime, &wasm, role).unwrap();

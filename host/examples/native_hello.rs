@@ -16,7 +16,9 @@ async fn main() -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
-            let hello = service_fn(|_request| async { Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"hello")))) });
+            let hello = service_fn(|_request| async {
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"hello"))))
+            });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), hello).await;
         });
     }

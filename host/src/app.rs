@@ -57,11 +57,8 @@ impl LocalApp {
         let guest = Guest::load_with(&self.runtime, guest, config.role, trust)?;
         config.grants.all_stores().for_each(|(_, t, _)| self.keyvalue.create_table(t));
         config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
-        let backends = Backends {
-            keyvalue: self.keyvalue.clone(),
-            queue: self.queues.clone(),
-            invoker: self.invoker.clone(),
-        };
+        let backends =
+            Backends { keyvalue: self.keyvalue.clone(), queue: self.queues.clone(), invoker: self.invoker.clone() };
         let function = Arc::new(Function::new(name, config, self.runtime.clone(), guest, backends));
         self.invoker.register(&function);
         self.functions.insert(name.to_string(), function.clone());

@@ -270,9 +270,11 @@ impl Manifest {
         for (i, route) in self.routes.iter().enumerate() {
             let place = format!("routes[{i}] ({} {})", route.method, route.path);
             role_of(&place, &route.function, Role::HttpApi)?;
-            crate::dev::gateway::RoutePattern::parse(&route.method, &route.path).map_err(|e| format!("{place}: {e}"))?;
+            crate::dev::gateway::RoutePattern::parse(&route.method, &route.path)
+                .map_err(|e| format!("{place}: {e}"))?;
             if let Some(name) = &route.authorizer {
-                let authorizer = self.authorizers.get(name).ok_or_else(|| format!("{place}: no authorizer `{name}`"))?;
+                let authorizer =
+                    self.authorizers.get(name).ok_or_else(|| format!("{place}: no authorizer `{name}`"))?;
                 // HTTP APIs (payload v2) have no TOKEN authorizers: dev must not allow what AWS refuses.
                 if authorizer.kind == AuthorizerKind::Token && route.payload == Payload::V2 {
                     return Err(format!(
@@ -309,7 +311,9 @@ impl Manifest {
                     return Err(format!("{place}.dead-letter: no other queue `{dlq}`"));
                 }
                 if dlq.ends_with(".fifo") != name.ends_with(".fifo") {
-                    return Err(format!("{place}.dead-letter: a FIFO queue needs a FIFO dead-letter queue and vice versa"));
+                    return Err(format!(
+                        "{place}.dead-letter: a FIFO queue needs a FIFO dead-letter queue and vice versa"
+                    ));
                 }
             }
         }
@@ -322,7 +326,10 @@ impl Manifest {
         let mut config = self.functions.get(function).ok_or_else(|| format!("no function `{function}`"))?.clone();
         for (key, value) in &mut config.config {
             if let Some(name) = value.strip_prefix(SECRET_PREFIX) {
-                let secret = self.secrets.get(name).ok_or_else(|| format!("functions.{function}.config.{key}: no secret `{name}`"))?;
+                let secret = self
+                    .secrets
+                    .get(name)
+                    .ok_or_else(|| format!("functions.{function}.config.{key}: no secret `{name}`"))?;
                 *value = secret.dev.clone().ok_or_else(|| {
                     format!("functions.{function}.config.{key}: secret `{name}` has no `dev` value for plugboard dev")
                 })?;

@@ -52,30 +52,13 @@ impl Dev {
         stdout.read_line(&mut first).unwrap();
         // Keep reading, so the server's later output never meets a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let url = first
-            .split_whitespace()
-            .last()
-            .unwrap_or_default()
-            .to_string();
+        let url = first.split_whitespace().last().unwrap_or_default().to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "banner: {first}");
         Dev { url, child }
     }
 
-    pub async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> HttpAnswer {
-        admin::request(
-            method,
-            &format!("{}{path}", self.url),
-            headers,
-            body.as_bytes().to_vec(),
-        )
-        .await
-        .unwrap()
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
+        admin::request(method, &format!("{}{path}", self.url), headers, body.as_bytes().to_vec()).await.unwrap()
     }
 
     pub async fn admin(&self, method: &str, path: &str) -> Value {
@@ -90,27 +73,17 @@ impl Dev {
             .args(["--url", &self.url])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Wait until `check` holds for the queue stats, or panic after 20 s.
     pub async fn wait_for_queues(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        self.wait_for_queues_within(what, Duration::from_secs(20), check)
-            .await
+        self.wait_for_queues_within(what, Duration::from_secs(20), check).await
     }
 
     /// Wait until `check` holds for the queue stats, or panic after `limit`.
-    pub async fn wait_for_queues_within(
-        &self,
-        what: &str,
-        limit: Duration,
-        check: impl Fn(&Value) -> bool,
-    ) -> Value {
+    pub async fn wait_for_queues_within(&self, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             let stats = self.admin("GET", "queues").await;
@@ -124,13 +97,6 @@ impl Dev {
 }
 
 pub fn depth(stats: &Value, queue: &str) -> u64 {
-    let q = stats
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["name"] == queue)
-        .unwrap();
-    q["visible"].as_u64().unwrap()
-        + q["in_flight"].as_u64().unwrap()
-        + q["delayed"].as_u64().unwrap()
+    let q = stats.as_array().unwrap().iter().find(|q| q["name"] == queue).unwrap();
+    q["visible"].as_u64().unwrap() + q["in_flight"].as_u64().unwrap() + q["delayed"].as_u64().unwrap()
 }

@@ -126,7 +126,8 @@ pub fn webhook_headers(secret: &[u8], key: &str, body: &str) -> [(&'static str, 
 /// The count in the example webhook worker's counter value (`{"n": N, "applied": key}`, or a
 /// plain decimal as older workers wrote it).
 pub fn counted(value: &[u8]) -> u64 {
-    let doc: Value = serde_json::from_slice(value).unwrap_or_else(|e| panic!("counter {:?}: {e}", String::from_utf8_lossy(value)));
+    let doc: Value =
+        serde_json::from_slice(value).unwrap_or_else(|e| panic!("counter {:?}: {e}", String::from_utf8_lossy(value)));
     doc.as_u64().or_else(|| doc["n"].as_u64()).unwrap_or_else(|| panic!("counter without n: {doc}"))
 }
 
@@ -140,8 +141,9 @@ pub async fn aws() -> aws_config::SdkConfig {
 /// SDK configuration for the dynalite server `scripts/test.sh` starts on 127.0.0.1: a DynamoDB
 /// stricter than moto (new tables stay CREATING for a while, as on AWS).
 pub async fn dynalite() -> aws_config::SdkConfig {
-    let url = std::env::var("PLUGBOARD_TEST_DYNALITE_ENDPOINT")
-        .expect("PLUGBOARD_TEST_DYNALITE_ENDPOINT is not set: run the tests with scripts/test.sh, which starts dynalite");
+    let url = std::env::var("PLUGBOARD_TEST_DYNALITE_ENDPOINT").expect(
+        "PLUGBOARD_TEST_DYNALITE_ENDPOINT is not set: run the tests with scripts/test.sh, which starts dynalite",
+    );
     plugboard::backends::aws::sdk_config(Some(&url)).await
 }
 
@@ -154,7 +156,9 @@ pub async fn dynamodb_table(client: &aws_sdk_dynamodb::Client, label: &str) -> S
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("PK").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("PK").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await

@@ -20,8 +20,7 @@ use serde_json::{Value, json};
 /// The demo app with a short worker budget, lease and visibility timeout, so a takeover after
 /// the kill comes within seconds.
 fn app_dir() -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("plugboard-load-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!("plugboard-load-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let dist = root().join("guests/dist").display().to_string();
     let manifest = std::fs::read_to_string(root().join("plugboard.toml"))
@@ -33,28 +32,19 @@ fn app_dir() -> PathBuf {
         )
         .replace("visibility-timeout-secs = 30", "visibility-timeout-secs = 3")
         .replace("max-receives = 3", "max-receives = 8");
-    assert!(
-        manifest.contains("lease_secs"),
-        "the worker's section of plugboard.toml changed"
-    );
+    assert!(manifest.contains("lease_secs"), "the worker's section of plugboard.toml changed");
     std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
     dir
 }
 
 /// Send every event in `keys` with `concurrency` requests in flight; the keys answered 202.
 /// Stops sending once `stop_after` were acknowledged (the rest are left unsent).
-async fn send_all(
-    url: &str,
-    keys: &[String],
-    concurrency: usize,
-    stop_after: usize,
-) -> BTreeSet<String> {
+async fn send_all(url: &str, keys: &[String], concurrency: usize, stop_after: usize) -> BTreeSet<String> {
     let next = Arc::new(AtomicUsize::new(0));
     let acked = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (next, acked, keys, url) =
-            (next.clone(), acked.clone(), keys.to_vec(), url.to_string());
+        let (next, acked, keys, url) = (next.clone(), acked.clone(), keys.to_vec(), url.to_string());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -63,15 +53,8 @@ async fn send_all(
                 }
                 let body = json!({ "id": keys[i], "event": "order.created", "n": i }).to_string();
                 let headers = webhook_headers(b"demo-webhook-secret", &keys[i], &body);
-                let pairs: Vec<(&str, &str)> =
-                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                if let Ok(answer) = admin::request(
-                    "POST",
-                    &format!("{url}/webhooks"),
-                    &pairs,
-                    body.into_bytes(),
-                )
-                .await
+                let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                if let Ok(answer) = admin::request("POST", &format!("{url}/webhooks"), &pairs, body.into_bytes()).await
                 {
                     if answer.status == 202 {
                         acked.lock().unwrap().insert(keys[i].clone());
@@ -108,32 +91,20 @@ async fn run(events: usize, kill_after: usize, faults: u8) -> Outcome {
     // Killed while requests are in flight and the worker is busy with the queue.
     drop(dev);
     let dev = Dev::start_with(&dir, &args);
-    let unacked: Vec<String> = keys
-        .iter()
-        .filter(|k| !acked.contains(*k))
-        .cloned()
-        .collect();
+    let unacked: Vec<String> = keys.iter().filter(|k| !acked.contains(*k)).cloned().collect();
     acked.extend(send_all(&dev.url, &unacked, 16, usize::MAX).await);
     let drained = |s: &Value| depth(s, "plugboard-events") == 0;
-    dev.wait_for_queues_within("the queue drained", Duration::from_secs(180), drained)
-        .await;
-    let dead: Value = dev
-        .admin("GET", "queues/plugboard-events-dlq/messages?limit=1000")
-        .await;
+    dev.wait_for_queues_within("the queue drained", Duration::from_secs(180), drained).await;
+    let dead: Value = dev.admin("GET", "queues/plugboard-events-dlq/messages?limit=1000").await;
     let dead: BTreeSet<String> = dead
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|m| {
-            serde_json::from_str::<Value>(m["body"].as_str()?).ok()?["id"]
-                .as_str()
-                .map(str::to_string)
-        })
+        .filter_map(|m| serde_json::from_str::<Value>(m["body"].as_str()?).ok()?["id"].as_str().map(str::to_string))
         .collect();
     drop(dev);
 
-    let db =
-        plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
+    let db = plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
     let kv = plugboard::backends::embedded::EmbeddedKeyValue::new(db);
     let table = kv.open("plugboard-events-store").await.unwrap();
     let mut stored = BTreeSet::new();
@@ -142,12 +113,8 @@ async fn run(events: usize, kill_after: usize, faults: u8) -> Outcome {
         let page = table.list_keys(cursor).await.unwrap();
         for key in page.keys.iter().filter_map(|k| k.strip_prefix("event/")) {
             let record: Value =
-                serde_json::from_slice(&table.get(&format!("event/{key}")).await.unwrap().unwrap())
-                    .unwrap();
-            assert_eq!(
-                record["state"], "done",
-                "event {key} is fully processed: {record}"
-            );
+                serde_json::from_slice(&table.get(&format!("event/{key}")).await.unwrap().unwrap()).unwrap();
+            assert_eq!(record["state"], "done", "event {key} is fully processed: {record}");
             stored.insert(key.to_string());
         }
         match page.cursor {
@@ -157,28 +124,14 @@ async fn run(events: usize, kill_after: usize, faults: u8) -> Outcome {
     }
     let counted = common::counted(&table.get("count/order.created").await.unwrap().unwrap());
     let _ = std::fs::remove_dir_all(&dir);
-    let lost: Vec<&String> = acked
-        .iter()
-        .filter(|k| !stored.contains(*k) && !dead.contains(*k))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged but neither stored nor dead-lettered: {lost:?}"
-    );
-    Outcome {
-        acknowledged: acked.len(),
-        stored: stored.len(),
-        counted,
-        dead_lettered: dead.len(),
-    }
+    let lost: Vec<&String> = acked.iter().filter(|k| !stored.contains(*k) && !dead.contains(*k)).collect();
+    assert!(lost.is_empty(), "acknowledged but neither stored nor dead-lettered: {lost:?}");
+    Outcome { acknowledged: acked.len(), stored: stored.len(), counted, dead_lettered: dead.len() }
 }
 
 /// Run, print the figures, and check the counts add up.
 async fn check(what: &str, faults: u8) {
-    let events = std::env::var("EVENTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(600);
+    let events = std::env::var("EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(600);
     let o = run(events, events / 3, faults).await;
     println!(
         "webhook {what}: acknowledged {}, stored {}, counted {}, dead-lettered {}, duplicates {}",
@@ -188,19 +141,9 @@ async fn check(what: &str, faults: u8) {
         o.dead_lettered,
         o.counted as i64 - o.stored as i64
     );
-    assert_eq!(
-        o.acknowledged, events,
-        "every event acknowledged, after the sender's retry"
-    );
-    assert_eq!(
-        o.counted, o.stored as u64,
-        "each stored event counted exactly once"
-    );
-    assert_eq!(
-        o.stored + o.dead_lettered,
-        o.acknowledged,
-        "every acknowledged event stored or dead-lettered"
-    );
+    assert_eq!(o.acknowledged, events, "every event acknowledged, after the sender's retry");
+    assert_eq!(o.counted, o.stored as u64, "each stored event counted exactly once");
+    assert_eq!(o.stored + o.dead_lettered, o.acknowledged, "every acknowledged event stored or dead-lettered");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{
-    self, call, config, dynamodb_table, failed_ids, guest, runtime, sqs_event, status_body,
-};
+use crate::common::{self, call, config, dynamodb_table, failed_ids, guest, runtime, sqs_event, status_body};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::client::legacy::Client;
@@ -51,14 +49,10 @@ struct Stub {
 
 impl Stub {
     async fn start() -> Stub {
-        let upstream =
-            std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT").expect("run with scripts/test.sh (moto)");
+        let upstream = std::env::var("PLUGBOARD_TEST_AWS_ENDPOINT").expect("run with scripts/test.sh (moto)");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (plan, seen) = (
-            Arc::new(Mutex::new(Plan::default())),
-            Arc::new(AtomicUsize::new(0)),
-        );
+        let (plan, seen) = (Arc::new(Mutex::new(Plan::default())), Arc::new(AtomicUsize::new(0)));
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let (p, s) = (plan.clone(), seen.clone());
         tokio::spawn(async move {
@@ -66,15 +60,13 @@ impl Stub {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (plan, seen, client, upstream) =
-                    (p.clone(), s.clone(), client.clone(), upstream.clone());
+                let (plan, seen, client, upstream) = (p.clone(), s.clone(), client.clone(), upstream.clone());
                 tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                            let (plan, seen, client, upstream) =
-                                (plan.clone(), seen.clone(), client.clone(), upstream.clone());
-                            async move { answer(request, &plan, &seen, &client, &upstream).await }
-                        });
+                    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let (plan, seen, client, upstream) =
+                            (plan.clone(), seen.clone(), client.clone(), upstream.clone());
+                        async move { answer(request, &plan, &seen, &client, &upstream).await }
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -85,11 +77,7 @@ impl Stub {
     }
 
     fn fail_next(&self, faults: &[Fault]) {
-        self.plan
-            .lock()
-            .unwrap()
-            .next
-            .extend(faults.iter().copied());
+        self.plan.lock().unwrap().next.extend(faults.iter().copied());
     }
 
     fn fail_always(&self, fault: Option<Fault>) {
@@ -137,53 +125,26 @@ async fn answer(
         None => {}
     }
     let (mut parts, body) = request.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
+    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     parts.uri = format!("{upstream}{path}").parse().unwrap();
     let forwarded = hyper::Request::from_parts(parts, Full::new(bytes));
-    let response = client
-        .request(forwarded)
-        .await
-        .map_err(std::io::Error::other)?;
+    let response = client.request(forwarded).await.map_err(std::io::Error::other)?;
     let (parts, body) = response.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
 }
 
 /// The chaos probe over DynamoDB and SQS behind `stub`, with `timeout_ms` per invocation.
 async fn probe(stub: &Stub, table: &str, timeout_ms: u64) -> Function {
-    let mut cfg = config(&format!(
-        "role = \"internal-api\"\n[limits]\ntimeout-ms = {timeout_ms}"
-    ));
+    let mut cfg = config(&format!("role = \"internal-api\"\n[limits]\ntimeout-ms = {timeout_ms}"));
     cfg.grants.stores.insert("data".into(), table.into());
     let loaded = Guest::load(&runtime(), &guest("chaos"), cfg.role).unwrap();
-    Function::new(
-        "probe",
-        cfg,
-        runtime(),
-        loaded,
-        crate::aws_backends(&stub.sdk().await, 25),
-    )
+    Function::new("probe", cfg, runtime(), loaded, crate::aws_backends(&stub.sdk().await, 25))
 }
 
 async fn fresh_table() -> String {
-    dynamodb_table(
-        &aws_sdk_dynamodb::Client::new(&common::aws().await),
-        "faults",
-    )
-    .await
+    dynamodb_table(&aws_sdk_dynamodb::Client::new(&common::aws().await), "faults").await
 }
 
 fn ops(list: Value) -> Value {
@@ -198,48 +159,19 @@ async fn throttling_is_retried_by_the_sdk_and_then_reported_to_the_guest_within_
     // Twice throttled, then moto answers: the SDK's retries absorb it.
     stub.fail_next(&[Fault::Throttle, Fault::Throttle]);
     let before = stub.seen();
-    let r = call(
-        &f,
-        ops(json!([{ "op": "kv.set", "store": "data", "key": "a", "value": "1" }])),
-    )
-    .await
-    .unwrap();
+    let r = call(&f, ops(json!([{ "op": "kv.set", "store": "data", "key": "a", "value": "1" }]))).await.unwrap();
     assert_eq!(r["results"][0], "ok", "{r}");
-    assert_eq!(
-        stub.seen() - before,
-        3,
-        "two throttled attempts and one that went through"
-    );
+    assert_eq!(stub.seen() - before, 3, "two throttled attempts and one that went through");
     // Throttled for good: the guest gets the error, the invocation ends well within its budget.
     stub.fail_always(Some(Fault::Throttle));
     let started = Instant::now();
-    let r = call(
-        &f,
-        ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }])),
-    )
-    .await
-    .unwrap();
-    let text = r["results"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let r = call(&f, ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }]))).await.unwrap();
+    let text = r["results"][0]["error"].as_str().unwrap_or_default().to_string();
     assert!(text.contains("ProvisionedThroughputExceeded"), "{r}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    println!(
-        "AWS fault, throttled for good: {text:?} after {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    println!("AWS fault, throttled for good: {text:?} after {:?}", started.elapsed());
     stub.fail_always(None);
-    let r = call(
-        &f,
-        ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }])),
-    )
-    .await
-    .unwrap();
+    let r = call(&f, ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }]))).await.unwrap();
     assert_eq!(r["results"][0], "1", "the next call works: {r}");
 }
 
@@ -250,60 +182,28 @@ async fn a_slow_or_dropped_response_ends_the_invocation_at_its_deadline() {
     let f = probe(&stub, &table, 800).await;
     stub.fail_always(Some(Fault::Slow(Duration::from_secs(5))));
     let started = Instant::now();
-    let outcome = call(
-        &f,
-        ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }])),
-    )
-    .await;
+    let outcome = call(&f, ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }]))).await;
     let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_millis(1500),
-        "bounded by the 800 ms budget: {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_millis(1500), "bounded by the 800 ms budget: {elapsed:?}");
     let text = match outcome {
         Ok(r) => r.to_string(),
         Err(e) => format!("{}: {}", e.error_type, e.error_message),
     };
-    assert!(
-        text.to_ascii_lowercase().contains("deadline") || text.contains("Timeout"),
-        "{text}"
-    );
+    assert!(text.to_ascii_lowercase().contains("deadline") || text.contains("Timeout"), "{text}");
     println!("AWS fault, 5 s response: {text} after {elapsed:?}");
     // Connections dropped without an answer: retried, then an error, never a hang.
     stub.fail_always(Some(Fault::Drop));
     let started = Instant::now();
-    let outcome = call(
-        &f,
-        ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }])),
-    )
-    .await;
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
-    );
+    let outcome = call(&f, ops(json!([{ "op": "kv.get", "store": "data", "key": "a" }]))).await;
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     let text = match outcome {
-        Ok(r) => r["results"][0]["error"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        Ok(r) => r["results"][0]["error"].as_str().unwrap_or_default().to_string(),
         Err(e) => e.error_message,
     };
-    assert!(
-        !text.is_empty(),
-        "a dropped connection is an error the guest or caller sees"
-    );
-    println!(
-        "AWS fault, dropped connections: {text:?} after {:?}",
-        started.elapsed()
-    );
+    assert!(!text.is_empty(), "a dropped connection is an error the guest or caller sees");
+    println!("AWS fault, dropped connections: {text:?} after {:?}", started.elapsed());
     stub.fail_always(None);
-    let r = call(
-        &f,
-        ops(json!([{ "op": "kv.set", "store": "data", "key": "b", "value": "2" }])),
-    )
-    .await
-    .unwrap();
+    let r = call(&f, ops(json!([{ "op": "kv.set", "store": "data", "key": "b", "value": "2" }]))).await.unwrap();
     assert_eq!(r["results"][0], "ok", "the next call works: {r}");
 }
 
@@ -329,11 +229,7 @@ async fn sqs_errors_make_the_webhook_answer_retry_later_and_a_failed_store_keeps
     stub.fail_always(Some(Fault::ServerError));
     assert_eq!(status_body(&call(&ingest, event()).await.unwrap()).0, 503);
     stub.fail_always(None);
-    assert_eq!(
-        status_body(&call(&ingest, event()).await.unwrap()).0,
-        202,
-        "the sender's retry goes through"
-    );
+    assert_eq!(status_body(&call(&ingest, event()).await.unwrap()).0, 202, "the sender's retry goes through");
 
     // DynamoDB throttled for good: the record is reported failed (SQS keeps it), not dropped.
     let batch = sqs_event("arn:aws:sqs:us-east-1:123456789012:events", &[body]);
@@ -342,18 +238,8 @@ async fn sqs_errors_make_the_webhook_answer_retry_later_and_a_failed_store_keeps
     assert_eq!(failed_ids(&response).len(), 1, "{response}");
     stub.fail_always(None);
     let response = call(&worker, batch).await.unwrap();
-    assert!(
-        failed_ids(&response).is_empty(),
-        "the redelivery is stored: {response}"
-    );
+    assert!(failed_ids(&response).is_empty(), "the redelivery is stored: {response}");
     let kv = DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(&moto), 25);
-    let stored = kv
-        .open(&table)
-        .await
-        .unwrap()
-        .get("count/invoice.paid")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = kv.open(&table).await.unwrap().get("count/invoice.paid").await.unwrap().unwrap();
     assert_eq!(common::counted(&stored), 1);
 }

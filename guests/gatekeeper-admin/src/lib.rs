@@ -12,7 +12,6 @@ use plugboard_guest::{FunctionError, InternalHandler, kv, parse_payload};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-
 struct GatekeeperAdmin;
 
 /// One API key's record, as Gatekeeper reads it.

@@ -71,9 +71,8 @@ struct ApiKeyRecord {
 impl AuthorizerHandler for Gatekeeper {
     fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {
         let caller = identify(&request)?;
-        let base = arn_base(&request.method_arn).ok_or_else(|| {
-            AuthorizeError::Failed(format!("unexpected method ARN `{}`", request.method_arn))
-        })?;
+        let base = arn_base(&request.method_arn)
+            .ok_or_else(|| AuthorizeError::Failed(format!("unexpected method ARN `{}`", request.method_arn)))?;
         let resources: Vec<String> = caller.routes.iter().filter_map(|r| route_resource(&base, r)).collect();
         let statements = if resources.is_empty() {
             vec![Statement { effect: Effect::Deny, resources: vec![format!("{base}*")] }]
@@ -124,8 +123,8 @@ fn verify_jwt(token: &str) -> Result<Caller, AuthorizeError> {
         return Err(AuthorizeError::Unauthorized); // Refuses `none` and every other algorithm.
     }
     let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| AuthorizeError::Unauthorized)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|e| AuthorizeError::Failed(e.to_string()))?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|e| AuthorizeError::Failed(e.to_string()))?;
     mac.update(token[..token.rfind('.').unwrap_or(0)].as_bytes());
     mac.verify_slice(&signature).map_err(|_| AuthorizeError::Unauthorized)?;
     let claims: Claims = decode_json(payload)?;

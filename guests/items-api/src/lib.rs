@@ -64,11 +64,9 @@ fn get(_: &HttpRequest, params: &Params) -> HttpResult {
 
 /// Parse a body into an item object, checking the id when one is given or present.
 fn parse_item(body: &[u8], path_id: Option<&str>) -> Result<(String, Value), HttpResponse> {
-    let mut item: Value = serde_json::from_slice(body)
-        .map_err(|e| HttpResponse::error(400, &format!("body is not valid JSON: {e}")))?;
-    let object = item
-        .as_object_mut()
-        .ok_or_else(|| HttpResponse::error(400, "body must be a JSON object"))?;
+    let mut item: Value =
+        serde_json::from_slice(body).map_err(|e| HttpResponse::error(400, &format!("body is not valid JSON: {e}")))?;
+    let object = item.as_object_mut().ok_or_else(|| HttpResponse::error(400, "body must be a JSON object"))?;
     let id = match (path_id, object.get("id")) {
         (Some(path), Some(Value::String(body_id))) if body_id != path => {
             return Err(HttpResponse::error(400, "id in body does not match the path"));
@@ -81,10 +79,7 @@ fn parse_item(body: &[u8], path_id: Option<&str>) -> Result<(String, Value), Htt
         && id.len() <= MAX_ID_LEN
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        return Err(HttpResponse::error(
-            400,
-            "id must be 1-128 characters of letters, digits, '-' and '_'",
-        ));
+        return Err(HttpResponse::error(400, "id must be 1-128 characters of letters, digits, '-' and '_'"));
     }
     object.insert("id".into(), Value::String(id.clone()));
     Ok((id, item))
@@ -130,7 +125,9 @@ fn quote(request: &HttpRequest, params: &Params) -> HttpResult {
     let request = json!({ "sku": id(params), "unit_price": unit_price, "quantity": quantity });
     match call_json::<_, Value>("quotes", &request) {
         Ok(quote) => Ok(HttpResponse::ok(&quote)),
-        Err(invoke::Error::FunctionFailed(e)) if e.error_type == "ValidationError" => Err(HttpResponse::error(400, &e.message)),
+        Err(invoke::Error::FunctionFailed(e)) if e.error_type == "ValidationError" => {
+            Err(HttpResponse::error(400, &e.message))
+        }
         Err(invoke::Error::Other(reason)) if reason.contains("invalid JSON") => {
             Err(HttpResponse::error(502, "quotes service answered with invalid JSON"))
         }

@@ -38,10 +38,7 @@ struct Quote {
 const MAX_QUANTITY: u32 = 1_000_000;
 
 fn default_tiers() -> Vec<Tier> {
-    vec![
-        Tier { min_quantity: 10, discount_pct: 5.0 },
-        Tier { min_quantity: 100, discount_pct: 12.5 },
-    ]
+    vec![Tier { min_quantity: 10, discount_pct: 5.0 }, Tier { min_quantity: 100, discount_pct: 12.5 }]
 }
 
 impl InternalHandler for Quotes {
@@ -57,20 +54,12 @@ impl InternalHandler for Quotes {
         let tiers = kv::get_json::<Vec<Tier>>(&bucket, "tiers")
             .map_err(|e| FunctionError::new("StoreError", e.to_string()))?
             .unwrap_or_else(default_tiers);
-        let discount_pct = tiers
-            .iter()
-            .filter(|t| request.quantity >= t.min_quantity)
-            .map(|t| t.discount_pct)
-            .fold(0.0, f64::max);
+        let discount_pct =
+            tiers.iter().filter(|t| request.quantity >= t.min_quantity).map(|t| t.discount_pct).fold(0.0, f64::max);
         let gross = request.unit_price * f64::from(request.quantity);
         let total = (gross * (100.0 - discount_pct) / 100.0 * 100.0).round() / 100.0;
-        let quote = Quote {
-            sku: request.sku,
-            quantity: request.quantity,
-            unit_price: request.unit_price,
-            discount_pct,
-            total,
-        };
+        let quote =
+            Quote { sku: request.sku, quantity: request.quantity, unit_price: request.unit_price, discount_pct, total };
         to_payload(&quote)
     }
 }

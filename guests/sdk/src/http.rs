@@ -23,7 +23,8 @@ impl HttpRequest {
 
     /// The body parsed as JSON `T`; a 400 response saying why otherwise.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpResponse> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpResponse::error(400, &format!("body is not valid JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpResponse::error(400, &format!("body is not valid JSON: {e}")))
     }
 
     /// The path split into non-empty segments.
@@ -33,10 +34,7 @@ impl HttpRequest {
 }
 
 fn find<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 impl HttpResponse {

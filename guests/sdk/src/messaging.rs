@@ -8,7 +8,8 @@ use crate::{FunctionError, invoke};
 /// Send `body` as JSON to `queue_name`; the message id.
 pub fn send_json<T: Serialize>(queue_name: &str, body: &T) -> Result<String, queue::Error> {
     let body = serde_json::to_string(body).map_err(|e| queue::Error::InvalidMessage(e.to_string()))?;
-    let message = OutgoingMessage { body, attributes: Vec::new(), delay_seconds: None, group_id: None, deduplication_id: None };
+    let message =
+        OutgoingMessage { body, attributes: Vec::new(), delay_seconds: None, group_id: None, deduplication_id: None };
     queue::send(queue_name, &message)
 }
 

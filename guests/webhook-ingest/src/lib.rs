@@ -72,7 +72,10 @@ fn accept(request: &HttpRequest) -> HttpResponse {
         .map(str::to_string)
         .or_else(|| event.get("id").and_then(Value::as_str).map(str::to_string));
     let Some(key) = key.filter(|k| key_valid(k)) else {
-        return HttpResponse::error(400, "an idempotency-key header or an `id` field (1-128 of A-Z a-z 0-9 _ -) is required");
+        return HttpResponse::error(
+            400,
+            "an idempotency-key header or an `id` field (1-128 of A-Z a-z 0-9 _ -) is required",
+        );
     };
     let timestamp = request.header("x-webhook-timestamp").unwrap_or("");
     let signature = request.header("x-signature").unwrap_or("");
@@ -91,7 +94,9 @@ fn accept(request: &HttpRequest) -> HttpResponse {
         deduplication_id: fifo.then(|| key.clone()),
     };
     match queue::send("events", &message) {
-        Ok(message_id) => HttpResponse::json(202, &json!({ "accepted": true, "idempotency_key": key, "message_id": message_id })),
+        Ok(message_id) => {
+            HttpResponse::json(202, &json!({ "accepted": true, "idempotency_key": key, "message_id": message_id }))
+        }
         Err(queue::Error::InvalidMessage(reason)) => HttpResponse::error(413, &reason),
         Err(e) => {
             plugboard_guest::error!("enqueue failed: {e:?}");

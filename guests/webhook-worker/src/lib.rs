@@ -64,7 +64,9 @@ impl QueueHandler for WebhookWorker {
 fn check_name(what: &str, value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), String> {
     if value.is_empty() || value.len() > max || !value.chars().all(allowed) {
         let shown: String = value.chars().take(40).collect();
-        return Err(format!("{what} `{shown}` must be 1-{max} characters of letters, digits and the allowed punctuation"));
+        return Err(format!(
+            "{what} `{shown}` must be 1-{max} characters of letters, digits and the allowed punctuation"
+        ));
     }
     Ok(())
 }

@@ -194,7 +194,9 @@ impl MemoryQueue {
     /// Create `name` if it does not exist; a FIFO queue with `content_based_dedup` deduplicates a
     /// message without a deduplication id by its body.
     pub fn create_queue_with(&self, name: &str, content_based_dedup: bool) {
-        self.lock().entry(name.to_string()).or_insert_with(|| MemoryQueueState { content_based_dedup, ..Default::default() });
+        self.lock()
+            .entry(name.to_string())
+            .or_insert_with(|| MemoryQueueState { content_based_dedup, ..Default::default() });
     }
 
     /// What `name` holds, oldest first.

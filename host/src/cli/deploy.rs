@@ -55,7 +55,11 @@ pub fn template(args: TemplateArgs) -> anyhow::Result<ExitCode> {
     if args.check {
         let current = std::fs::read_to_string(&output).unwrap_or_default();
         if current != text {
-            eprintln!("{} is out of date with {}: run `plugboard deploy-template`", output.display(), args.manifest.display());
+            eprintln!(
+                "{} is out of date with {}: run `plugboard deploy-template`",
+                output.display(),
+                args.manifest.display()
+            );
             return Ok(ExitCode::FAILURE);
         }
         eprintln!("{} matches {}", output.display(), args.manifest.display());
@@ -85,7 +89,10 @@ pub fn package(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let mut overrides = vec![format!("Architecture={}", args.arch)];
     for (name, function) in &manifest.functions {
         let source = function.guest.as_deref().unwrap_or_default();
-        anyhow::ensure!(!source.starts_with("s3://"), "function {name}: guest {source} is already in S3; package builds local guests");
+        anyhow::ensure!(
+            !source.starts_with("s3://"),
+            "function {name}: guest {source} is already in S3; package builds local guests"
+        );
         let wasm = std::fs::read(source).with_context(|| format!("function {name}: reading {source}"))?;
         let key = default_guest_key(name);
         let file_name = |key: &str| key.rsplit('/').next().unwrap_or(key).to_string();

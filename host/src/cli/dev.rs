@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::manifest::Manifest;
 use crate::dev::{DevApp, admin, serve};
+use crate::manifest::Manifest;
 
 /// Arguments of `plugboard dev`.
 #[derive(clap::Args)]
@@ -83,7 +83,13 @@ pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
             let stats = admin::call(&args.url, "GET", "queues").await?;
             println!("{:<28} {:>8} {:>9} {:>8}", "queue", "visible", "in-flight", "delayed");
             for q in stats.as_array().into_iter().flatten() {
-                println!("{:<28} {:>8} {:>9} {:>8}", q["name"].as_str().unwrap_or_default(), q["visible"], q["in_flight"], q["delayed"]);
+                println!(
+                    "{:<28} {:>8} {:>9} {:>8}",
+                    q["name"].as_str().unwrap_or_default(),
+                    q["visible"],
+                    q["in_flight"],
+                    q["delayed"]
+                );
             }
         }
         QueueCommand::Peek { queue, limit } => {
@@ -92,7 +98,12 @@ pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
         }
         QueueCommand::Redrive { queue } => {
             let moved = admin::call(&args.url, "POST", &format!("queues/{queue}/redrive")).await?;
-            println!("moved {} message(s) from {} to {}", moved["moved"], moved["from"].as_str().unwrap_or_default(), moved["to"].as_str().unwrap_or_default());
+            println!(
+                "moved {} message(s) from {} to {}",
+                moved["moved"],
+                moved["from"].as_str().unwrap_or_default(),
+                moved["to"].as_str().unwrap_or_default()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -36,7 +36,11 @@ pub struct InvokeArgs {
 }
 
 /// Read a function's configuration and its guest (a config's `guest` is relative to the file).
-fn load(config_path: Option<&Path>, guest: Option<&Path>, role: Option<Role>) -> anyhow::Result<(FunctionConfig, PathBuf, Vec<u8>)> {
+fn load(
+    config_path: Option<&Path>,
+    guest: Option<&Path>,
+    role: Option<Role>,
+) -> anyhow::Result<(FunctionConfig, PathBuf, Vec<u8>)> {
     let mut config = match config_path {
         Some(path) => FunctionConfig::from_file(path)?,
         None => FunctionConfig::new(role.context("--role is required without --config")?),
@@ -69,7 +73,8 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for path in &args.event {
         let event = read_event(path)?;
-        let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };
+        let invocation =
+            Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: args.kind, ..Invocation::default() };
         let printed = match function.handle(event, invocation).await {
             Ok(response) => serde_json::to_string_pretty(&response)?,
             Err(error) => {

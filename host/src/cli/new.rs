@@ -55,9 +55,18 @@ const WIT: &[(&str, &str)] = &[
     ("deps/wasi-keyvalue-2024-10-17/store.wit", include_str!("../../../wit/deps/wasi-keyvalue-2024-10-17/store.wit")),
     ("deps/wasi-keyvalue-2024-10-17/watch.wit", include_str!("../../../wit/deps/wasi-keyvalue-2024-10-17/watch.wit")),
     ("deps/wasi-keyvalue-2024-10-17/world.wit", include_str!("../../../wit/deps/wasi-keyvalue-2024-10-17/world.wit")),
-    ("deps/wasi-logging-0.1.0-draft/logging.wit", include_str!("../../../wit/deps/wasi-logging-0.1.0-draft/logging.wit")),
-    ("deps/wasi-runtime-config-2024-09-27/store.wit", include_str!("../../../wit/deps/wasi-runtime-config-2024-09-27/store.wit")),
-    ("deps/wasi-runtime-config-2024-09-27/world.wit", include_str!("../../../wit/deps/wasi-runtime-config-2024-09-27/world.wit")),
+    (
+        "deps/wasi-logging-0.1.0-draft/logging.wit",
+        include_str!("../../../wit/deps/wasi-logging-0.1.0-draft/logging.wit"),
+    ),
+    (
+        "deps/wasi-runtime-config-2024-09-27/store.wit",
+        include_str!("../../../wit/deps/wasi-runtime-config-2024-09-27/store.wit"),
+    ),
+    (
+        "deps/wasi-runtime-config-2024-09-27/world.wit",
+        include_str!("../../../wit/deps/wasi-runtime-config-2024-09-27/world.wit"),
+    ),
 ];
 
 /// The guest SDK's sources.
@@ -95,7 +104,8 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(!dir.exists(), "{} already exists", dir.display());
     let role = args.role;
     let file = name.replace('-', "_");
-    let fill = |text: &str| text.replace("{{name}}", name).replace("{{role}}", role.as_str()).replace("{{file}}", &file);
+    let fill =
+        |text: &str| text.replace("{{name}}", name).replace("{{role}}", role.as_str()).replace("{{file}}", &file);
     let case = match role {
         Role::HttpApi => include_str!("../../templates/cases/http-api.toml"),
         Role::QueueWorker => include_str!("../../templates/cases/queue-worker.toml"),

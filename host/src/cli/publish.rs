@@ -62,7 +62,11 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<ExitCode> {
 
 /// The sealed `.cwasm` artifacts of `wasm` for every Lambda architecture: (architecture, the
 /// key for a guest at `key`, bytes). `what` names the guest in errors.
-pub(super) fn precompile_for_lambda(wasm: &[u8], key: &str, what: &str) -> anyhow::Result<Vec<(&'static str, String, Vec<u8>)>> {
+pub(super) fn precompile_for_lambda(
+    wasm: &[u8],
+    key: &str,
+    what: &str,
+) -> anyhow::Result<Vec<(&'static str, String, Vec<u8>)>> {
     anyhow::ensure!(
         wasmtime::Engine::detect_precompiled(wasm).is_none(),
         "{what} is precompiled; publish the component (.wasm) and Plugboard builds the artifacts"
@@ -71,7 +75,8 @@ pub(super) fn precompile_for_lambda(wasm: &[u8], key: &str, what: &str) -> anyho
     let mut artifacts = Vec::new();
     for (arch, triple) in TARGETS {
         let engine = cross_engine(triple).map_err(|e| anyhow::anyhow!("an engine for {triple}: {e:#}"))?;
-        let cwasm = engine.precompile_component(wasm).map_err(|e| anyhow::anyhow!("compiling {what} for {triple}: {e:#}"))?;
+        let cwasm =
+            engine.precompile_component(wasm).map_err(|e| anyhow::anyhow!("compiling {what} for {triple}: {e:#}"))?;
         artifacts.push((arch, artifact_key(key, &digest, &artifact_tag(arch, &engine)), seal_artifact(wasm, &cwasm)));
     }
     Ok(artifacts)

@@ -51,9 +51,7 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
             // Read by the runtime itself, not part of a function's description.
             "GUEST_REFRESH_SECS" | "LOG" | "LOG_FORMAT" => None,
             _ => match suffix.strip_prefix("CONFIG_") {
-                Some(key) if !key.is_empty() => {
-                    config.insert(key.to_ascii_lowercase(), Value::String(value))
-                }
+                Some(key) if !key.is_empty() => config.insert(key.to_ascii_lowercase(), Value::String(value)),
                 _ => return Err(ConfigError::invalid(ORIGIN, format!("unknown variable {name}"))),
             },
         };
@@ -64,8 +62,7 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
     root.insert("grants".into(), Value::Object(grants));
     root.insert("config".into(), Value::Object(config));
     root.insert("limits".into(), Value::Object(limits));
-    let parsed = FunctionConfig::deserialize(Value::Object(root))
-        .map_err(|e| ConfigError::invalid(ORIGIN, e))?;
+    let parsed = FunctionConfig::deserialize(Value::Object(root)).map_err(|e| ConfigError::invalid(ORIGIN, e))?;
     parsed.validate(ORIGIN)?;
     Ok(parsed)
 }
@@ -78,9 +75,9 @@ fn set(root: &mut Map<String, Value>, key: &str, value: String) -> Option<Value>
 fn pairs(var: &str, text: &str) -> Result<Value, ConfigError> {
     let mut map = Map::new();
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (name, resource) = entry.split_once('=').ok_or_else(|| {
-            ConfigError::invalid(ORIGIN, format!("{var}: `{entry}` is not name=resource"))
-        })?;
+        let (name, resource) = entry
+            .split_once('=')
+            .ok_or_else(|| ConfigError::invalid(ORIGIN, format!("{var}: `{entry}` is not name=resource")))?;
         map.insert(name.trim().to_string(), Value::String(resource.trim().to_string()));
     }
     Ok(Value::Object(map))

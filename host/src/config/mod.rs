@@ -86,9 +86,8 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        <Role as clap::ValueEnum>::from_str(s, false).map_err(|_| {
-            format!("unknown role `{s}` (expected http-api, queue-worker, authorizer or internal-api)")
-        })
+        <Role as clap::ValueEnum>::from_str(s, false)
+            .map_err(|_| format!("unknown role `{s}` (expected http-api, queue-worker, authorizer or internal-api)"))
     }
 }
 
@@ -264,8 +263,7 @@ impl FunctionConfig {
             return bad(format!("store `{name}` is in both grants.stores and grants.read-only-stores"));
         }
         for key in self.config.keys() {
-            let ok = !key.is_empty()
-                && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            let ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !ok {
                 return bad(format!("config key `{key}` must be lower-case letters, digits and `_`"));
             }

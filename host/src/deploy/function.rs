@@ -39,18 +39,27 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         }
     }
     let label = |what: &str| format!("`{name}`: {what}");
-    template.parameters.insert(guest.key.clone(), json!({
-        "Type": "String", "Default": default_guest_key(name), "AllowedPattern": "^[^?#]+\\.wasm$",
-        "Description": label("S3 key of the guest component in the guest bucket"),
-    }));
-    template.parameters.insert(guest.version.clone(), json!({
-        "Type": "String", "Default": "",
-        "Description": label("S3 version id of the guest (empty: the latest upload); set it to roll back"),
-    }));
-    template.parameters.insert(guest.sha256.clone(), json!({
-        "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64})?$",
-        "Description": label("sha256 the guest must have (empty: unpinned)"),
-    }));
+    template.parameters.insert(
+        guest.key.clone(),
+        json!({
+            "Type": "String", "Default": default_guest_key(name), "AllowedPattern": "^[^?#]+\\.wasm$",
+            "Description": label("S3 key of the guest component in the guest bucket"),
+        }),
+    );
+    template.parameters.insert(
+        guest.version.clone(),
+        json!({
+            "Type": "String", "Default": "",
+            "Description": label("S3 version id of the guest (empty: the latest upload); set it to roll back"),
+        }),
+    );
+    template.parameters.insert(
+        guest.sha256.clone(),
+        json!({
+            "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64})?$",
+            "Description": label("sha256 the guest must have (empty: unpinned)"),
+        }),
+    );
     template.parameters.insert(guest.precompiled.clone(), json!({
         "Type": "String", "Default": "", "AllowedPattern": "^([0-9a-f]{64}(,[0-9a-f]{64})*)?$",
         "Description": label("sha256 pins of the precompiled .cwasm artifacts, comma-separated (empty: compile at cold start)"),
@@ -63,7 +72,9 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "Description": label("Lambda timeout in seconds (default from the manifest's limits.timeout-ms; at most the visibility timeout of the queues it works)"),
     }));
     let has_version = format!("{}HasGuestVersion", pascal(name));
-    template.conditions.insert(has_version.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&guest.version), ""] }] }));
+    template
+        .conditions
+        .insert(has_version.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&guest.version), ""] }] }));
     // Only a guest that can change is refreshed: a pin or a version id means this exact guest.
     let refreshes = format!("{}RefreshesGuest", pascal(name));
     let empty = |param: &str| json!({ "Fn::Equals": [reference(param), ""] });
@@ -91,8 +102,11 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
             "Type": "String", "Default": "", "AllowedPattern": "^[0-9]*$",
             "Description": label("reserved concurrency, the hard cap on parallel workers (empty: none; new accounts reject low values)"),
         }));
-        template.conditions.insert(condition.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&param), ""] }] }));
-        properties["ReservedConcurrentExecutions"] = json!({ "Fn::If": [condition, reference(&param), { "Ref": "AWS::NoValue" }] });
+        template
+            .conditions
+            .insert(condition.clone(), json!({ "Fn::Not": [{ "Fn::Equals": [reference(&param), ""] }] }));
+        properties["ReservedConcurrentExecutions"] =
+            json!({ "Fn::If": [condition, reference(&param), { "Ref": "AWS::NoValue" }] });
     }
     template.add(id.clone(), Resource::new("AWS::Serverless::Function", properties))?;
     let mut statements = statements(manifest, name, config)?;
@@ -108,10 +122,13 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
     })))?;
     template.add(
         log_group_id,
-        Resource::new("AWS::Logs::LogGroup", json!({
-            "LogGroupName": { "Fn::Sub": format!("/aws/lambda/{}", function_name(name)) },
-            "RetentionInDays": reference("LogRetentionDays"),
-        })),
+        Resource::new(
+            "AWS::Logs::LogGroup",
+            json!({
+                "LogGroupName": { "Fn::Sub": format!("/aws/lambda/{}", function_name(name)) },
+                "RetentionInDays": reference("LogRetentionDays"),
+            }),
+        ),
     )?;
     template.output(format!("{id}Name"), &format!("Lambda function `{name}` ({})", config.role), reference(&id));
     Ok(())
@@ -147,9 +164,12 @@ fn environment(
     let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
     let mut vars = Map::new();
     vars.insert("PLUGBOARD_ROLE".into(), json!(config.role.as_str()));
-    vars.insert("PLUGBOARD_GUEST".into(), json!({ "Fn::If": [has_version,
+    vars.insert(
+        "PLUGBOARD_GUEST".into(),
+        json!({ "Fn::If": [has_version,
         { "Fn::Sub": format!("{guest_url}?versionId=${{{}}}", guest.version) },
-        { "Fn::Sub": &guest_url }] }));
+        { "Fn::Sub": &guest_url }] }),
+    );
     vars.insert("PLUGBOARD_GUEST_SHA256".into(), reference(&guest.sha256));
     vars.insert("PLUGBOARD_PRECOMPILED_SHA256".into(), reference(&guest.precompiled));
     vars.insert(
@@ -177,7 +197,9 @@ fn environment(
     }
     for (key, value) in &config.config {
         let value = match value.strip_prefix(SECRET_PREFIX) {
-            Some(secret) => manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?,
+            Some(secret) => {
+                manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?
+            }
             None => value.clone(),
         };
         vars.insert(format!("PLUGBOARD_CONFIG_{}", key.to_ascii_uppercase()), json!(value));
@@ -225,8 +247,12 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
         list.push(json!({ "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": tables }));
     }
     // Tables read only, unless a read-write grant already covers them.
-    let read_only: Vec<String> =
-        grants.read_only_stores.values().filter(|t| !grants.stores.values().any(|w| w == *t)).map(|t| table_id(t)).collect();
+    let read_only: Vec<String> = grants
+        .read_only_stores
+        .values()
+        .filter(|t| !grants.stores.values().any(|w| w == *t))
+        .map(|t| table_id(t))
+        .collect();
     if !read_only.is_empty() {
         list.push(json!({ "Effect": "Allow", "Action": DYNAMODB_READ_ACTIONS, "Resource": resources(read_only) }));
     }
@@ -246,8 +272,7 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
             .collect();
         list.push(json!({ "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": arns }));
     }
-    let worked: Vec<String> =
-        manifest.queues_worked_by(name).map(|(q, _)| queue_id(q)).collect();
+    let worked: Vec<String> = manifest.queues_worked_by(name).map(|(q, _)| queue_id(q)).collect();
     if !worked.is_empty() {
         // What the SQS event source needs, on exactly the queues this worker is fed by (the host
         // never changes a message's visibility: a failed record is reported, not released).

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{HTTP_API, REST_API, REST_STAGE, Resource, Template, function_id, get_att, pascal, queue_id, reference, table_id};
+use super::{
+    HTTP_API, REST_API, REST_STAGE, Resource, Template, function_id, get_att, pascal, queue_id, reference, table_id,
+};
 use crate::manifest::{Authorizer, AuthorizerKind, Manifest, Payload};
 
 /// How long a dead-letter queue keeps a message: SQS's maximum, 14 days.
@@ -12,15 +14,24 @@ const DEAD_LETTER_RETENTION_SECS: u64 = 14 * 24 * 3600;
 /// Add the bucket, tables, queues and APIs of `manifest`.
 pub(super) fn add(template: &mut Template, manifest: &Manifest) -> Result<(), String> {
     template.add("GuestBucket".into(), guest_bucket())?;
-    template.output("GuestBucketName".into(), "Bucket for guest components (versioned): upload guests here", reference("GuestBucket"));
+    template.output(
+        "GuestBucketName".into(),
+        "Bucket for guest components (versioned): upload guests here",
+        reference("GuestBucket"),
+    );
     for table in manifest.tables() {
         template.add(table_id(&table), table_resource(&table))?;
-        template.output(format!("{}Name", table_id(&table)), &format!("DynamoDB table for `{table}`"), reference(&table_id(&table)));
+        template.output(
+            format!("{}Name", table_id(&table)),
+            &format!("DynamoDB table for `{table}`"),
+            reference(&table_id(&table)),
+        );
     }
     let dead_letters: Vec<&String> = manifest.queues.values().filter_map(|q| q.dead_letter.as_ref()).collect();
     for (name, queue) in &manifest.queues {
         let fifo = name.ends_with(".fifo");
-        let mut properties = json!({ "VisibilityTimeout": queue.visibility_timeout_secs, "SqsManagedSseEnabled": true });
+        let mut properties =
+            json!({ "VisibilityTimeout": queue.visibility_timeout_secs, "SqsManagedSseEnabled": true });
         if fifo {
             properties["FifoQueue"] = json!(true);
             // Written either way, so the template says which mode the queue uses.
@@ -137,4 +148,3 @@ fn authorizer_properties(authorizer: &Authorizer, payload: Payload) -> Value {
         }),
     }
 }
-

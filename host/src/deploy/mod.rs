@@ -138,24 +138,37 @@ fn generate(manifest: &Manifest) -> Result<Template, String> {
 }
 
 fn global_parameters() -> BTreeMap<String, Value> {
-    let retention = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+    let retention =
+        [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
     BTreeMap::from([
-        ("Architecture".into(), json!({
-            "Type": "String", "Default": "arm64", "AllowedValues": ["arm64", "x86_64"],
-            "Description": "CPU architecture of every function; must match the bootstrap zip in deploy/dist (scripts/package.sh --arch)",
-        })),
-        ("MemorySize".into(), json!({
-            "Type": "Number", "Default": 512, "MinValue": 128, "MaxValue": 10240,
-            "Description": "Lambda memory (MB) of every function; CPU scales with it, which speeds a cold start that compiles the guest",
-        })),
-        ("LogRetentionDays".into(), json!({
-            "Type": "Number", "Default": 30, "AllowedValues": retention,
-            "Description": "How long CloudWatch keeps each function's logs",
-        })),
-        ("GuestRefreshSecs".into(), json!({
-            "Type": "String", "Default": "", "AllowedPattern": "^([1-9][0-9]*)?$",
-            "Description": "If set, a warm function whose guest is unpinned and unversioned re-checks its ETag this often (seconds) and swaps in a new upload; pinned or versioned functions ignore it; empty: only new instances load a new guest",
-        })),
+        (
+            "Architecture".into(),
+            json!({
+                "Type": "String", "Default": "arm64", "AllowedValues": ["arm64", "x86_64"],
+                "Description": "CPU architecture of every function; must match the bootstrap zip in deploy/dist (scripts/package.sh --arch)",
+            }),
+        ),
+        (
+            "MemorySize".into(),
+            json!({
+                "Type": "Number", "Default": 512, "MinValue": 128, "MaxValue": 10240,
+                "Description": "Lambda memory (MB) of every function; CPU scales with it, which speeds a cold start that compiles the guest",
+            }),
+        ),
+        (
+            "LogRetentionDays".into(),
+            json!({
+                "Type": "Number", "Default": 30, "AllowedValues": retention,
+                "Description": "How long CloudWatch keeps each function's logs",
+            }),
+        ),
+        (
+            "GuestRefreshSecs".into(),
+            json!({
+                "Type": "String", "Default": "", "AllowedPattern": "^([1-9][0-9]*)?$",
+                "Description": "If set, a warm function whose guest is unpinned and unversioned re-checks its ETag this often (seconds) and swaps in a new upload; pinned or versioned functions ignore it; empty: only new instances load a new guest",
+            }),
+        ),
     ])
 }
 

@@ -7,8 +7,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-use super::gateway::{Request, Response};
 use super::DevApp;
+use super::gateway::{Request, Response};
 
 /// The admin API's path prefix.
 pub const PREFIX: &str = "/_plugboard/";

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::gateway::Request;
-use crate::manifest::{Authorizer, AuthorizerKind};
 use crate::function::{Function, Invocation};
+use crate::manifest::{Authorizer, AuthorizerKind};
 use crate::roles::authorizer::wildcard_match;
 
 /// What the gateway does with a request after its authorizer.
@@ -86,10 +86,18 @@ impl AuthorizerGate {
         evaluate(&policy, method_arn)
     }
 
-    async fn call(&self, request: &Request, identity: &str, method_arn: &str, resource: &str) -> Result<Value, Verdict> {
+    async fn call(
+        &self,
+        request: &Request,
+        identity: &str,
+        method_arn: &str,
+        resource: &str,
+    ) -> Result<Value, Verdict> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let event = match self.settings.kind {
-            AuthorizerKind::Token => json!({ "type": "TOKEN", "authorizationToken": identity, "methodArn": method_arn }),
+            AuthorizerKind::Token => {
+                json!({ "type": "TOKEN", "authorizationToken": identity, "methodArn": method_arn })
+            }
             AuthorizerKind::Request => request_event(request, method_arn, resource),
         };
         let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
@@ -111,9 +119,11 @@ impl AuthorizerGate {
 
 /// A REST REQUEST authorizer event (also what an HTTP API sends with payload format 1.0).
 pub fn request_event(request: &Request, method_arn: &str, resource: &str) -> Value {
-    let headers: Map<String, Value> = request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-    let query: Map<String, Value> =
-        form_urlencoded::parse(request.query.as_bytes()).map(|(k, v)| (k.into_owned(), Value::from(v.into_owned()))).collect();
+    let headers: Map<String, Value> =
+        request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let query: Map<String, Value> = form_urlencoded::parse(request.query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+        .collect();
     json!({
         "type": "REQUEST", "methodArn": method_arn, "resource": resource, "path": request.path,
         "httpMethod": request.method, "headers": headers, "queryStringParameters": query,

@@ -196,7 +196,8 @@ pub fn proxy_event(
     }
     match payload {
         Payload::V2 => {
-            let headers: Map<String, Value> = grouped.iter().map(|(k, v)| (k.clone(), Value::from(v.join(",")))).collect();
+            let headers: Map<String, Value> =
+                grouped.iter().map(|(k, v)| (k.clone(), Value::from(v.join(",")))).collect();
             let cookies: Vec<String> = request
                 .headers
                 .iter()

@@ -51,9 +51,13 @@ impl LocalOnly {
         if request.header("sec-fetch-site").is_some_and(|site| site != "same-origin" && site != "none") {
             return Some(Response::message(403, "cross-site requests to the Invoke and admin APIs are refused"));
         }
-        let content_type = request.header("content-type").map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let content_type =
+            request.header("content-type").map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
         if content_type.is_some_and(|ct| SAFELISTED_TYPES.contains(&ct.as_str())) {
-            return Some(Response::message(415, "this content type is refused here: send application/json or application/octet-stream"));
+            return Some(Response::message(
+                415,
+                "this content type is refused here: send application/json or application/octet-stream",
+            ));
         }
         None
     }
@@ -62,7 +66,9 @@ impl LocalOnly {
     fn is_local(&self, authority: &str) -> bool {
         let port = self.port.to_string();
         LOCAL_HOSTS.iter().any(|host| {
-            authority.strip_prefix(host).is_some_and(|rest| rest == format!(":{port}") || (rest.is_empty() && self.port == 80))
+            authority
+                .strip_prefix(host)
+                .is_some_and(|rest| rest == format!(":{port}") || (rest.is_empty() && self.port == 80))
         })
     }
 }
@@ -86,7 +92,9 @@ mod tests {
         for host in ["127.0.0.1:3000", "localhost:3000", "[::1]:3000"] {
             assert!(guard.refuse(&request(&[("host", host)]), true).is_none(), "{host}");
         }
-        for host in ["evil.example:3000", "127.0.0.1:3001", "127.0.0.1", "localhost.evil.example:3000", "127.0.0.1:30000"] {
+        for host in
+            ["evil.example:3000", "127.0.0.1:3001", "127.0.0.1", "localhost.evil.example:3000", "127.0.0.1:30000"]
+        {
             assert_eq!(guard.refuse(&request(&[("host", host)]), false).map(|r| r.status), Some(403), "{host}");
         }
         assert_eq!(guard.refuse(&request(&[]), false).map(|r| r.status), Some(400));

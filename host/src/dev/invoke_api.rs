@@ -54,7 +54,13 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
     } else {
         match serde_json::from_slice(&request.body) {
             Ok(payload) => payload,
-            Err(e) => return aws_error(400, "InvalidRequestContentException", &format!("Could not parse request body into json: {e}")),
+            Err(e) => {
+                return aws_error(
+                    400,
+                    "InvalidRequestContentException",
+                    &format!("Could not parse request body into json: {e}"),
+                );
+            }
         }
     };
     // As on Lambda: an Event payload sent by a Plugboard host carries its depth in an envelope.
@@ -74,7 +80,8 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
         "RequestResponse" => match function.handle(payload, invocation).await {
             Ok(result) => Response::json(200, &result),
             Err(e) => {
-                let mut response = Response::json(200, &json!({ "errorType": e.error_type, "errorMessage": e.error_message }));
+                let mut response =
+                    Response::json(200, &json!({ "errorType": e.error_type, "errorMessage": e.error_message }));
                 response.headers.push(("x-amz-function-error".into(), "Unhandled".into()));
                 response
             }

@@ -18,12 +18,12 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use self::authorizer::{AuthorizerGate, Verdict};
-pub use self::guard::LocalOnly;
 use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
-use crate::manifest::{Manifest, Payload};
+pub use self::guard::LocalOnly;
 use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
 use crate::backends::local::LocalInvoker;
 use crate::function::{Backends, Function, Invocation};
+use crate::manifest::{Manifest, Payload};
 use crate::runtime::precompiled::CompileCache;
 use crate::runtime::{Allocator, EngineSettings, Runtime, check_pin};
 
@@ -83,12 +83,14 @@ impl DevApp {
             let path = config.guest.clone().unwrap_or_default();
             let bytes = std::fs::read(&path).with_context(|| format!("function {name}: reading guest {path}"))?;
             check_pin(&bytes, config.guest_sha256.as_deref()).with_context(|| format!("function {name}"))?;
-            let guest = load_guest(&runtime, cache.as_ref(), &bytes, config.role).with_context(|| format!("function {name}: {path}"))?;
+            let guest = load_guest(&runtime, cache.as_ref(), &bytes, config.role)
+                .with_context(|| format!("function {name}: {path}"))?;
             let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends.clone()));
             invoker.register(&function);
             functions.insert(name.clone(), function);
         }
-        let patterns = manifest.routes.iter().map(|r| RoutePattern::parse(&r.method, &r.path)).collect::<Result<Vec<_>, _>>();
+        let patterns =
+            manifest.routes.iter().map(|r| RoutePattern::parse(&r.method, &r.path)).collect::<Result<Vec<_>, _>>();
         let router = Router::new(patterns.map_err(|e| anyhow::anyhow!(e))?);
         let gates = manifest
             .authorizers
@@ -117,7 +119,8 @@ impl DevApp {
     /// Fail about `percent`% of queue deliveries on purpose (`--inject-failures`), to rehearse
     /// retries; takes effect for the workers started after it.
     pub fn inject_failures(&self, percent: u8) {
-        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = workers::InjectedFailures { percent: percent.min(100) };
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) =
+            workers::InjectedFailures { percent: percent.min(100) };
     }
 
     /// Start the queue workers and the guest watcher.
@@ -180,7 +183,13 @@ impl DevApp {
         let started = Instant::now();
         let response = call.await;
         let role = self.functions.get(function).map(|f| f.role().as_str()).unwrap_or("-");
-        tracing::info!(function, role, status = response.status, duration_ms = started.elapsed().as_secs_f64() * 1000.0, "invocation");
+        tracing::info!(
+            function,
+            role,
+            status = response.status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "invocation"
+        );
         response
     }
 
@@ -198,14 +207,22 @@ impl DevApp {
         }
         for (name, q) in &self.manifest.queues {
             let worker = q.worker.as_deref().unwrap_or("(no worker)");
-            lines.push(format!("  queue  {name} -> {worker} (batch {}, concurrency {})", q.batch_size, q.max_concurrency));
+            lines.push(format!(
+                "  queue  {name} -> {worker} (batch {}, concurrency {})",
+                q.batch_size, q.max_concurrency
+            ));
         }
         lines.join("\n")
     }
 }
 
 /// Compile (or take from the cache) a guest for `role`.
-fn load_guest(runtime: &Runtime, cache: Option<&CompileCache>, bytes: &[u8], role: crate::config::Role) -> anyhow::Result<crate::runtime::Guest> {
+fn load_guest(
+    runtime: &Runtime,
+    cache: Option<&CompileCache>,
+    bytes: &[u8],
+    role: crate::config::Role,
+) -> anyhow::Result<crate::runtime::Guest> {
     Ok(match cache {
         Some(cache) if wasmtime::Engine::detect_precompiled(bytes).is_none() => cache.load(runtime, bytes, role)?.0,
         _ => crate::runtime::Guest::load(runtime, bytes, role)?,

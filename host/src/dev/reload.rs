@@ -65,7 +65,9 @@ async fn reload(app: &Arc<DevApp>, name: &str, path: PathBuf) {
             app.guest_replaced(name);
             tracing::info!(function = name, "guest reloaded");
         }
-        Ok(Err(e)) => tracing::error!(function = name, error = %format!("{e:#}"), "guest reload failed; the previous guest serves on"),
+        Ok(Err(e)) => {
+            tracing::error!(function = name, error = %format!("{e:#}"), "guest reload failed; the previous guest serves on")
+        }
         Err(e) => tracing::error!(function = name, error = %e, "guest reload panicked"),
     }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::{DevApp, LocalOnly};
 use super::gateway::{Request, Response};
+use super::{DevApp, LocalOnly};
 
 /// Largest request body accepted: API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -58,7 +58,12 @@ pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()
     }
 }
 
-async fn handle(app: &DevApp, request: hyper::Request<Incoming>, peer: SocketAddr, guard: LocalOnly) -> hyper::Response<Full<Bytes>> {
+async fn handle(
+    app: &DevApp,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    guard: LocalOnly,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     // The header timeout ends with the headers: a body trickled byte by byte would hold a
     // connection slot for ever without this.

@@ -12,9 +12,9 @@ use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 use super::gateway::{ACCOUNT, REGION};
-use crate::manifest::Queue;
 use crate::backends::embedded::{EmbeddedQueues, Received};
 use crate::function::{Function, Invocation};
+use crate::manifest::Queue;
 use crate::roles::EventKind;
 
 /// Longest wait for a new message before looking again (delays and visibility timeouts end
@@ -39,7 +39,13 @@ impl InjectedFailures {
 }
 
 /// Start `settings.max_concurrency` pollers feeding `queue` to `function`.
-pub fn spawn(queues: &Arc<EmbeddedQueues>, queue: &str, settings: &Queue, function: &Arc<Function>, faults: InjectedFailures) {
+pub fn spawn(
+    queues: &Arc<EmbeddedQueues>,
+    queue: &str,
+    settings: &Queue,
+    function: &Arc<Function>,
+    faults: InjectedFailures,
+) {
     for _ in 0..settings.max_concurrency {
         let (queues, function, queue) = (queues.clone(), function.clone(), queue.to_string());
         let batch = settings.batch_size as usize;
@@ -73,14 +79,28 @@ async fn poll(queues: &EmbeddedQueues, queue: &str, batch: usize, function: &Fun
 }
 
 /// One worker invocation for `received`, then delete what succeeded.
-async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, received: Vec<Received>, faults: InjectedFailures) {
+async fn deliver(
+    queues: &EmbeddedQueues,
+    queue: &str,
+    function: &Function,
+    received: Vec<Received>,
+    faults: InjectedFailures,
+) {
     let started = Instant::now();
     if faults.strikes() {
-        tracing::warn!(queue, messages = received.len(), "injected failure: the invocation is dropped before the worker runs");
+        tracing::warn!(
+            queue,
+            messages = received.len(),
+            "injected failure: the invocation is dropped before the worker runs"
+        );
         return;
     }
     let event = sqs_event(queue, &received);
-    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), kind: Some(EventKind::Sqs), ..Invocation::default() };
+    let invocation = Invocation {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        kind: Some(EventKind::Sqs),
+        ..Invocation::default()
+    };
     let outcome = function.handle(event, invocation).await;
     let mut failed: HashSet<String> = match &outcome {
         Ok(response) => response["batchItemFailures"]
@@ -93,7 +113,11 @@ async fn deliver(queues: &EmbeddedQueues, queue: &str, function: &Function, rece
     };
     for r in &received {
         if faults.strikes() && failed.insert(r.message.id.clone()) {
-            tracing::warn!(queue, message_id = r.message.id, "injected failure: a processed message is reported failed");
+            tracing::warn!(
+                queue,
+                message_id = r.message.id,
+                "injected failure: a processed message is reported failed"
+            );
         }
     }
     let done: Vec<String> =

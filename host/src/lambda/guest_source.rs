@@ -138,7 +138,9 @@ impl GuestSource {
                 let _ = function.replace_guest(loaded.guest);
                 tracing::info!(guest = %self.display, etag = ?loaded.etag, version = ?changed.version_id, "guest refreshed");
             }
-            Err(e) => tracing::error!(guest = %self.display, error = %format!("{e:#}"), "guest refresh: the new guest is invalid; serving the current guest"),
+            Err(e) => {
+                tracing::error!(guest = %self.display, error = %format!("{e:#}"), "guest refresh: the new guest is invalid; serving the current guest")
+            }
         }
     }
 
@@ -155,7 +157,13 @@ impl GuestSource {
     }
 
     /// Check the pin and load `bytes` off the async threads (compiling takes a while).
-    async fn load_bytes(&self, runtime: &Runtime, role: Role, bytes: Vec<u8>, etag: Option<String>) -> anyhow::Result<Loaded> {
+    async fn load_bytes(
+        &self,
+        runtime: &Runtime,
+        role: Role,
+        bytes: Vec<u8>,
+        etag: Option<String>,
+    ) -> anyhow::Result<Loaded> {
         check_pin(&bytes, self.pin.as_deref())?;
         let runtime = runtime.clone();
         let pinned = self.pin.is_some();
@@ -188,7 +196,8 @@ impl GuestSource {
             return None;
         };
         let tag = precompiled::published_tag_for_host().ok()?;
-        let artifact = S3Location { key: precompiled::artifact_key(&object.key, &pin, &tag), version_id: None, ..object.clone() };
+        let artifact =
+            S3Location { key: precompiled::artifact_key(&object.key, &pin, &tag), version_id: None, ..object.clone() };
         let name = format!("s3://{}/{}", artifact.bucket, artifact.key);
         let bytes = match s3::fetch(client, &artifact).await {
             Ok(found) => found.bytes,

@@ -58,12 +58,17 @@ pub struct LambdaApp {
 impl LambdaApp {
     /// The cold start: configuration from `vars` (the process environment on Lambda), secrets
     /// resolved, the guest loaded and the SDK clients built from `sdk`.
-    pub async fn start(vars: impl IntoIterator<Item = (String, String)>, sdk: &aws_config::SdkConfig) -> anyhow::Result<LambdaApp> {
+    pub async fn start(
+        vars: impl IntoIterator<Item = (String, String)>,
+        sdk: &aws_config::SdkConfig,
+    ) -> anyhow::Result<LambdaApp> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let mut config = env::from_vars(vars.iter().cloned())?;
         secrets::resolve(sdk, &mut config.config).await?;
         let refresh_secs = match vars.iter().find(|(k, v)| k == REFRESH_VAR && !v.trim().is_empty()) {
-            Some((_, v)) => Some(v.trim().parse::<u64>().with_context(|| format!("{REFRESH_VAR}: `{v}` is not a whole number"))?),
+            Some((_, v)) => {
+                Some(v.trim().parse::<u64>().with_context(|| format!("{REFRESH_VAR}: `{v}` is not a whole number"))?)
+            }
             None => None,
         };
         let runtime = Runtime::new(EngineSettings::default())?;
@@ -88,23 +93,24 @@ impl LambdaApp {
         let mut invocation = invocation(&event.context, SystemTime::now());
         let (payload, envelope_depth) = unwrap_event(event.payload);
         invocation.depth = invocation.depth.max(envelope_depth);
-        self.function.handle(payload, invocation).await.map_err(|e| Diagnostic {
-            error_type: e.error_type,
-            error_message: e.error_message,
-        })
+        self.function
+            .handle(payload, invocation)
+            .await
+            .map_err(|e| Diagnostic { error_type: e.error_type, error_message: e.error_message })
     }
 }
 
 /// How one Lambda event is delivered to the function: its request id, invoke depth and deadline.
 pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
-    let depth = context
-        .client_context
-        .as_ref()
-        .and_then(|c| c.custom.get(DEPTH_KEY))
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
+    let depth =
+        context.client_context.as_ref().and_then(|c| c.custom.get(DEPTH_KEY)).and_then(|d| d.parse().ok()).unwrap_or(0);
     let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    Invocation { request_id: context.request_id.clone(), depth, deadline: deadline(context.deadline, now_ms), ..Invocation::default() }
+    Invocation {
+        request_id: context.request_id.clone(),
+        depth,
+        deadline: deadline(context.deadline, now_ms),
+        ..Invocation::default()
+    }
 }
 
 /// Longest a Lambda invocation can run: no real deadline lies further back than this.
@@ -117,7 +123,11 @@ const MAX_LAMBDA_TIMEOUT_MS: u64 = 900_000;
 fn deadline(deadline_ms: u64, now_ms: u64) -> Option<tokio::time::Instant> {
     let now = tokio::time::Instant::now();
     if deadline_ms.saturating_add(MAX_LAMBDA_TIMEOUT_MS) < now_ms {
-        tracing::debug!(deadline_ms, now_ms, "the Runtime API sent an impossible deadline; using the configured timeout");
+        tracing::debug!(
+            deadline_ms,
+            now_ms,
+            "the Runtime API sent an impossible deadline; using the configured timeout"
+        );
         return None;
     }
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(SAFETY_MARGIN);

@@ -10,9 +10,7 @@ use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Map, Value};
 
 use super::{EventKind, FunctionError, header_fields, parse, query_fields, sorted_fields};
-use crate::bindings::authorizer::exports::plugboard::host::authorizer_handler::{
-    AuthorizationRequest, AuthorizeError,
-};
+use crate::bindings::authorizer::exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
 use crate::bindings::plugboard::host::policy::{Decision, Effect, Statement};
 use crate::bindings::plugboard::host::types::ContextValue;
 use crate::config::AuthorizerResponse;

@@ -88,7 +88,12 @@ fn authorizer_context(fields: &HashMap<String, Value>) -> (Option<String>, Vec<(
     (principal, entries)
 }
 
-fn context(request_id: Option<String>, source_ip: Option<String>, stage: Option<String>, authorizer: Option<&ApiGatewayRequestAuthorizer>) -> RequestContext {
+fn context(
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    stage: Option<String>,
+    authorizer: Option<&ApiGatewayRequestAuthorizer>,
+) -> RequestContext {
     let (principal_id, authorizer) = authorizer.map(|a| authorizer_context(&a.fields)).unwrap_or_default();
     RequestContext { request_id: request_id.unwrap_or_default(), source_ip, stage, principal_id, authorizer }
 }
@@ -110,7 +115,12 @@ fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
         path_params: sorted_fields(&e.path_parameters),
         query,
         headers: header_fields(headers),
-        context: context(ctx.request_id.clone(), ctx.identity.source_ip.clone(), ctx.stage.clone(), Some(&ctx.authorizer)),
+        context: context(
+            ctx.request_id.clone(),
+            ctx.identity.source_ip.clone(),
+            ctx.stage.clone(),
+            Some(&ctx.authorizer),
+        ),
         body: decode_body(e.body, e.is_base64_encoded)?,
     })
 }
@@ -198,7 +208,8 @@ fn encode_body(response: &HttpResponse) -> (Option<Body>, bool) {
 fn header_map(fields: impl Iterator<Item = (String, String)>) -> Result<HeaderMap, FunctionError> {
     let mut map = HeaderMap::new();
     for (name, value) in fields {
-        let bad = |e: &dyn std::fmt::Display| FunctionError::new("InvalidResponse", format!("guest header `{name}`: {e}"));
+        let bad =
+            |e: &dyn std::fmt::Display| FunctionError::new("InvalidResponse", format!("guest header `{name}`: {e}"));
         let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?;
         let value = HeaderValue::from_str(&value).map_err(|e| bad(&e))?;
         map.append(header, value);
@@ -240,7 +251,10 @@ fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, F
     if response.headers.len() > MAX_RESPONSE_HEADERS {
         return Err(FunctionError::new(
             "InvalidResponse",
-            format!("the guest answered with {} headers; at most {MAX_RESPONSE_HEADERS} are allowed", response.headers.len()),
+            format!(
+                "the guest answered with {} headers; at most {MAX_RESPONSE_HEADERS} are allowed",
+                response.headers.len()
+            ),
         ));
     }
     check_length(least_encoded_size(&response))?;

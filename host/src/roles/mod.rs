@@ -49,9 +49,7 @@ pub async fn handle(function: &Function, event: Value, invocation: Invocation) -
         None => EventKind::detect(&event),
     };
     if !kind.fits(role) {
-        return Err(FunctionError::invalid_event(format!(
-            "a {role} function cannot handle a {kind} event"
-        )));
+        return Err(FunctionError::invalid_event(format!("a {role} function cannot handle a {kind} event")));
     }
     let started = std::time::Instant::now();
     let result = match role {
@@ -63,8 +61,12 @@ pub async fn handle(function: &Function, event: Value, invocation: Invocation) -
     let result = result.and_then(check_size);
     let elapsed_us = started.elapsed().as_micros() as u64;
     match &result {
-        Ok(_) => tracing::info!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, "invocation done"),
-        Err(e) => tracing::warn!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, error = %crate::capabilities::logging::for_log(&e.to_string()), "invocation failed"),
+        Ok(_) => {
+            tracing::info!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, "invocation done")
+        }
+        Err(e) => {
+            tracing::warn!(function = function.name(), %role, %kind, request_id = invocation.request_id, elapsed_us, error = %crate::capabilities::logging::for_log(&e.to_string()), "invocation failed")
+        }
     }
     result
 }

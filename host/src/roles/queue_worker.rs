@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::{EventKind, FunctionError, parse};
 use crate::bindings::plugboard::host::queue::AttributeValue;
-use crate::capabilities::logging::for_log;
 use crate::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
+use crate::capabilities::logging::for_log;
 use crate::function::{Function, Invocation, call_guest};
 use crate::runtime::RolePre;
 
@@ -110,11 +110,7 @@ fn incoming(record: &SqsMessage, id: String) -> IncomingMessage {
         id,
         body: record.body.clone().unwrap_or_default(),
         attributes,
-        receive_count: record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1),
+        receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1),
         group_id: record.attributes.get("MessageGroupId").cloned(),
         source: record.event_source_arn.clone().unwrap_or_default(),
     }

@@ -32,7 +32,9 @@ pub enum GuestError {
     #[error("guest cannot be linked: {0:#}")]
     Link(wasmtime::Error),
     /// Precompiled native code from a source not known to be trusted.
-    #[error("guest is a precompiled artifact (native code); it is loaded only from a trusted source: a pinned sha256 or this host's own cache")]
+    #[error(
+        "guest is a precompiled artifact (native code); it is loaded only from a trusted source: a pinned sha256 or this host's own cache"
+    )]
     UntrustedPrecompiled,
     /// The bytes are not the pinned guest.
     #[error("guest sha256 is {actual}, but {expected} is pinned; refusing to run it")]
@@ -116,12 +118,9 @@ fn compile(engine: &Engine, bytes: &[u8], trust: Trust) -> Result<Component, Gue
         Some(Precompiled::Component) => {
             // SAFETY: the caller vouches for the artifact (produced here or pinned by hash);
             // wasmtime still checks it was built by a compatible engine.
-            unsafe { Component::deserialize(engine, bytes) }
-                .map_err(|e| GuestError::Incompatible(format!("{e:#}")))
+            unsafe { Component::deserialize(engine, bytes) }.map_err(|e| GuestError::Incompatible(format!("{e:#}")))
         }
-        Some(Precompiled::Module) => {
-            Err(GuestError::NotComponent("it is a precompiled core module".into()))
-        }
+        Some(Precompiled::Module) => Err(GuestError::NotComponent("it is a precompiled core module".into())),
         None => Component::new(engine, bytes).map_err(|e| GuestError::NotComponent(format!("{e:#}"))),
     }
 }

@@ -6,6 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::output::CappedOutput;
 use crate::capabilities::config::ConfigView;
 use crate::capabilities::invoke::InvokeView;
 use crate::capabilities::keyvalue::KeyValueView;
@@ -13,7 +14,6 @@ use crate::capabilities::logging::LoggingView;
 use crate::capabilities::queue::QueueView;
 use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
 use crate::function::FunctionEnv;
-use super::output::CappedOutput;
 
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {

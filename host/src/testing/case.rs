@@ -192,11 +192,15 @@ impl Case {
             return Ok(event.clone());
         }
         match role {
-            Role::HttpApi => self.request.as_ref().map(http_event).ok_or("an http-api case needs `request` or `event`")?,
+            Role::HttpApi => {
+                self.request.as_ref().map(http_event).ok_or("an http-api case needs `request` or `event`")?
+            }
             Role::QueueWorker if !self.messages.is_empty() => Ok(sqs_event(&self.messages)),
             Role::QueueWorker => Err("a queue-worker case needs `messages` or `event`".into()),
             Role::Authorizer => self.authorizer_event(),
-            Role::InternalApi => self.payload.clone().ok_or_else(|| "an internal-api case needs `payload` or `event`".into()),
+            Role::InternalApi => {
+                self.payload.clone().ok_or_else(|| "an internal-api case needs `payload` or `event`".into())
+            }
         }
     }
 
@@ -257,7 +261,11 @@ fn sqs_event(messages: &[Message]) -> Value {
             message: StoredMessage {
                 id: m.id.clone().unwrap_or_else(|| format!("m{}", i + 1)),
                 body: String::from_utf8_lossy(&body_bytes(&m.body)).into_owned(),
-                attributes: m.attributes.iter().map(|(k, v)| (k.clone(), attribute_json(&AttributeValue::Text(v.clone())))).collect(),
+                attributes: m
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), attribute_json(&AttributeValue::Text(v.clone()))))
+                    .collect(),
                 group_id: m.group.clone(),
                 dedup_id: None,
                 sent_ms: 0,

@@ -16,12 +16,9 @@ pub fn subset(path: &str, expected: &Value, actual: &Value) -> Vec<String> {
                 }
             })
             .collect(),
-        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => want
-            .iter()
-            .zip(have)
-            .enumerate()
-            .flat_map(|(i, (w, h))| subset(&format!("{path}[{i}]"), w, h))
-            .collect(),
+        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => {
+            want.iter().zip(have).enumerate().flat_map(|(i, (w, h))| subset(&format!("{path}[{i}]"), w, h)).collect()
+        }
         (Value::Array(want), Value::Array(have)) => {
             vec![format!("{path}: expected {} entries, got {}: {}", want.len(), have.len(), show(actual))]
         }
@@ -37,10 +34,16 @@ pub fn payload(path: &str, expected: &Value, actual: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(actual);
     match expected {
         Value::String(want) if *want == text => Vec::new(),
-        Value::String(want) => vec![format!("{path}: expected {}, got {}", show(&Value::from(want.as_str())), show(&Value::from(text.as_ref())))],
+        Value::String(want) => vec![format!(
+            "{path}: expected {}, got {}",
+            show(&Value::from(want.as_str())),
+            show(&Value::from(text.as_ref()))
+        )],
         _ => match serde_json::from_slice::<Value>(actual) {
             Ok(found) => subset(path, expected, &found),
-            Err(_) => vec![format!("{path}: expected JSON {}, got {}", show(expected), show(&Value::from(text.as_ref())))],
+            Err(_) => {
+                vec![format!("{path}: expected JSON {}, got {}", show(expected), show(&Value::from(text.as_ref())))]
+            }
         },
     }
 }

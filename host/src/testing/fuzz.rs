@@ -27,21 +27,13 @@ const ROLES: [(&str, &str, &str); 4] = [
         "items_api",
         "role = \"http-api\"\ngrants.stores = { items = \"items\" }\ngrants.functions = { quotes = \"quotes\" }",
     ),
-    (
-        "worker",
-        "webhook_worker",
-        "role = \"queue-worker\"\ngrants.stores = { events = \"events\" }",
-    ),
+    ("worker", "webhook_worker", "role = \"queue-worker\"\ngrants.stores = { events = \"events\" }"),
     (
         "authorizer",
         "gatekeeper",
         "role = \"authorizer\"\ngrants.read-only-stores = { api-keys = \"keys\" }\nconfig = { jwt_secret = \"fuzz\" }",
     ),
-    (
-        "quotes",
-        "quotes",
-        "role = \"internal-api\"\ngrants.read-only-stores = { pricing = \"pricing\" }",
-    ),
+    ("quotes", "quotes", "role = \"internal-api\"\ngrants.read-only-stores = { pricing = \"pricing\" }"),
 ];
 
 /// Budget of one fuzzed invocation; an answer must come within it plus [`SLACK`].
@@ -68,14 +60,8 @@ impl RoleHarness {
             let bytes = std::fs::read(guests_dir.join(format!("{guest}.wasm")))?;
             functions.push(app.add(name, config, &bytes)?);
         }
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        Ok(RoleHarness {
-            functions,
-            tokio,
-            _app: app,
-        })
+        let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(RoleHarness { functions, tokio, _app: app })
     }
 
     /// The first byte picks the role, the rest is the Lambda event (JSON). Whatever it is, the
@@ -89,24 +75,14 @@ impl RoleHarness {
         };
         let function = &self.functions[usize::from(pick) % self.functions.len()];
         let started = Instant::now();
-        let outcome = self
-            .tokio
-            .block_on(function.handle(event, Invocation::default()));
+        let outcome = self.tokio.block_on(function.handle(event, Invocation::default()));
         let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_millis(TIMEOUT_MS) + SLACK,
-            "{}: answered after {elapsed:?}",
-            function.name()
-        );
+        assert!(elapsed < Duration::from_millis(TIMEOUT_MS) + SLACK, "{}: answered after {elapsed:?}", function.name());
         match outcome {
             Ok(response) => {
                 serde_json::to_vec(&response).expect("a response serialises");
             }
-            Err(error) => assert!(
-                !error.error_type.is_empty(),
-                "{}: an error has a type",
-                function.name()
-            ),
+            Err(error) => assert!(!error.error_type.is_empty(), "{}: an error has a type", function.name()),
         }
     }
 }
@@ -121,15 +97,12 @@ pub fn config_parsers(data: &[u8]) {
     for toml_syntax in [true, false] {
         if let Ok(config) = FunctionConfig::parse(text, "fuzz", toml_syntax) {
             let again = serde_json::to_string(&config).expect("a parsed configuration serialises");
-            let reparsed = FunctionConfig::parse(&again, "fuzz", false)
-                .expect("a configuration re-parses from its JSON");
+            let reparsed =
+                FunctionConfig::parse(&again, "fuzz", false).expect("a configuration re-parses from its JSON");
             assert_eq!(reparsed, config, "JSON round trip");
         }
     }
-    let vars = text
-        .lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let vars = text.lines().filter_map(|line| line.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string()));
     let _ = env::from_vars(vars);
     if let Ok(manifest) = Manifest::parse(text, "fuzz", Path::new("/fuzz")) {
         let _ = crate::deploy::render(&manifest);
@@ -148,41 +121,23 @@ pub fn matching(data: &[u8]) {
     let literal = !pattern.contains(['*', '?']);
     let matched = wildcard_match(pattern, subject);
     if literal {
-        assert_eq!(
-            matched,
-            pattern == subject,
-            "a literal pattern matches exactly itself"
-        );
+        assert_eq!(matched, pattern == subject, "a literal pattern matches exactly itself");
     }
     assert!(wildcard_match("*", subject), "`*` matches anything");
-    assert!(
-        wildcard_match(&format!("{pattern}*"), &format!("{subject}x")) || !matched,
-        "a match extends"
-    );
+    assert!(wildcard_match(&format!("{pattern}*"), &format!("{subject}x")) || !matched, "a match extends");
     let statement = |effect: &str| json!({ "Effect": effect, "Action": "execute-api:Invoke", "Resource": pattern });
-    let allow =
-        json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow")] } });
+    let allow = json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow")] } });
     let allowed = matches!(evaluate(&allow, subject), Verdict::Allow { .. });
-    assert_eq!(
-        allowed, matched,
-        "an allow lets through exactly what its resource matches"
-    );
-    let both = json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow"), statement("Deny")] } });
-    assert!(
-        !matches!(evaluate(&both, subject), Verdict::Allow { .. }),
-        "an explicit deny wins"
-    );
+    assert_eq!(allowed, matched, "an allow lets through exactly what its resource matches");
+    let both =
+        json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow"), statement("Deny")] } });
+    assert!(!matches!(evaluate(&both, subject), Verdict::Allow { .. }), "an explicit deny wins");
     let (method, path) = pattern.split_once(' ').unwrap_or(("GET", pattern));
     if let Ok(route) = RoutePattern::parse(method, path) {
         if let Some(params) = route.matches(method, subject) {
             for value in params.values() {
-                let from_path = value
-                    .split('/')
-                    .all(|part| subject.split('/').any(|s| s == part));
-                assert!(
-                    !value.is_empty() && from_path,
-                    "a parameter is made of the path's segments: {value:?}"
-                );
+                let from_path = value.split('/').all(|part| subject.split('/').any(|s| s == part));
+                assert!(!value.is_empty() && from_path, "a parameter is made of the path's segments: {value:?}");
             }
         }
     }

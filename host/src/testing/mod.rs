@@ -67,7 +67,8 @@ impl Suite {
         let mut cases = Vec::new();
         for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
             let path = entry?.path();
-            let is_case = path.extension().is_some_and(|e| e == "toml") && path.file_name().is_some_and(|n| n != FUNCTION_FILE);
+            let is_case =
+                path.extension().is_some_and(|e| e == "toml") && path.file_name().is_some_and(|n| n != FUNCTION_FILE);
             if !is_case {
                 continue;
             }
@@ -84,7 +85,9 @@ impl Suite {
     pub async fn run(&self, case: &Case) -> CaseResult {
         match self.try_run(case).await {
             Ok(result) => result,
-            Err(e) => CaseResult { failures: vec![format!("{e:#}")], outcome: Expect::default(), elapsed: Duration::ZERO },
+            Err(e) => {
+                CaseResult { failures: vec![format!("{e:#}")], outcome: Expect::default(), elapsed: Duration::ZERO }
+            }
         }
     }
 
@@ -110,7 +113,10 @@ impl Suite {
             let table = grants.all_stores().find(|(name, ..)| *name == store).and_then(|(_, t, _)| keyvalue.table(t));
             let table = table.with_context(|| format!("seed.{store}: the function is granted no store `{store}`"))?;
             for (key, value) in entries {
-                table.set(key, case::body_bytes(value)).await.map_err(|e| anyhow::anyhow!("seed.{store}.{key}: {e:?}"))?;
+                table
+                    .set(key, case::body_bytes(value))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("seed.{store}.{key}: {e:?}"))?;
             }
         }
         let queues = Arc::new(MemoryQueue::new());
@@ -131,9 +137,12 @@ impl Suite {
         // Each granted store read once; the recorded outcome and the checks both use it.
         let mut after: BTreeMap<&str, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
         for (alias, table, _) in grants.all_stores() {
-            let contents: BTreeMap<String, Vec<u8>> = keyvalue.table(table).map(|t| t.snapshot()).unwrap_or_default().into_iter().collect();
+            let contents: BTreeMap<String, Vec<u8>> =
+                keyvalue.table(table).map(|t| t.snapshot()).unwrap_or_default().into_iter().collect();
             if !contents.is_empty() {
-                outcome.store.insert(alias.clone(), contents.iter().map(|(k, v)| (k.clone(), check::recorded(v))).collect());
+                outcome
+                    .store
+                    .insert(alias.clone(), contents.iter().map(|(k, v)| (k.clone(), check::recorded(v))).collect());
             }
             after.insert(alias, contents);
         }
@@ -141,7 +150,11 @@ impl Suite {
         for (alias, queue) in &grants.queues {
             for stored in queues.messages(queue) {
                 let m = &stored.message;
-                sent.push(Sent { queue: alias.clone(), body: check::recorded(m.body.as_bytes()), group: m.group_id.clone() });
+                sent.push(Sent {
+                    queue: alias.clone(),
+                    body: check::recorded(m.body.as_bytes()),
+                    group: m.group_id.clone(),
+                });
             }
         }
         outcome.sent = Some(sent);
@@ -187,9 +200,9 @@ impl Suite {
                 outcome.body = (!answer.body.is_empty()).then(|| check::recorded(&answer.body));
             }
             Role::QueueWorker => {
-                let ids = response["batchItemFailures"].as_array().map(|list| {
-                    list.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string)).collect()
-                });
+                let ids = response["batchItemFailures"]
+                    .as_array()
+                    .map(|list| list.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string)).collect());
                 outcome.batch_failures = Some(ids.unwrap_or_default());
             }
             Role::Authorizer => {
@@ -218,12 +231,17 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
         (Err(e), Some(want)) if !e.error_message.contains(want.as_str()) => {
             failures.push(format!("error: expected a message containing {want:?}, got {:?}", e.error_message));
         }
-        (Ok(_), Some(want)) => failures.push(format!("error: expected a failure containing {want:?}, the function succeeded")),
+        (Ok(_), Some(want)) => {
+            failures.push(format!("error: expected a failure containing {want:?}, the function succeeded"))
+        }
         _ => {}
     }
     if let Some(want) = expect.status {
         if outcome.status != Some(want) {
-            failures.push(format!("status: expected {want}, got {}", outcome.status.map_or("none".into(), |s| s.to_string())));
+            failures.push(format!(
+                "status: expected {want}, got {}",
+                outcome.status.map_or("none".into(), |s| s.to_string())
+            ));
         }
     }
     if let Some(want) = &expect.body {
@@ -236,7 +254,9 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
     if let Ok(response) = result {
         let headers = response.get("headers").and_then(Value::as_object);
         for (name, want) in &expect.headers {
-            let have = headers.and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).and_then(|(_, v)| v.as_str());
+            let have = headers
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str());
             if have != Some(want.as_str()) {
                 failures.push(format!("headers.{name}: expected {want:?}, got {have:?}"));
             }
@@ -246,19 +266,30 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
         failures.extend(compare_list("sent", want, outcome.sent.as_deref().unwrap_or_default(), |at, w, h| {
             let mut lines = check::payload(&format!("{at}.body"), &w.body, &case::body_bytes(&h.body));
             if w.queue != h.queue || (w.group.is_some() && w.group != h.group) {
-                lines.push(format!("{at}: expected queue {} group {:?}, got queue {} group {:?}", w.queue, w.group, h.queue, h.group));
+                lines.push(format!(
+                    "{at}: expected queue {} group {:?}, got queue {} group {:?}",
+                    w.queue, w.group, h.queue, h.group
+                ));
             }
             lines
         }));
     }
     if let Some(want) = &expect.invoked {
-        failures.extend(compare_list("invoked", want, outcome.invoked.as_deref().unwrap_or_default(), |at, w: &Invoked, h| {
-            let mut lines = check::subset(&format!("{at}.payload"), &w.payload, &h.payload);
-            if w.function != h.function || w.r#async != h.r#async {
-                lines.push(format!("{at}: expected {} (async {}), got {} (async {})", w.function, w.r#async, h.function, h.r#async));
-            }
-            lines
-        }));
+        failures.extend(compare_list(
+            "invoked",
+            want,
+            outcome.invoked.as_deref().unwrap_or_default(),
+            |at, w: &Invoked, h| {
+                let mut lines = check::subset(&format!("{at}.payload"), &w.payload, &h.payload);
+                if w.function != h.function || w.r#async != h.r#async {
+                    lines.push(format!(
+                        "{at}: expected {} (async {}), got {} (async {})",
+                        w.function, w.r#async, h.function, h.r#async
+                    ));
+                }
+                lines
+            },
+        ));
     }
     if let Some(want) = &expect.batch_failures {
         let mut want = want.clone();
@@ -287,7 +318,9 @@ fn compare_list<T>(what: &str, want: &[T], have: &[T], each: impl Fn(&str, &T, &
 /// TOML has no null: drop null fields and entries before writing a case.
 fn strip_nulls(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(list) => Value::Array(list.into_iter().filter(|v| !v.is_null()).map(strip_nulls).collect()),
         other => other,
     }

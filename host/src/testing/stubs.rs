@@ -23,7 +23,9 @@ impl StubInvoker {
     pub fn new(grants: &BTreeMap<String, String>, stubs: &BTreeMap<String, Stub>) -> anyhow::Result<Self> {
         let mut by_target = BTreeMap::new();
         for (alias, stub) in stubs {
-            let target = grants.get(alias).ok_or_else(|| anyhow::anyhow!("stubs.{alias}: the function is granted no target `{alias}`"))?;
+            let target = grants
+                .get(alias)
+                .ok_or_else(|| anyhow::anyhow!("stubs.{alias}: the function is granted no target `{alias}`"))?;
             by_target.insert(target.clone(), stub.clone());
         }
         let aliases = grants.iter().map(|(alias, target)| (target.clone(), alias.clone())).collect();

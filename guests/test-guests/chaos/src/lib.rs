@@ -118,21 +118,24 @@ impl exports::plugboard::host::http_handler::Guest for Chaos {
                         (k.clone(), value)
                     })
                     .collect();
-                HttpResponse::json(200, &json!({
-                    "calls": calls,
-                    "method": request.method,
-                    "raw_path": request.raw_path,
-                    "route": request.route,
-                    "path_params": fields(&request.path_params),
-                    "query": fields(&request.query),
-                    "headers": fields(&request.headers),
-                    "body": String::from_utf8_lossy(&request.body),
-                    "request_id": ctx.request_id,
-                    "source_ip": ctx.source_ip,
-                    "stage": ctx.stage,
-                    "principal_id": ctx.principal_id,
-                    "authorizer": authorizer,
-                }))
+                HttpResponse::json(
+                    200,
+                    &json!({
+                        "calls": calls,
+                        "method": request.method,
+                        "raw_path": request.raw_path,
+                        "route": request.route,
+                        "path_params": fields(&request.path_params),
+                        "query": fields(&request.query),
+                        "headers": fields(&request.headers),
+                        "body": String::from_utf8_lossy(&request.body),
+                        "request_id": ctx.request_id,
+                        "source_ip": ctx.source_ip,
+                        "stage": ctx.stage,
+                        "principal_id": ctx.principal_id,
+                        "authorizer": authorizer,
+                    }),
+                )
             }
         }
     }
@@ -159,9 +162,10 @@ impl exports::plugboard::host::queue_handler::Guest for Chaos {
 
 impl exports::plugboard::host::authorizer_handler::Guest for Chaos {
     fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {
-        let token = request.token.clone().or_else(|| {
-            request.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone())
-        });
+        let token = request
+            .token
+            .clone()
+            .or_else(|| request.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone()));
         let effect = match token.as_deref().unwrap_or("") {
             "allow" => Effect::Allow,
             "deny" => Effect::Deny,

@@ -73,7 +73,10 @@ fn kv_op(name: &str, op: &Value) -> Value {
         if let Some(count) = op.get("distinct").and_then(Value::as_u64) {
             return (0..count).map(|i| format!("{key}-{i}")).collect();
         }
-        op.get("keys").and_then(Value::as_array).map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        op.get("keys")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
     };
     match name {
         "kv.open" => json!("ok"),
@@ -97,9 +100,9 @@ fn kv_op(name: &str, op: &Value) -> Value {
                 }
             }
         }
-        "kv.increment" => {
-            atomics::increment(&bucket, key, op.get("delta").and_then(Value::as_i64).unwrap_or(1)).map(|n| json!(n)).unwrap_or_else(err)
-        }
+        "kv.increment" => atomics::increment(&bucket, key, op.get("delta").and_then(Value::as_i64).unwrap_or(1))
+            .map(|n| json!(n))
+            .unwrap_or_else(err),
         // Read (unless `look` is false), let another writer in (`interfere`), then swap: reports
         // whether the swap won. On a lost swap, `interfere-again` writes once more and retries
         // with the handle the host returned, without reading it.
@@ -120,7 +123,9 @@ fn kv_op(name: &str, op: &Value) -> Value {
                         let _ = bucket.set(key, again.as_bytes());
                         json!({ "before": before, "swapped": false, "retried": atomics::swap(fresh, &value()).is_ok() })
                     }
-                    None => json!({ "before": before, "swapped": false, "now": fresh.current().map(bytes).unwrap_or_else(err) }),
+                    None => {
+                        json!({ "before": before, "swapped": false, "now": fresh.current().map(bytes).unwrap_or_else(err) })
+                    }
                 },
                 Err(CasError::StoreError(e)) => err(e),
             }
@@ -159,12 +164,18 @@ fn op(op: &Value, raw: &str) -> Value {
             let messages: Vec<OutgoingMessage> =
                 op["messages"].as_array().map(|a| a.iter().map(message).collect()).unwrap_or_default();
             match queue::send_batch(s(op, "queue"), &messages) {
-                Ok(results) => Value::Array(results.into_iter().map(|r| r.map(|id| json!(id)).unwrap_or_else(err)).collect()),
+                Ok(results) => {
+                    Value::Array(results.into_iter().map(|r| r.map(|id| json!(id)).unwrap_or_else(err)).collect())
+                }
                 Err(e) => err(e),
             }
         }
-        "invoke.call" => invoke::call(s(op, "target"), &op["payload"].to_string()).map(|r| json!(r)).unwrap_or_else(err),
-        "invoke.event" => invoke::send_event(s(op, "target"), &op["payload"].to_string()).map(|()| json!("ok")).unwrap_or_else(err),
+        "invoke.call" => {
+            invoke::call(s(op, "target"), &op["payload"].to_string()).map(|r| json!(r)).unwrap_or_else(err)
+        }
+        "invoke.event" => {
+            invoke::send_event(s(op, "target"), &op["payload"].to_string()).map(|()| json!("ok")).unwrap_or_else(err)
+        }
         // Call `target` with this very script: a chain that only the depth limit ends.
         "invoke.recurse" => invoke::call(s(op, "target"), raw).map(|r| json!(r)).unwrap_or_else(err),
         // The same chain through Event invokes, which return before the callee runs.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
@@ -145,7 +145,9 @@ impl DynamoDbTable {
             .expression_attribute_values(":ver", new_version());
         update = match expected {
             None => update,
-            Some(None) => update.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK),
+            Some(None) => {
+                update.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", PK)
+            }
             Some(Some(0)) => update
                 .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#ver)")
                 .expression_attribute_names("#pk", PK),
@@ -247,7 +249,8 @@ impl KeyValueTable for DynamoDbTable {
                 .map_err(|e| KvError::Other(e.to_string()))?;
             let first = HashMap::from([(self.table.clone(), wanted)]);
             let pages = until_processed("BatchGetItem", first, |request| async move {
-                let output = self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
+                let output =
+                    self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
                 let items = output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
                 Ok((items, output.unprocessed_keys.filter(|u| !u.is_empty())))
             })
@@ -258,10 +261,13 @@ impl KeyValueTable for DynamoDbTable {
                 }
             }
         }
-        Ok(keys.into_iter().map(|k| {
-            let v = found.get(&k).cloned();
-            (k, v)
-        }).collect())
+        Ok(keys
+            .into_iter()
+            .map(|k| {
+                let v = found.get(&k).cloned();
+                (k, v)
+            })
+            .collect())
     }
 
     async fn set_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
@@ -284,7 +290,8 @@ impl KeyValueTable for DynamoDbTable {
         let requests = keys
             .iter()
             .map(|k| {
-                let delete = DeleteRequest::builder().key(PK, key(k)).build().map_err(|e| KvError::Other(e.to_string()))?;
+                let delete =
+                    DeleteRequest::builder().key(PK, key(k)).build().map_err(|e| KvError::Other(e.to_string()))?;
                 Ok(WriteRequest::builder().delete_request(delete).build())
             })
             .collect::<Result<Vec<_>, KvError>>()?;
@@ -298,7 +305,8 @@ impl DynamoDbTable {
         for chunk in requests.chunks(BATCH_WRITE) {
             let first = HashMap::from([(self.table.clone(), chunk.to_vec())]);
             until_processed("BatchWriteItem", first, |request| async move {
-                let output = self.client.batch_write_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
+                let output =
+                    self.client.batch_write_item().set_request_items(Some(request)).send().await.map_err(kv_error)?;
                 Ok(((), output.unprocessed_items.filter(|u| !u.is_empty())))
             })
             .await?;

@@ -13,9 +13,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
 use super::describe;
-use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 #[cfg(test)]
 use crate::capabilities::invoke::EVENT_ENVELOPE_BYTES;
+use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 
 /// The client-context key carrying the nesting depth to the callee.
 pub const DEPTH_KEY: &str = "plugboard-depth";

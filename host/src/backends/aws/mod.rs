@@ -20,13 +20,9 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
     match endpoint {
         None => loader.load().await,
         Some(url) => {
-            let credentials = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "plugboard-local");
-            loader
-                .endpoint_url(url)
-                .region(Region::new("us-east-1"))
-                .credentials_provider(credentials)
-                .load()
-                .await
+            let credentials =
+                aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "plugboard-local");
+            loader.endpoint_url(url).region(Region::new("us-east-1")).credentials_provider(credentials).load().await
         }
     }
 }

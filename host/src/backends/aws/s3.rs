@@ -88,7 +88,8 @@ pub async fn fetch_if_changed(
                 return Ok(None);
             }
             let (code, text) = describe(&e);
-            let missing = status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NoSuchVersion" | "NoSuchBucket"));
+            let missing =
+                status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NoSuchVersion" | "NoSuchBucket"));
             return Err(if missing { FetchError::NotFound(text) } else { FetchError::Other(text) });
         }
     };

@@ -67,13 +67,7 @@ pub async fn resolve(sdk: &SdkConfig, config: &mut BTreeMap<String, String>) -> 
 }
 
 async fn parameter(client: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
-    let output = client
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| describe(&e).1)?;
+    let output = client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| describe(&e).1)?;
     output.parameter.and_then(|p| p.value).ok_or_else(|| "the parameter has no value".to_string())
 }
 

@@ -89,7 +89,9 @@ impl QueueBackend for SqsQueue {
         let count = messages.len();
         // Only a FIFO batch with an entry lacking a deduplication id can be refused whole for one
         // entry: keep a copy for the per-entry resend just then.
-        let at_risk = count > 1 && crate::capabilities::queue::is_fifo(queue) && messages.iter().any(|m| m.deduplication_id.is_none());
+        let at_risk = count > 1
+            && crate::capabilities::queue::is_fifo(queue)
+            && messages.iter().any(|m| m.deduplication_id.is_none());
         let kept = at_risk.then(|| messages.clone());
         let entries = messages.into_iter().enumerate().map(|(i, m)| entry(i, m)).collect::<Result<Vec<_>, _>>()?;
         let sent = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
@@ -102,7 +104,9 @@ impl QueueBackend for SqsQueue {
                 let mut results = Vec::with_capacity(count);
                 for message in messages {
                     results.push(match self.send_batch(queue, vec![message]).await {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(QueueError::Other("SQS reported nothing for this entry".into()))),
+                        Ok(mut one) => one
+                            .pop()
+                            .unwrap_or_else(|| Err(QueueError::Other("SQS reported nothing for this entry".into()))),
                         Err(e) => Err(e),
                     });
                 }
@@ -120,7 +124,8 @@ impl QueueBackend for SqsQueue {
         for failed in output.failed() {
             if let Some(slot) = failed.id().parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
                 let text = format!("{}: {}", failed.code(), failed.message().unwrap_or(""));
-                *slot = Err(if failed.sender_fault() { QueueError::InvalidMessage(text) } else { QueueError::Other(text) });
+                *slot =
+                    Err(if failed.sender_fault() { QueueError::InvalidMessage(text) } else { QueueError::Other(text) });
             }
         }
         Ok(results)

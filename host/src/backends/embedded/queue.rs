@@ -194,7 +194,8 @@ impl EmbeddedQueues {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?.clone();
         let name = queue.to_string();
         let moved_to = settings.dead_letter.clone();
-        let (received, moved) = self.db.write_lazy(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
+        let (received, moved) =
+            self.db.write_lazy(move |txn| receive_in(txn, &name, &settings, max)).await.map_err(other)?;
         if !received.is_empty() || moved > 0 {
             // Durable before delivery: a receive count lost with the process would let a message
             // that kills it come back forever with the same count, never reaching the dead-letter
@@ -292,7 +293,13 @@ impl EmbeddedQueues {
 }
 
 /// Move `message` (at `seq` in `from`) to the end of `to`, as new.
-fn move_message(txn: &WriteTransaction, from: &str, seq: u64, mut message: StoredMessage, to: &str) -> Result<(), redb::Error> {
+fn move_message(
+    txn: &WriteTransaction,
+    from: &str,
+    seq: u64,
+    mut message: StoredMessage,
+    to: &str,
+) -> Result<(), redb::Error> {
     let mut table = txn.open_table(MESSAGES)?;
     table.remove((from, seq))?;
     message.receive_count = 0;
@@ -315,7 +322,12 @@ fn move_all(txn: &WriteTransaction, from: &str, to: &str) -> Result<usize, redb:
     Ok(all.len())
 }
 
-fn receive_in(txn: &WriteTransaction, queue: &str, settings: &QueueSettings, max: usize) -> Result<(Vec<Received>, usize), redb::Error> {
+fn receive_in(
+    txn: &WriteTransaction,
+    queue: &str,
+    settings: &QueueSettings,
+    max: usize,
+) -> Result<(Vec<Received>, usize), redb::Error> {
     let mut deliverable = Deliverable::new(settings.fifo);
     let now = deliverable.now;
     let mut candidates = Vec::new();
@@ -375,7 +387,8 @@ impl QueueBackend for EmbeddedQueues {
                         }
                     };
                     if let Some(key) = &key {
-                        let seen = dedup.get((name.as_str(), key.as_str()))?.map(|v| (v.value().0, v.value().1.to_string()));
+                        let seen =
+                            dedup.get((name.as_str(), key.as_str()))?.map(|v| (v.value().0, v.value().1.to_string()));
                         if let Some((_, id)) = seen.filter(|(at, _)| now.saturating_sub(*at) < DEDUP_WINDOW_MS) {
                             // A duplicate is accepted with the first message's id, as SQS does.
                             ids.push(Ok(id));

@@ -142,7 +142,10 @@ fn lift_entries<T: 'static>(
 
 /// A key, checked where it lies in guest memory and copied only when it is a valid key: keys
 /// of a batch may all alias one huge string.
-fn lift_key<T: 'static>(store: &StoreContextMut<'_, T>, element: Option<wasmtime::Result<WasmStr>>) -> Result<String, KvError> {
+fn lift_key<T: 'static>(
+    store: &StoreContextMut<'_, T>,
+    element: Option<wasmtime::Result<WasmStr>>,
+) -> Result<String, KvError> {
     let text = list_element::<_, KvError>(element)?;
     let key = text.to_str(store).map_err(KvError::Trap)?;
     check_item(&key, None)?;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item, push_handle};
-use crate::config::Access;
 use crate::bindings::wasi::keyvalue::{atomics, store};
 use crate::capabilities::bounded;
+use crate::config::Access;
 
 impl KeyValueView<'_> {
     /// The table behind `bucket`, to read.
@@ -93,11 +93,7 @@ impl atomics::Host for KeyValueView<'_> {
         bounded(self.call, table.increment(&key, delta)).await?
     }
 
-    async fn swap(
-        &mut self,
-        cas: Resource<Cas>,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+    async fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let cas = self.table.delete(cas)?;
         if let Err(e) = check_item(&cas.key, Some(&value)) {
             return Ok(Err(atomics::CasError::StoreError(e.into())));

@@ -44,18 +44,24 @@ struct GuestMessage {
 }
 
 /// Link `send` and `send-batch` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> QueueView<'_>) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> QueueView<'_>,
+) -> wasmtime::Result<()> {
     let mut queue = linker.instance(INTERFACE)?;
-    queue.func_wrap_async("send", move |mut store: StoreContextMut<'_, T>, (name, message): (WasmStr, GuestMessage)| {
-        Box::new(async move {
-            let lifted = lift_name(&store, &name).and_then(|name| Ok((name, lift_message(&mut store, &message)?)));
-            let result = match lifted {
-                Ok((name, message)) => view(store.data_mut()).send(&name, message).await,
-                Err(e) => Err(e),
-            };
-            Ok((guest_result(result)?,))
-        })
-    })?;
+    queue.func_wrap_async(
+        "send",
+        move |mut store: StoreContextMut<'_, T>, (name, message): (WasmStr, GuestMessage)| {
+            Box::new(async move {
+                let lifted = lift_name(&store, &name).and_then(|name| Ok((name, lift_message(&mut store, &message)?)));
+                let result = match lifted {
+                    Ok((name, message)) => view(store.data_mut()).send(&name, message).await,
+                    Err(e) => Err(e),
+                };
+                Ok((guest_result(result)?,))
+            })
+        },
+    )?;
     queue.func_wrap_async(
         "send-batch",
         move |mut store: StoreContextMut<'_, T>, (name, messages): (WasmStr, WasmList<GuestMessage>)| {
@@ -90,7 +96,10 @@ fn lift_name<T: 'static>(store: &StoreContextMut<'_, T>, name: &WasmStr) -> Resu
 }
 
 /// One message, measured in place and copied once it is within SQS's limits.
-fn lift_message<T: 'static>(store: &mut StoreContextMut<'_, T>, message: &GuestMessage) -> Result<OutgoingMessage, QueueError> {
+fn lift_message<T: 'static>(
+    store: &mut StoreContextMut<'_, T>,
+    message: &GuestMessage,
+) -> Result<OutgoingMessage, QueueError> {
     let size = measure(store, message)?;
     if size > MAX_MESSAGE_BYTES {
         return Err(invalid(format!("message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")));
@@ -99,7 +108,10 @@ fn lift_message<T: 'static>(store: &mut StoreContextMut<'_, T>, message: &GuestM
 }
 
 /// A batch: its length checked before any entry is read, its total size before any is copied.
-fn lift_batch<T: 'static>(store: &mut StoreContextMut<'_, T>, list: &WasmList<GuestMessage>) -> Result<Vec<OutgoingMessage>, QueueError> {
+fn lift_batch<T: 'static>(
+    store: &mut StoreContextMut<'_, T>,
+    list: &WasmList<GuestMessage>,
+) -> Result<Vec<OutgoingMessage>, QueueError> {
     if list.len() == 0 || list.len() > MAX_BATCH {
         return Err(invalid(format!("a batch holds 1 to {MAX_BATCH} messages, not {}", list.len())));
     }

@@ -199,7 +199,11 @@ impl QueueView<'_> {
 
     /// Send a batch (already within SQS's count and size limits) to the granted queue `name`;
     /// entries that break a rule fail alone, the rest go to the backend in one call.
-    async fn send_batch(&mut self, name: &str, messages: Vec<OutgoingMessage>) -> Result<Vec<Result<String, Error>>, QueueError> {
+    async fn send_batch(
+        &mut self,
+        name: &str,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<Vec<Result<String, Error>>, QueueError> {
         let queue = self.resolve(name)?.to_string();
         let mut results: Vec<Option<Result<String, Error>>> = Vec::with_capacity(messages.len());
         let mut valid = Vec::new();
