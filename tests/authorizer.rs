@@ -4,7 +4,7 @@
 mod common;
 
 use common::{call, fixture, single};
-use plugboard::roles::authorizer::wildcard_match;
+use plugboard::events::authorizer::wildcard_match;
 use serde_json::{Value, json};
 
 const REST: &str = "role = \"authorizer\"\n[limits]\ntimeout-ms = 300\nmemory-mb = 32";

@@ -235,7 +235,7 @@ fn manifest_errors_name_the_place() {
 
 #[test]
 fn routes_match_like_api_gateway() {
-    use plugboard::dev::gateway::{RoutePattern, Router};
+    use plugboard::events::route::{RoutePattern, Router};
     let routes = [
         ("ANY", "/items/{proxy+}"),
         ("GET", "/items/{id}"),
@@ -257,8 +257,11 @@ fn routes_match_like_api_gateway() {
 
 #[test]
 fn proxy_responses_are_written_back_faithfully() {
-    use plugboard::dev::gateway::from_proxy_response;
-    let response = from_proxy_response(&json!({
+    use plugboard::events::EventResponse;
+    use plugboard::events::http::from_proxy_response;
+    let read =
+        |value: serde_json::Value| from_proxy_response(&EventResponse::HttpApi(serde_json::from_value(value).unwrap()));
+    let response = read(json!({
         "statusCode": 201,
         "headers": { "Content-Type": "image/png", "x-one": "1" },
         "multiValueHeaders": { "x-many": ["a", "b"] },
@@ -273,7 +276,9 @@ fn proxy_responses_are_written_back_faithfully() {
     assert_eq!(headers("content-type"), ["image/png"]);
     assert_eq!(headers("x-many"), ["a", "b"]);
     assert_eq!(headers("set-cookie"), ["s=1; HttpOnly", "t=2"]);
-    assert_eq!(from_proxy_response(&json!({ "body": "no status" })).status, 502);
+    assert_eq!(read(json!({ "statusCode": -1, "cookies": [], "body": "no status" })).status, 502);
+    let not_http = serde_json::from_value(json!({ "batchItemFailures": [] })).unwrap();
+    assert_eq!(from_proxy_response(&EventResponse::Sqs(not_http)).status, 502);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -431,16 +436,45 @@ async fn the_authorizer_cache_keys_on_the_identity_the_authorizer_saw_and_forget
 
 #[test]
 fn method_arns_are_normalised_so_deny_patterns_hold() {
-    use plugboard::dev::authorizer::{Verdict, evaluate};
-    use plugboard::dev::gateway::Request;
-    let policy = json!({ "principalId": "p", "policyDocument": { "Version": "2012-10-17", "Statement": [
+    use plugboard::events::authorizer::{Verdict, evaluate};
+    use plugboard::events::http::Request;
+    let policy = serde_json::from_value(json!({ "principalId": "p", "policyDocument": { "Version": "2012-10-17", "Statement": [
         { "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:local/*/*" },
         { "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:local/*/GET/items/secret" },
-    ] } });
+    ] } }))
+    .unwrap();
     for path in ["/items/secret", "//items/secret", "/items/secret/", "/items//secret"] {
         let request = Request { method: "GET".into(), path: path.into(), ..Request::default() };
         assert_eq!(evaluate(&policy, &request.method_arn("local", "$default")), Verdict::Forbidden, "{path}");
     }
     let root = Request { method: "GET".into(), path: "/".into(), ..Request::default() };
     assert!(root.method_arn("local", "dev").ends_with("local/dev/GET/"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_cwasm_runs_in_dev_as_on_lambda_and_an_unpinned_one_is_refused() {
+    use plugboard::dev::DevApp;
+    use plugboard::manifest::Manifest;
+    let dir = app_dir(&[]);
+    let runtime = plugboard::runtime::Runtime::new(plugboard::runtime::EngineSettings::default()).unwrap();
+    let cwasm = runtime.precompile(&guest("quotes")).unwrap();
+    std::fs::write(dir.join("quotes.cwasm"), &cwasm).unwrap();
+    let digest = hex::encode(<Sha256 as sha2::Digest>::digest(&cwasm));
+    let manifest = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
+    let dist = root().join("guests/dist").display().to_string();
+    let quotes = format!("guest = \"{dist}/quotes.wasm\"");
+    assert!(manifest.contains(&quotes));
+    let write = |guest: &str| std::fs::write(dir.join("plugboard.toml"), manifest.replace(&quotes, guest)).unwrap();
+    write(&format!("guest = \"quotes.cwasm\"\nguest-sha256 = \"{digest}\""));
+    let app =
+        DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true).await.expect("a pinned .cwasm loads");
+    let quote = json!({ "sku": "lamp", "unit_price": 2.0, "quantity": 3 });
+    let answer = app.function("quotes").unwrap().handle(quote, Default::default()).await.expect("it serves");
+    assert!(answer.get("total").is_some(), "{answer}");
+    drop(app);
+    write("guest = \"quotes.cwasm\"");
+    let refused = DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true).await;
+    let err = format!("{:#}", refused.err().expect("an unpinned .cwasm is refused"));
+    assert!(err.contains("precompiled"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -19,9 +19,12 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn call(app: &LambdaApp, payload: Value) -> Result<Value, String> {
-    app.handle(LambdaEvent::new(payload, Context::default()))
+    let raw = serde_json::value::to_raw_value(&payload).expect("a JSON value serialises");
+    let answer = app
+        .handle(LambdaEvent::new(raw, Context::default()))
         .await
-        .map_err(|d| format!("{}: {}", d.error_type, d.error_message))
+        .map_err(|d| format!("{}: {}", d.error_type, d.error_message))?;
+    Ok(serde_json::from_str(answer.get()).expect("the answer is JSON"))
 }
 
 /// A probe the chaos guest answers with `{"results": [...]}` and quotes refuses.

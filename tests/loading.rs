@@ -8,7 +8,7 @@ use std::process::Command;
 use common::{fixture, guest, root, runtime};
 use plugboard::app::LocalApp;
 use plugboard::config::{FunctionConfig, Role, env};
-use plugboard::roles::EventKind;
+use plugboard::events::EventKind;
 use plugboard::runtime::{Guest, GuestError, Trust};
 
 #[test]
@@ -40,7 +40,7 @@ fn every_role_loads_its_example_guest() {
         ("gatekeeper_admin", Role::InternalApi),
     ] {
         let loaded = Guest::load(&runtime(), &guest(name), role).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(loaded.role, role);
+        assert_eq!(loaded.role(), role);
     }
 }
 
@@ -167,7 +167,7 @@ fn every_fixture_is_recognised_as_its_kind() {
         ("authorizer-http-api", EventKind::HttpApiAuthorizer),
         ("direct-quote", EventKind::Direct),
     ] {
-        assert_eq!(EventKind::detect(&fixture(name)), kind, "{name}");
+        assert_eq!(EventKind::detect(&fixture(name).to_string()), kind, "{name}");
     }
 }
 
@@ -261,4 +261,33 @@ fn cli_precompile_writes_a_loadable_artifact() {
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("\"total\": 95.0"), "{stdout}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn one_loader_runs_a_pinned_cwasm_and_only_a_pinned_one() {
+    use plugboard::runtime::GuestLoader;
+    use plugboard::runtime::precompiled::Origin;
+    let loader = GuestLoader::new(runtime(), None);
+    let cwasm = runtime().precompile(&guest("quotes")).unwrap();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&cwasm));
+    let (_, origin) = loader.load(&cwasm, Some(&digest), Role::InternalApi, Trust::ComponentOnly).expect("pinned");
+    assert_eq!(origin, Origin::Precompiled);
+    let err = loader.load(&cwasm, None, Role::InternalApi, Trust::ComponentOnly).err().expect("unpinned");
+    assert!(matches!(err, GuestError::UntrustedPrecompiled), "{err}");
+    let err = loader.load(&cwasm, Some(&"0".repeat(64)), Role::InternalApi, Trust::Trusted).err().expect("wrong pin");
+    assert!(matches!(err, GuestError::PinMismatch { .. }), "{err}");
+}
+
+#[test]
+fn a_test_suite_compiles_its_guest_once_through_the_compile_cache() {
+    use plugboard::runtime::GuestLoader;
+    use plugboard::runtime::precompiled::Origin;
+    use plugboard::testing::Suite;
+    let cache = std::env::temp_dir().join(format!("plugboard-suite-cache-{}", uuid::Uuid::new_v4().simple()));
+    let loader = GuestLoader::new(runtime(), Some(&cache));
+    let suite = root().join("guests/items-api/cases");
+    assert_eq!(Suite::load(&suite, &loader).unwrap().origin, Origin::Compiled);
+    let again = Suite::load(&suite, &loader).unwrap();
+    assert_eq!(again.origin, Origin::Cached, "the second run takes the compiled guest from the cache");
+    std::fs::remove_dir_all(&cache).unwrap();
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -18,7 +19,7 @@ use plugboard::app::LocalApp;
 use plugboard::bindings::authorizer::exports::plugboard::host::authorizer_handler::AuthorizationRequest;
 use plugboard::bindings::plugboard::host::http_types::{HttpRequest, RequestContext};
 use plugboard::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
-use plugboard::config::FunctionConfig;
+use plugboard::config::{FunctionConfig, Role};
 use plugboard::function::{Function, Invocation};
 use plugboard::runtime::{Allocator, EngineSettings, RolePre, Runtime};
 use serde_json::{Value, json};
@@ -83,6 +84,36 @@ fn context() -> RequestContext {
     RequestContext { request_id: "r".into(), source_ip: None, stage: None, principal_id: None, authorizer: vec![] }
 }
 
+/// What a role's guest is called with, at the WIT level.
+enum WitInput {
+    Http(HttpRequest),
+    Message(IncomingMessage),
+    Authorization(AuthorizationRequest),
+    Payload(String),
+}
+
+/// New store + instantiate + one call of `f`'s guest with `input`, as the role adapters do it
+/// (`GuestRunner::call`).
+async fn call_wit(f: &Function, input: &WitInput) {
+    let runner = f.runner();
+    let info = runner.call_info(&Invocation::default());
+    match (&f.guest().pre, input) {
+        (RolePre::HttpApi(pre), WitInput::Http(request)) => {
+            assert_eq!(runner.call(pre, request, info).await.unwrap().status, 401);
+        }
+        (RolePre::QueueWorker(pre), WitInput::Message(message)) => {
+            runner.call(pre, message, info).await.unwrap().unwrap()
+        }
+        (RolePre::Authorizer(pre), WitInput::Authorization(request)) => {
+            black_box(runner.call(pre, request, info).await.unwrap().unwrap());
+        }
+        (RolePre::InternalApi(pre), WitInput::Payload(payload)) => {
+            black_box(runner.call(pre, payload.as_str(), info).await.unwrap().unwrap());
+        }
+        _ => panic!("{}: the input is for another role", f.name()),
+    }
+}
+
 /// Store + instantiate + one call of each role's guest, at the WIT level.
 fn wit_level(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -91,7 +122,6 @@ fn wit_level(c: &mut Criterion) {
         [("pooling", Allocator::Pooling { max_instances: 64 }), ("on-demand", Allocator::OnDemand)]
     {
         let runtime = Runtime::new(EngineSettings { allocator, max_memory_mb: 4096 }).unwrap();
-        let functions = [ingest(&runtime), worker(&runtime), gatekeeper(&runtime), quotes(&runtime)];
         let request = HttpRequest {
             method: "POST".into(),
             raw_path: "/webhooks".into(),
@@ -123,35 +153,15 @@ fn wit_level(c: &mut Criterion) {
             source_ip: None,
         };
         let payload = json!({ "sku": "w".repeat(PAD - 50), "unit_price": 2.5, "quantity": 40 }).to_string();
-        for f in &functions {
-            let role = f.role().as_str();
-            group.bench_function(BenchmarkId::new(role, label), |b| {
-                b.to_async(&rt).iter(|| async {
-                    let mut store = f.new_store(f.call_info(&Invocation::default()));
-                    match &f.guest().pre {
-                        RolePre::HttpApi(pre) => {
-                            let g = pre.instantiate_async(&mut store).await.unwrap();
-                            let r = g.plugboard_host_http_handler().call_handle(&mut store, &request).await.unwrap();
-                            assert_eq!(r.status, 401);
-                        }
-                        RolePre::QueueWorker(pre) => {
-                            let g = pre.instantiate_async(&mut store).await.unwrap();
-                            let r = g.plugboard_host_queue_handler().call_handle(&mut store, &message).await.unwrap();
-                            r.unwrap();
-                        }
-                        RolePre::Authorizer(pre) => {
-                            let g = pre.instantiate_async(&mut store).await.unwrap();
-                            let r =
-                                g.plugboard_host_authorizer_handler().call_authorize(&mut store, &authorization).await;
-                            black_box(r.unwrap().unwrap());
-                        }
-                        RolePre::InternalApi(pre) => {
-                            let g = pre.instantiate_async(&mut store).await.unwrap();
-                            let r = g.plugboard_host_internal_handler().call_handle(&mut store, &payload).await;
-                            black_box(r.unwrap().unwrap());
-                        }
-                    }
-                })
+        let cases = [
+            (ingest(&runtime), WitInput::Http(request)),
+            (worker(&runtime), WitInput::Message(message)),
+            (gatekeeper(&runtime), WitInput::Authorization(authorization)),
+            (quotes(&runtime), WitInput::Payload(payload)),
+        ];
+        for (f, input) in &cases {
+            group.bench_function(BenchmarkId::new(f.role().as_str(), label), |b| {
+                b.to_async(&rt).iter(|| call_wit(f, input))
             });
         }
     }
@@ -177,17 +187,54 @@ fn events(runtime: &Runtime) -> Vec<(Arc<Function>, Vec<u8>)> {
         .collect()
 }
 
+/// The WIT input the role adapter makes of `event` (what `call_wit` then costs on its own).
+fn wit_input(f: &Function, event: &[u8]) -> WitInput {
+    use plugboard::roles::{authorizer, http_api, queue_worker};
+    match f.role() {
+        Role::HttpApi => WitInput::Http(http_api::from_http_api(serde_json::from_slice(event).unwrap()).unwrap()),
+        Role::QueueWorker => {
+            let event: SqsEvent = serde_json::from_slice(event).unwrap();
+            let record = &event.records[0];
+            WitInput::Message(queue_worker::incoming(record, record.message_id.clone().unwrap()))
+        }
+        Role::Authorizer => WitInput::Authorization(authorizer::from_token(serde_json::from_slice(event).unwrap())),
+        Role::InternalApi => WitInput::Payload(String::from_utf8(event.to_vec()).unwrap()),
+    }
+}
+
+/// Event bytes to response bytes through each role, what of that is glue (the whole path minus
+/// store + instantiate + call of the same guest with the same input, timed in turn in the same
+/// loop), and the http-api handler written natively.
 fn event_level(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let runtime = Runtime::new(EngineSettings::default()).unwrap();
     let all = events(&runtime);
     let mut group = c.benchmark_group("event bytes -> response bytes");
     for (f, bytes) in &all {
+        let text = std::str::from_utf8(bytes).unwrap();
         group.bench_function(BenchmarkId::new("guest", f.role().as_str()), |b| {
             b.to_async(&rt).iter(|| async {
-                let event: Value = serde_json::from_slice(bytes).unwrap();
-                let response = f.handle(event, Invocation::default()).await.unwrap();
-                black_box(serde_json::to_vec(&response).unwrap())
+                let response = f.invoke_json(text, Invocation::default()).await.unwrap();
+                black_box(response.get().len())
+            })
+        });
+        let input = wit_input(f, bytes);
+        group.bench_function(BenchmarkId::new("glue", f.role().as_str()), |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (f, input) = (f.clone(), &input);
+                async move {
+                    let (mut whole, mut call) = (Duration::ZERO, Duration::ZERO);
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        let response = f.invoke_json(text, Invocation::default()).await.unwrap();
+                        black_box(response.get().len());
+                        whole += t.elapsed();
+                        let t = Instant::now();
+                        call_wit(&f, input).await;
+                        call += t.elapsed();
+                    }
+                    whole.saturating_sub(call)
+                }
             })
         });
     }
@@ -247,7 +294,6 @@ fn key_value_get(c: &mut Criterion) {
 /// The cold start's guest step: compile the component, load this host's cached `.cwasm`, or
 /// load the artifact `plugboard publish` cross-compiled for this architecture.
 fn guest_load(c: &mut Criterion) {
-    use plugboard::config::Role;
     use plugboard::runtime::Guest;
     use plugboard::runtime::precompiled::{CompileCache, TARGETS, cross_engine};
     let runtime = Runtime::new(EngineSettings::default()).unwrap();
@@ -280,7 +326,6 @@ fn guest_load(c: &mut Criterion) {
 /// the Rust Gatekeeper (JWT) and the JavaScript token authorizer on one TOKEN event — per
 /// invocation from event to response, and the load (compile, cached) of each component.
 fn languages(c: &mut Criterion) {
-    use plugboard::config::Role;
     use plugboard::runtime::Guest;
     use plugboard::runtime::precompiled::CompileCache;
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -8,11 +8,11 @@ use crate::backends::local::LocalInvoker;
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use crate::config::FunctionConfig;
 use crate::function::{Backends, Function};
-use crate::runtime::{Guest, GuestError, Runtime, Trust, check_pin};
+use crate::runtime::{GuestError, GuestLoader, Runtime, Trust};
 
 /// A set of functions sharing in-memory tables, queues and an in-process invoker.
 pub struct LocalApp {
-    runtime: Runtime,
+    loader: GuestLoader,
     /// The tables every function's stores live in.
     pub keyvalue: Arc<MemoryKeyValue>,
     /// The queues every function sends to.
@@ -22,10 +22,15 @@ pub struct LocalApp {
 }
 
 impl LocalApp {
-    /// An empty app on `runtime`.
+    /// An empty app on `runtime`, compiling every guest it is given.
     pub fn new(runtime: Runtime) -> Self {
+        Self::with_loader(GuestLoader::new(runtime, None))
+    }
+
+    /// An empty app loading its guests with `loader` (and so through its compile cache).
+    pub fn with_loader(loader: GuestLoader) -> Self {
         LocalApp {
-            runtime,
+            loader,
             keyvalue: Arc::new(MemoryKeyValue::new()),
             queues: Arc::new(MemoryQueue::new()),
             invoker: Arc::new(LocalInvoker::new()),
@@ -35,7 +40,7 @@ impl LocalApp {
 
     /// The shared runtime.
     pub fn runtime(&self) -> &Runtime {
-        &self.runtime
+        self.loader.runtime()
     }
 
     /// Load component `guest` for `config.role` as function `name`, creating the tables and
@@ -53,13 +58,12 @@ impl LocalApp {
         guest: &[u8],
         trust: Trust,
     ) -> Result<Arc<Function>, GuestError> {
-        check_pin(guest, config.guest_sha256.as_deref())?;
-        let guest = Guest::load_with(&self.runtime, guest, config.role, trust)?;
+        let (guest, _) = self.loader.load(guest, config.guest_sha256.as_deref(), config.role, trust)?;
         config.grants.all_stores().for_each(|(_, t, _)| self.keyvalue.create_table(t));
         config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
         let backends =
             Backends { keyvalue: self.keyvalue.clone(), queue: self.queues.clone(), invoker: self.invoker.clone() };
-        let function = Arc::new(Function::new(name, config, self.runtime.clone(), guest, backends));
+        let function = Arc::new(Function::new(name, config, self.runtime().clone(), guest, backends));
         self.invoker.register(&function);
         self.functions.insert(name.to_string(), function.clone());
         Ok(function)

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::events::http::Payload;
+
 use crate::config::{ConfigError, FunctionConfig, Role};
 
 /// The whole app.
@@ -93,17 +95,6 @@ impl Default for AppSettings {
     fn default() -> Self {
         AppSettings { name: Self::default_name(), port: Self::default_port(), state_dir: Self::default_state_dir() }
     }
-}
-
-/// The proxy event version a route's function receives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Payload {
-    /// HTTP API payload format 2.0.
-    #[default]
-    V2,
-    /// REST API (payload format 1.0).
-    V1,
 }
 
 /// One HTTP route.
@@ -270,7 +261,7 @@ impl Manifest {
         for (i, route) in self.routes.iter().enumerate() {
             let place = format!("routes[{i}] ({} {})", route.method, route.path);
             role_of(&place, &route.function, Role::HttpApi)?;
-            crate::dev::gateway::RoutePattern::parse(&route.method, &route.path)
+            crate::events::route::RoutePattern::parse(&route.method, &route.path)
                 .map_err(|e| format!("{place}: {e}"))?;
             if let Some(name) = &route.authorizer {
                 let authorizer =

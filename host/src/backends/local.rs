@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 use crate::function::{Function, Invocation};
@@ -33,8 +32,11 @@ impl LocalInvoker {
     }
 }
 
-fn event_of(payload: &str) -> Result<Value, InvokeError> {
-    serde_json::from_str(payload).map_err(|e| InvokeError::InvalidPayload(format!("payload is not JSON: {e}")))
+/// Refuse a payload that is not JSON, as Lambda's Invoke does before any function runs.
+fn check_json(payload: &str) -> Result<(), InvokeError> {
+    serde_json::from_str::<&serde_json::value::RawValue>(payload)
+        .map(drop)
+        .map_err(|e| InvokeError::InvalidPayload(format!("payload is not JSON: {e}")))
 }
 
 #[async_trait]
@@ -47,20 +49,21 @@ impl Invoker for LocalInvoker {
             deadline: Some(ctx.deadline),
             ..Invocation::default()
         };
-        match target.handle(event_of(&payload)?, invocation).await {
-            Ok(answer) => Ok(answer.to_string()),
-            Err(e) => Err(InvokeError::FunctionFailed { error_type: e.error_type, message: e.error_message }),
+        check_json(&payload)?;
+        match target.invoke_json(&payload, invocation).await {
+            Ok(answer) => Ok(answer.get().to_string()),
+            Err(e) => Err(InvokeError::FunctionFailed { error_type: e.error_type.into(), message: e.error_message }),
         }
     }
 
     async fn send_event(&self, function: &str, payload: String, ctx: InvokeContext) -> Result<(), InvokeError> {
         let target = self.find(function)?;
-        let event = event_of(&payload)?;
+        check_json(&payload)?;
         // An Event invoke runs on its own budget, not the caller's: the caller has moved on.
         let invocation =
             Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: ctx.depth, ..Invocation::default() };
         tokio::spawn(async move {
-            if let Err(e) = target.handle(event, invocation).await {
+            if let Err(e) = target.invoke_json(&payload, invocation).await {
                 tracing::warn!(function = target.name(), error = %e, "event invocation failed");
             }
         });

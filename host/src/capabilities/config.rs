@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::wasi::config::store::{self, Error};
+use crate::capabilities::bindings::wasi::config::store::{self, Error};
 
 /// The values one function's guest may read.
 #[derive(Debug, Clone, Default)]

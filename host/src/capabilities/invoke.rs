@@ -8,8 +8,8 @@ use tokio::time::Instant;
 use wasmtime::component::{HasData, Linker};
 
 use super::{CallInfo, DeadlineExceeded, bounded};
-use crate::bindings::plugboard::host::invoke::{self, Error};
-use crate::bindings::plugboard::host::types::FunctionError;
+use crate::capabilities::bindings::plugboard::host::invoke::{self, Error};
+use crate::capabilities::bindings::plugboard::host::types::FunctionError;
 
 /// Lambda's payload limit for RequestResponse invokes.
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;

@@ -2,7 +2,7 @@
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::wasi::logging::logging::{self, Level};
+use crate::capabilities::bindings::wasi::logging::logging::{self, Level};
 
 /// Longest guest log message kept; the rest is cut so a guest cannot flood the log.
 const MAX_MESSAGE: usize = 16 * 1024;

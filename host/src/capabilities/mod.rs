@@ -1,6 +1,7 @@
 //! One module per WIT interface the host provides; each holds the backend trait it is written
 //! over, a small per-function context, a per-call view and an `add_to_linker`.
 
+pub mod bindings;
 pub mod config;
 pub mod invoke;
 pub mod keyvalue;
@@ -10,9 +11,6 @@ pub mod queue;
 use std::future::Future;
 
 use tokio::time::Instant;
-use wasmtime::component::Linker;
-
-use crate::runtime::HostState;
 
 /// Facts about the invocation in progress that every capability needs.
 #[derive(Debug, Clone)]
@@ -25,7 +23,7 @@ pub struct CallInfo {
     pub depth: u32,
     /// The request id, for logs.
     pub request_id: String,
-    /// The guest's wall clock, when pinned ([`crate::function::Invocation::clock`]).
+    /// The guest's wall clock, when pinned (a `plugboard test` case's `now`).
     pub clock: Option<std::time::SystemTime>,
 }
 
@@ -68,19 +66,6 @@ pub(crate) fn list_element<T, E: CapabilityError>(element: Option<wasmtime::Resu
     element.ok_or_else(|| E::trap(wasmtime::Error::msg("list index out of range")))?.map_err(E::trap)
 }
 
-/// Link every Plugboard capability (not WASI itself) into `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    keyvalue::add_to_linker(linker, HostState::keyvalue)?;
-    queue::add_to_linker(linker, HostState::queue)?;
-    invoke::add_to_linker(linker, HostState::invoke)?;
-    config::add_to_linker(linker, HostState::config)?;
-    logging::add_to_linker(linker, HostState::logging)?;
-    crate::bindings::plugboard::host::types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
-    crate::bindings::plugboard::host::http_types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
-    crate::bindings::plugboard::host::policy::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
-    Ok(())
-}
-
 /// The host side of the interfaces that only declare types.
 pub struct TypesOnly;
 
@@ -88,6 +73,6 @@ impl wasmtime::component::HasData for TypesOnly {
     type Data<'a> = TypesOnly;
 }
 
-impl crate::bindings::plugboard::host::types::Host for TypesOnly {}
-impl crate::bindings::plugboard::host::http_types::Host for TypesOnly {}
-impl crate::bindings::plugboard::host::policy::Host for TypesOnly {}
+impl crate::capabilities::bindings::plugboard::host::types::Host for TypesOnly {}
+impl crate::capabilities::bindings::plugboard::host::http_types::Host for TypesOnly {}
+impl crate::capabilities::bindings::plugboard::host::policy::Host for TypesOnly {}

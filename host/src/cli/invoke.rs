@@ -7,9 +7,10 @@ use anyhow::Context;
 
 use crate::app::LocalApp;
 use crate::config::{FunctionConfig, Role};
+use crate::events::EventKind;
 use crate::function::Invocation;
-use crate::roles::EventKind;
-use crate::runtime::{EngineSettings, Runtime, Trust};
+use crate::runtime::precompiled::CompileCache;
+use crate::runtime::{EngineSettings, GuestLoader, Runtime, Trust};
 
 /// Arguments of `plugboard invoke`.
 #[derive(clap::Args)]
@@ -61,7 +62,7 @@ fn load(
 pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let (config, guest_path, guest) = load(args.config.as_deref(), args.guest.as_deref(), args.role)?;
     let runtime = Runtime::new(EngineSettings::default())?;
-    let mut app = LocalApp::new(runtime);
+    let mut app = LocalApp::with_loader(GuestLoader::new(runtime, Some(&CompileCache::default_dir())));
     for spec in &args.with {
         let (name, path) = spec.split_once('=').context("--with takes NAME=CONFIG")?;
         let (config, _, bytes) = load(Some(Path::new(path)), None, None)?;

@@ -5,7 +5,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::runtime::{EngineSettings, Runtime};
+use crate::runtime::precompiled::CompileCache;
+use crate::runtime::{EngineSettings, GuestLoader, Runtime};
 use crate::testing::Suite;
 
 /// Arguments of `plugboard test`.
@@ -25,10 +26,13 @@ pub struct TestArgs {
 /// Run every selected case; exit 1 when one failed or a suite could not load.
 pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(EngineSettings::default())?;
+    // Through this user's compile cache, as `plugboard dev` and the bootstrap: a suite run again
+    // does not compile its guest again.
+    let loader = GuestLoader::new(runtime, Some(&CompileCache::default_dir()));
     let (mut passed, mut failed, mut updated) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for dir in &args.suites {
-        let suite = match Suite::load(dir, &runtime) {
+        let suite = match Suite::load(dir, &loader) {
             Ok(suite) => suite,
             Err(e) => {
                 writeln!(out, "{}: cannot load: {e:#}", dir.display())?;

@@ -8,7 +8,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 use super::DevApp;
-use super::gateway::{Request, Response};
+use crate::events::http::{Request, Response};
 
 /// The admin API's path prefix.
 pub const PREFIX: &str = "/_plugboard/";

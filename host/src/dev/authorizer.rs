@@ -7,36 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
-
-use super::gateway::Request;
+use crate::events::EventResponse;
+use crate::events::authorizer::{PolicyResponse, Verdict, evaluate, request_event, token_event};
+use crate::events::http::Request;
 use crate::function::{Function, Invocation};
 use crate::manifest::{Authorizer, AuthorizerKind};
-use crate::roles::authorizer::wildcard_match;
-
-/// What the gateway does with a request after its authorizer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// Pass it on with the principal and context.
-    Allow {
-        /// The policy's `principalId`.
-        principal: Option<String>,
-        /// The authorizer's `context`.
-        context: Map<String, Value>,
-    },
-    /// 401: no identity, or the authorizer said `Unauthorized`.
-    Unauthorized,
-    /// 403: the policy does not allow this method ARN.
-    Forbidden,
-    /// 500: the authorizer failed or answered nonsense.
-    Failed,
-}
 
 /// One authorizer with its decision cache.
 pub struct AuthorizerGate {
     settings: Authorizer,
     function: Arc<Function>,
-    cache: std::sync::Mutex<HashMap<String, (Instant, Arc<Value>)>>,
+    cache: std::sync::Mutex<HashMap<String, (Instant, Arc<PolicyResponse>)>>,
     calls: AtomicU64,
 }
 
@@ -92,67 +73,31 @@ impl AuthorizerGate {
         identity: &str,
         method_arn: &str,
         resource: &str,
-    ) -> Result<Value, Verdict> {
+    ) -> Result<PolicyResponse, Verdict> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let event = match self.settings.kind {
-            AuthorizerKind::Token => {
-                json!({ "type": "TOKEN", "authorizationToken": identity, "methodArn": method_arn })
-            }
-            AuthorizerKind::Request => request_event(request, method_arn, resource),
+            AuthorizerKind::Token => token_event(identity, method_arn),
+            AuthorizerKind::Request => match request_event(request, method_arn, resource) {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::warn!(function = self.function.name(), error = %e, "no authorizer event for the request");
+                    return Err(Verdict::Failed);
+                }
+            },
         };
         let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
-        match self.function.handle(event, invocation).await {
-            Ok(policy) if policy.get("policyDocument").is_some() => Ok(policy),
+        match self.function.invoke(event, invocation).await {
+            Ok(EventResponse::AuthorizerPolicy(policy)) => Ok(*policy),
             Ok(other) => {
-                tracing::warn!(function = self.function.name(), response = %other, "authorizer answered without a policyDocument");
+                let response = other.to_value();
+                tracing::warn!(function = self.function.name(), %response, "authorizer answered without a REST policy");
                 Err(Verdict::Failed)
             }
-            // API Gateway's contract: exactly this error means 401.
-            Err(e) if e.error_message == "Unauthorized" => Err(Verdict::Unauthorized),
+            Err(e) if e.is_unauthorized() => Err(Verdict::Unauthorized),
             Err(e) => {
                 tracing::warn!(function = self.function.name(), error = %e, "authorizer failed");
                 Err(Verdict::Failed)
             }
         }
     }
-}
-
-/// A REST REQUEST authorizer event (also what an HTTP API sends with payload format 1.0).
-pub fn request_event(request: &Request, method_arn: &str, resource: &str) -> Value {
-    let headers: Map<String, Value> =
-        request.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-    let query: Map<String, Value> = form_urlencoded::parse(request.query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
-        .collect();
-    json!({
-        "type": "REQUEST", "methodArn": method_arn, "resource": resource, "path": request.path,
-        "httpMethod": request.method, "headers": headers, "queryStringParameters": query,
-        "requestContext": { "accountId": super::gateway::ACCOUNT, "apiId": "local", "stage": "dev",
-                            "httpMethod": request.method, "resourcePath": resource,
-                            "identity": { "sourceIp": request.source_ip } },
-    })
-}
-
-/// The verdict of `policy` (an authorizer response) for `method_arn`.
-pub fn evaluate(policy: &Value, method_arn: &str) -> Verdict {
-    let statements = match &policy["policyDocument"]["Statement"] {
-        Value::Array(list) => list.clone(),
-        single @ Value::Object(_) => vec![single.clone()],
-        _ => return Verdict::Failed,
-    };
-    let matches = |effect: &str| {
-        statements.iter().filter(|s| s["Effect"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(effect))).any(|s| {
-            let resources = match &s["Resource"] {
-                Value::String(one) => vec![one.as_str()],
-                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            resources.iter().any(|pattern| wildcard_match(pattern, method_arn))
-        })
-    };
-    if matches("Deny") || !matches("Allow") {
-        return Verdict::Forbidden;
-    }
-    let context = policy.get("context").and_then(Value::as_object).cloned().unwrap_or_default();
-    Verdict::Allow { principal: policy["principalId"].as_str().map(str::to_string), context }
 }

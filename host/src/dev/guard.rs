@@ -9,7 +9,7 @@
 //! cross-site `Sec-Fetch-Site`, and the CORS-safelisted content types a page may send without a
 //! preflight. App routes take any `Origin`, as API Gateway does; their authorizers guard them.
 
-use super::gateway::{Request, Response};
+use crate::events::http::{Request, Response};
 
 /// The loopback names the server answers to.
 const LOCAL_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::gateway::{Request, Response};
 use crate::backends::aws::lambda::{DEPTH_KEY, unwrap_event};
+use crate::events::http::{Request, Response};
 use crate::function::{Function, Invocation};
 
 /// The path prefix of the Invoke API.
@@ -49,18 +49,17 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
     let Some(function) = functions.get(name).cloned() else {
         return aws_error(404, "ResourceNotFoundException", &format!("Function not found: {name}"));
     };
-    let payload: Value = if request.body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&request.body) {
-            Ok(payload) => payload,
-            Err(e) => {
-                return aws_error(
-                    400,
-                    "InvalidRequestContentException",
-                    &format!("Could not parse request body into json: {e}"),
-                );
-            }
+    let body = if request.body.is_empty() { b"{}".as_slice() } else { &request.body };
+    let payload = match std::str::from_utf8(body).map_err(|e| e.to_string()).and_then(|text| {
+        serde_json::from_str::<&serde_json::value::RawValue>(text).map(|_| text).map_err(|e| e.to_string())
+    }) {
+        Ok(text) => text,
+        Err(e) => {
+            return aws_error(
+                400,
+                "InvalidRequestContentException",
+                &format!("Could not parse request body into json: {e}"),
+            );
         }
     };
     // As on Lambda: an Event payload sent by a Plugboard host carries its depth in an envelope.
@@ -69,16 +68,17 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
     let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth, ..Invocation::default() };
     let mut response = match request.header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "Event" => {
+            let payload = payload.to_string();
             tokio::spawn(async move {
-                if let Err(e) = function.handle(payload, invocation).await {
+                if let Err(e) = function.invoke_json(&payload, invocation).await {
                     tracing::warn!(function = function.name(), error = %e, "event invocation failed");
                 }
             });
             Response { status: 202, headers: Vec::new(), body: Vec::new() }
         }
         "DryRun" => Response { status: 204, headers: Vec::new(), body: Vec::new() },
-        "RequestResponse" => match function.handle(payload, invocation).await {
-            Ok(result) => Response::json(200, &result),
+        "RequestResponse" => match function.invoke_json(payload, invocation).await {
+            Ok(result) => Response::json_text(200, result.get().to_string()),
             Err(e) => {
                 let mut response =
                     Response::json(200, &json!({ "errorType": e.error_type, "errorMessage": e.error_message }));

@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod authorizer;
-pub mod gateway;
 mod guard;
 pub mod invoke_api;
 mod reload;
@@ -17,15 +16,16 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use self::authorizer::{AuthorizerGate, Verdict};
-use self::gateway::{Request, Response, RoutePattern, Router, from_proxy_response, proxy_event};
+use self::authorizer::AuthorizerGate;
 pub use self::guard::LocalOnly;
 use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
 use crate::backends::local::LocalInvoker;
+use crate::events::authorizer::Verdict;
+use crate::events::http::{Authorized, Matched, Request, Response, from_proxy_response, proxy_event};
+use crate::events::route::{RoutePattern, Router};
 use crate::function::{Backends, Function, Invocation};
 use crate::manifest::{Manifest, Payload};
-use crate::runtime::precompiled::CompileCache;
-use crate::runtime::{Allocator, EngineSettings, Runtime, check_pin};
+use crate::runtime::{Allocator, EngineSettings, GuestLoader, Runtime, Trust};
 
 pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, serve};
 
@@ -41,7 +41,7 @@ pub struct DevApp {
     gates: HashMap<String, Arc<AuthorizerGate>>,
     /// The app's durable queues.
     pub queues: Arc<EmbeddedQueues>,
-    cache: Option<CompileCache>,
+    loader: GuestLoader,
     faults: std::sync::Mutex<workers::InjectedFailures>,
 }
 
@@ -75,15 +75,15 @@ impl DevApp {
             allocator: Allocator::Pooling { max_instances: MAX_INSTANCES },
             ..EngineSettings::default()
         })?;
-        let cache = CompileCache::open(&state.join("compiled"), &runtime).ok();
+        let loader = GuestLoader::new(runtime.clone(), Some(&state.join("compiled")));
         let backends = Backends { keyvalue, queue: queues.clone(), invoker: invoker.clone() };
         let mut functions = HashMap::new();
         for name in manifest.functions.keys() {
             let config = manifest.dev_config(name).map_err(|e| anyhow::anyhow!(e))?;
             let path = config.guest.clone().unwrap_or_default();
             let bytes = std::fs::read(&path).with_context(|| format!("function {name}: reading guest {path}"))?;
-            check_pin(&bytes, config.guest_sha256.as_deref()).with_context(|| format!("function {name}"))?;
-            let guest = load_guest(&runtime, cache.as_ref(), &bytes, config.role)
+            let (guest, _) = loader
+                .load(&bytes, config.guest_sha256.as_deref(), config.role, Trust::ComponentOnly)
                 .with_context(|| format!("function {name}: {path}"))?;
             let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends.clone()));
             invoker.register(&function);
@@ -98,7 +98,7 @@ impl DevApp {
             .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
             .collect();
         let faults = std::sync::Mutex::new(workers::InjectedFailures::default());
-        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, cache, faults }))
+        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, loader, faults }))
     }
 
     /// The function called `name`.
@@ -158,16 +158,21 @@ impl DevApp {
         };
         let authorizer = match &verdict {
             None => None,
-            Some(Verdict::Allow { principal, context }) => Some((principal, context)),
+            Some(Verdict::Allow { principal, context }) => {
+                Some(Authorized { principal: principal.as_deref(), context })
+            }
             Some(Verdict::Unauthorized) => return Response::message(401, "Unauthorized"),
             Some(Verdict::Forbidden) => return Response::message(403, "Forbidden"),
             Some(Verdict::Failed) => return Response::message(500, "Internal Server Error"),
         };
-        let event = proxy_event(route.payload, &request, pattern, &params, authorizer);
+        let event = match proxy_event(route.payload, &request, Matched { pattern, params: &params }, authorizer) {
+            Ok(event) => event,
+            Err(e) => return Response::message(400, &format!("Bad Request: {e}")),
+        };
         let function = &self.functions[&route.function];
         let call = async {
             let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
-            match function.handle(event, invocation).await {
+            match function.invoke(event, invocation).await {
                 Ok(response) => from_proxy_response(&response),
                 Err(e) => {
                     tracing::warn!(function = function.name(), error = %e, "function failed");
@@ -214,17 +219,4 @@ impl DevApp {
         }
         lines.join("\n")
     }
-}
-
-/// Compile (or take from the cache) a guest for `role`.
-fn load_guest(
-    runtime: &Runtime,
-    cache: Option<&CompileCache>,
-    bytes: &[u8],
-    role: crate::config::Role,
-) -> anyhow::Result<crate::runtime::Guest> {
-    Ok(match cache {
-        Some(cache) if wasmtime::Engine::detect_precompiled(bytes).is_none() => cache.load(runtime, bytes, role)?.0,
-        _ => crate::runtime::Guest::load(runtime, bytes, role)?,
-    })
 }

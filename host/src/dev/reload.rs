@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{DevApp, load_guest};
+use super::DevApp;
+use crate::runtime::Trust;
 
 /// How often guest files are checked.
 const INTERVAL: Duration = Duration::from_millis(300);
@@ -49,13 +50,12 @@ pub fn spawn(app: Arc<DevApp>) {
 
 async fn reload(app: &Arc<DevApp>, name: &str, path: PathBuf) {
     let Some(function) = app.functions.get(name).cloned() else { return };
-    let cache = app.cache.clone();
+    let loader = app.loader.clone();
     let role = function.role();
-    let runtime = function.runtime().clone();
     let loaded = tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path)?;
-        crate::runtime::check_pin(&bytes, function.config().guest_sha256.as_deref())?;
-        let guest = load_guest(&runtime, cache.as_ref(), &bytes, role)?;
+        let pin = function.config().guest_sha256.as_deref();
+        let (guest, _) = loader.load(&bytes, pin, role, Trust::ComponentOnly)?;
         function.replace_guest(guest).map_err(|other| anyhow::anyhow!("the new guest is for {other}"))?;
         anyhow::Ok(())
     })

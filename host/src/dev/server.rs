@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::gateway::{Request, Response};
 use super::{DevApp, LocalOnly};
+use crate::events::http::{Request, Response};
 
 /// Largest request body accepted: API Gateway's payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;

@@ -8,14 +8,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
-use serde_json::{Value, json};
-
-use super::gateway::{ACCOUNT, REGION};
+use crate::backends::embedded::sqs_event;
 use crate::backends::embedded::{EmbeddedQueues, Received};
+use crate::events::sqs::failed_ids;
 use crate::function::{Function, Invocation};
 use crate::manifest::Queue;
-use crate::roles::EventKind;
 
 /// Longest wait for a new message before looking again (delays and visibility timeouts end
 /// without a wake-up).
@@ -96,21 +93,11 @@ async fn deliver(
         return;
     }
     let event = sqs_event(queue, &received);
-    let invocation = Invocation {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        kind: Some(EventKind::Sqs),
-        ..Invocation::default()
-    };
-    let outcome = function.handle(event, invocation).await;
-    let mut failed: HashSet<String> = match &outcome {
-        Ok(response) => response["batchItemFailures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string))
-            .collect(),
-        Err(_) => received.iter().map(|r| r.message.id.clone()).collect(),
-    };
+    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
+    let outcome = function.invoke(event, invocation).await;
+    // A function error, or an answer that is no batch response, leaves every message to retry.
+    let all = || received.iter().map(|r| r.message.id.clone()).collect();
+    let mut failed: HashSet<String> = outcome.as_ref().ok().and_then(failed_ids).unwrap_or_else(all);
     for r in &received {
         if faults.strikes() && failed.insert(r.message.id.clone()) {
             tracing::warn!(
@@ -141,31 +128,4 @@ async fn deliver(
         duration_ms = started.elapsed().as_millis() as u64,
         "invocation"
     );
-}
-
-/// The SQS event Lambda's event source would send for `received`.
-pub fn sqs_event(queue: &str, received: &[Received]) -> Value {
-    let records: Vec<Value> = received
-        .iter()
-        .map(|r| {
-            let m = &r.message;
-            let mut attributes = json!({
-                "ApproximateReceiveCount": m.receive_count.to_string(),
-                "SentTimestamp": m.sent_ms.to_string(),
-                "SenderId": ACCOUNT,
-                "ApproximateFirstReceiveTimestamp": m.first_receive_ms.unwrap_or(m.sent_ms).to_string(),
-            });
-            if let Some(group) = &m.group_id {
-                attributes["MessageGroupId"] = json!(group);
-                attributes["MessageDeduplicationId"] = json!(m.dedup_id);
-            }
-            json!({
-                "messageId": m.id, "receiptHandle": r.receipt, "body": m.body, "attributes": attributes,
-                "messageAttributes": m.attributes, "md5OfBody": hex::encode(Md5::digest(m.body.as_bytes())),
-                "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
-                "awsRegion": REGION,
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }

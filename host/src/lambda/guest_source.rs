@@ -10,7 +10,7 @@ use crate::backends::aws::s3::{self, FetchError, S3Location, S3Object};
 use crate::config::{FunctionConfig, Role};
 use crate::function::Function;
 use crate::runtime::precompiled::{self, CompileCache, Origin};
-use crate::runtime::{Guest, Runtime, Trust, check_pin};
+use crate::runtime::{Guest, GuestLoader, Runtime, Trust};
 
 /// Where the guest's bytes live.
 enum Location {
@@ -36,7 +36,7 @@ pub struct GuestSource {
     display: String,
     pin: Option<String>,
     precompiled_pins: Vec<String>,
-    cache: Option<CompileCache>,
+    loader: GuestLoader,
     refresh: Option<Refresh>,
 }
 
@@ -82,31 +82,25 @@ impl GuestSource {
         };
         let refresh = refresh_every(config, refresh_secs)?
             .map(|every| Refresh { every, seen: tokio::sync::Mutex::new((None, Instant::now())) });
-        let cache = match CompileCache::open(&CompileCache::default_dir(), runtime) {
-            Ok(cache) => Some(cache),
-            Err(e) => {
-                tracing::warn!(error = %e, "compile cache disabled");
-                None
-            }
-        };
+        let loader = GuestLoader::new(runtime.clone(), Some(&CompileCache::default_dir()));
         Ok(GuestSource {
             location,
             display,
             pin: config.guest_sha256.clone(),
             precompiled_pins: config.precompiled_sha256.clone(),
-            cache,
+            loader,
             refresh,
         })
     }
 
     /// Load the guest for `role`: a pinned precompiled artifact if one is published for this
     /// host, else the component (pin checked), compiled once and cached.
-    pub async fn load(&self, runtime: &Runtime, role: Role) -> anyhow::Result<Loaded> {
-        if let Some(guest) = self.load_published_artifact(runtime, role).await {
+    pub async fn load(&self, role: Role) -> anyhow::Result<Loaded> {
+        if let Some(guest) = self.load_published_artifact(role).await {
             return Ok(Loaded { guest, origin: Origin::Precompiled, etag: None });
         }
         let object = self.read().await?;
-        let loaded = self.load_bytes(runtime, role, object.bytes, object.etag).await?;
+        let loaded = self.load_bytes(role, object.bytes, object.etag).await?;
         if let Some(refresh) = &self.refresh {
             *refresh.seen.lock().await = (loaded.etag.clone(), Instant::now());
         }
@@ -133,10 +127,15 @@ impl GuestSource {
         };
         // Remember the ETag even if the new guest is bad, so it is not re-read every interval.
         seen.0 = changed.etag.clone();
-        match self.load_bytes(function.runtime(), function.role(), changed.bytes, changed.etag).await {
+        match self.load_bytes(function.role(), changed.bytes, changed.etag).await {
             Ok(loaded) => {
-                let _ = function.replace_guest(loaded.guest);
-                tracing::info!(guest = %self.display, etag = ?loaded.etag, version = ?changed.version_id, "guest refreshed");
+                let (etag, version) = (loaded.etag, changed.version_id);
+                match function.replace_guest(loaded.guest) {
+                    Ok(()) => tracing::info!(guest = %self.display, ?etag, ?version, "guest refreshed"),
+                    Err(other) => {
+                        tracing::error!(guest = %self.display, ?etag, %other, "guest refresh: the new guest is for another role; serving the current guest")
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(guest = %self.display, error = %format!("{e:#}"), "guest refresh: the new guest is invalid; serving the current guest")
@@ -156,37 +155,21 @@ impl GuestSource {
         }
     }
 
-    /// Check the pin and load `bytes` off the async threads (compiling takes a while).
-    async fn load_bytes(
-        &self,
-        runtime: &Runtime,
-        role: Role,
-        bytes: Vec<u8>,
-        etag: Option<String>,
-    ) -> anyhow::Result<Loaded> {
-        check_pin(&bytes, self.pin.as_deref())?;
-        let runtime = runtime.clone();
-        let pinned = self.pin.is_some();
-        let cache = self.cache.clone();
-        let (guest, origin) = tokio::task::spawn_blocking(move || {
-            let is_component = wasmtime::Engine::detect_precompiled(&bytes).is_none();
-            // Precompiled native code runs only when its exact bytes are pinned.
-            let trust = if pinned { Trust::Trusted } else { Trust::ComponentOnly };
-            match cache {
-                Some(cache) if is_component => cache.load(&runtime, &bytes, role),
-                _ => Guest::load_with(&runtime, &bytes, role, trust).map(|g| (g, Origin::Compiled)),
-            }
-        })
-        .await
-        .context("the guest loader panicked")?
-        .with_context(|| format!("loading guest {}", self.display))?;
+    /// Load `bytes` with the one loader, off the async threads (compiling takes a while).
+    async fn load_bytes(&self, role: Role, bytes: Vec<u8>, etag: Option<String>) -> anyhow::Result<Loaded> {
+        let (loader, pin) = (self.loader.clone(), self.pin.clone());
+        let (guest, origin) =
+            tokio::task::spawn_blocking(move || loader.load(&bytes, pin.as_deref(), role, Trust::ComponentOnly))
+                .await
+                .context("the guest loader panicked")?
+                .with_context(|| format!("loading guest {}", self.display))?;
         Ok(Loaded { guest, origin, etag })
     }
 
     /// The precompiled artifact `plugboard publish` compiled from the pinned component for this
     /// host, if artifacts are pinned, it exists, its digest is pinned, its seal names the pinned
     /// component and it loads; otherwise `None` (logged), and the pinned component is used.
-    async fn load_published_artifact(&self, runtime: &Runtime, role: Role) -> Option<Guest> {
+    async fn load_published_artifact(&self, role: Role) -> Option<Guest> {
         let Location::S3 { client, object } = &self.location else { return None };
         if self.precompiled_pins.is_empty() {
             return None;
@@ -210,26 +193,10 @@ impl GuestSource {
                 return None;
             }
         };
-        let digest = precompiled::sha256_hex(&bytes);
-        if !self.precompiled_pins.contains(&digest) {
-            tracing::warn!(artifact = %name, sha256 = %digest, "precompiled artifact is not pinned in PLUGBOARD_PRECOMPILED_SHA256; compiling the guest");
-            return None;
-        }
-        let cwasm = match precompiled::open_artifact(&bytes) {
-            Some((compiled_from, cwasm)) if compiled_from == pin => cwasm,
-            Some((compiled_from, _)) => {
-                tracing::warn!(artifact = %name, compiled_from, pinned = pin, "precompiled artifact was compiled from another component than the pinned one; compiling the pinned component");
-                return None;
-            }
-            None => {
-                tracing::warn!(artifact = %name, "precompiled artifact is not sealed with its component's digest; compiling the guest");
-                return None;
-            }
-        };
-        match Guest::load_with(runtime, cwasm, role, Trust::Trusted) {
+        match self.loader.load_artifact(&bytes, Some(&pin), &self.precompiled_pins, role) {
             Ok(guest) => Some(guest),
-            Err(e) => {
-                tracing::warn!(artifact = %name, error = %e, "precompiled artifact does not load here; compiling the guest");
+            Err(refusal) => {
+                tracing::warn!(artifact = %name, %refusal, "precompiled artifact refused; compiling the pinned component");
                 None
             }
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::backends::aws::lambda::{DEPTH_KEY, unwrap_event};
 use crate::backends::aws::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, sdk_config, secrets};
@@ -38,7 +38,7 @@ pub async fn run() -> anyhow::Result<()> {
         cold_start_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    let handler = service_fn(move |event: LambdaEvent<Value>| {
+    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }
     });
@@ -73,7 +73,7 @@ impl LambdaApp {
         };
         let runtime = Runtime::new(EngineSettings::default())?;
         let source = GuestSource::new(sdk, &config, &runtime, refresh_secs)?;
-        let loaded = source.load(&runtime, config.role).await?;
+        let loaded = source.load(config.role).await?;
         let backends = Backends {
             keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), DYNAMODB_PAGE)),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
@@ -87,16 +87,17 @@ impl LambdaApp {
         Ok(LambdaApp { function, source, origin: loaded.origin })
     }
 
-    /// Answer one Lambda event (refreshing the guest first when that is due).
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    /// Answer one Lambda event (refreshing the guest first when that is due): the event's text
+    /// is parsed once into its typed form, the response serialised once for the Runtime API.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
         self.source.refresh_if_due(&self.function).await;
         let mut invocation = invocation(&event.context, SystemTime::now());
-        let (payload, envelope_depth) = unwrap_event(event.payload);
+        let (payload, envelope_depth) = unwrap_event(event.payload.get());
         invocation.depth = invocation.depth.max(envelope_depth);
         self.function
-            .handle(payload, invocation)
+            .invoke_json(payload, invocation)
             .await
-            .map_err(|e| Diagnostic { error_type: e.error_type, error_message: e.error_message })
+            .map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
     }
 }
 

@@ -7,40 +7,63 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use serde_json::{Map, Value};
+use std::future::Future;
 
-use super::{EventKind, FunctionError, header_fields, parse, query_fields, sorted_fields};
+use serde_json::{Map, Value};
+use wasmtime::Store;
+
+use super::{ErrorType, FunctionError, header_fields, query_fields, sorted_fields};
+use crate::bindings::authorizer::AuthorizerPre;
 use crate::bindings::authorizer::exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
 use crate::bindings::plugboard::host::policy::{Decision, Effect, Statement};
 use crate::bindings::plugboard::host::types::ContextValue;
 use crate::config::AuthorizerResponse;
-use crate::function::{Function, Invocation, call_guest};
-use crate::runtime::RolePre;
+use crate::events::EventResponse;
+use crate::events::authorizer::allows;
+use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+
+impl GuestExport for AuthorizationRequest {
+    type Pre = AuthorizerPre<HostState>;
+    type Output = Result<Decision, AuthorizeError>;
+
+    fn call<'a>(
+        &'a self,
+        pre: &'a Self::Pre,
+        store: &'a mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        async move {
+            pre.instantiate_async(&mut *store)
+                .await?
+                .plugboard_host_authorizer_handler()
+                .call_authorize(store, self)
+                .await
+        }
+    }
+}
 
 /// Principal reported when the caller is refused without a decision.
 const NOBODY: &str = "unauthorized";
 
-/// Ask the guest about one authorizer event and shape API Gateway's answer.
-pub async fn handle(
-    function: &Function,
-    kind: EventKind,
-    event: Value,
+/// Which API an authorizer answers: REST APIs take an IAM policy (a missing decision is the
+/// `Unauthorized` error); HTTP APIs take the function's configured response format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// A TOKEN or REQUEST authorizer of a REST API.
+    Rest,
+    /// An HTTP API authorizer, payload 2.0.
+    HttpApi,
+}
+
+/// Ask the guest about one authorization request and shape API Gateway's answer.
+pub async fn decide(
+    runner: &GuestRunner,
+    pre: &AuthorizerPre<HostState>,
+    request: AuthorizationRequest,
+    api: Api,
     invocation: &Invocation,
-) -> Result<Value, FunctionError> {
-    let request = match kind {
-        EventKind::TokenAuthorizer => from_token(parse(event, kind)?),
-        EventKind::RequestAuthorizer => from_request(parse(event, kind)?),
-        _ => from_http_api(parse(event, kind)?),
-    };
-    let guest = function.guest();
-    let RolePre::Authorizer(pre) = &guest.pre else {
-        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for authorizer"));
-    };
-    let call = function.call_info(invocation);
-    let outcome = call_guest!(function, call, pre, |guest, store| guest
-        .plugboard_host_authorizer_handler()
-        .call_authorize(&mut store, &request));
-    let decision = match outcome {
+) -> Result<EventResponse, FunctionError> {
+    let function = runner;
+    let decision = match runner.call(pre, &request, runner.call_info(invocation)).await {
         Ok(Ok(decision)) => Some(decision),
         Ok(Err(AuthorizeError::Unauthorized)) => None,
         Ok(Err(AuthorizeError::Failed(reason))) => {
@@ -53,18 +76,18 @@ pub async fn handle(
             Some(deny_all(&request.method_arn))
         }
     };
-    let http_api = kind == EventKind::HttpApiAuthorizer;
     let mode = function.config().authorizer_response;
-    let value = match (decision, http_api, mode) {
+    Ok(match (decision, api, mode) {
         // REST APIs turn exactly this error message into a 401.
-        (None, false, _) => return Err(FunctionError::new("Unauthorized", "Unauthorized")),
-        (None, true, AuthorizerResponse::Simple) => simple(false, Map::new()),
-        (None, true, AuthorizerResponse::Iam) => iam_v2(&deny_all(&request.method_arn)),
-        (Some(d), true, AuthorizerResponse::Simple) => simple(allows(&d, &request.method_arn), context_json(&d)),
-        (Some(d), true, AuthorizerResponse::Iam) => iam_v2(&d),
-        (Some(d), false, _) => iam_v1(&d),
-    };
-    value.map_err(|e| FunctionError::new("InvalidResponse", e))
+        (None, Api::Rest, _) => return Err(FunctionError::new(ErrorType::Unauthorized, "Unauthorized")),
+        (None, Api::HttpApi, AuthorizerResponse::Simple) => simple(false, Map::new()),
+        (None, Api::HttpApi, AuthorizerResponse::Iam) => iam_v2(&deny_all(&request.method_arn)),
+        (Some(d), Api::HttpApi, AuthorizerResponse::Simple) => {
+            simple(allows(&policy(&d), &request.method_arn), context_json(&d))
+        }
+        (Some(d), Api::HttpApi, AuthorizerResponse::Iam) => iam_v2(&d),
+        (Some(d), Api::Rest, _) => iam_v1(&d),
+    })
 }
 
 fn deny_all(method_arn: &str) -> Decision {
@@ -74,43 +97,6 @@ fn deny_all(method_arn: &str) -> Decision {
         context: Vec::new(),
         usage_identifier_key: None,
     }
-}
-
-/// Whether `decision` lets the caller invoke `arn`: an explicit deny wins, else any allow.
-pub fn allows(decision: &Decision, arn: &str) -> bool {
-    let matching = |effect: Effect| {
-        decision
-            .statements
-            .iter()
-            .filter(|s| s.effect == effect)
-            .any(|s| s.resources.iter().any(|pattern| wildcard_match(pattern, arn)))
-    };
-    !matching(Effect::Deny) && matching(Effect::Allow)
-}
-
-/// IAM-style matching: `*` matches any run of characters, `?` any one character. A `*` in the
-/// pattern is always a wildcard, also where the text has a literal `*` (found by fuzzing: taken
-/// as a literal there, `DELETE/*` failed to deny the method ARN of `DELETE /*x`).
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 fn context_json(decision: &Decision) -> Map<String, Value> {
@@ -149,28 +135,28 @@ fn policy(decision: &Decision) -> ApiGatewayCustomAuthorizerPolicy {
     policy
 }
 
-fn iam_v1(decision: &Decision) -> serde_json::Result<Value> {
+fn iam_v1(decision: &Decision) -> EventResponse {
     let mut r = ApiGatewayCustomAuthorizerResponse::<Map<String, Value>>::default();
     r.principal_id = Some(decision.principal_id.clone());
     r.policy_document = policy(decision);
     r.context = context_json(decision);
     r.usage_identifier_key = decision.usage_identifier_key.clone();
-    serde_json::to_value(r)
+    EventResponse::AuthorizerPolicy(Box::new(r))
 }
 
-fn iam_v2(decision: &Decision) -> serde_json::Result<Value> {
+fn iam_v2(decision: &Decision) -> EventResponse {
     let mut r = ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Map<String, Value>>::default();
     r.principal_id = Some(decision.principal_id.clone());
     r.policy_document = policy(decision);
     r.context = context_json(decision);
-    serde_json::to_value(r)
+    EventResponse::HttpApiAuthorizerPolicy(Box::new(r))
 }
 
-fn simple(is_authorized: bool, context: Map<String, Value>) -> serde_json::Result<Value> {
+fn simple(is_authorized: bool, context: Map<String, Value>) -> EventResponse {
     let mut r = ApiGatewayV2CustomAuthorizerSimpleResponse::<Map<String, Value>>::default();
     r.is_authorized = is_authorized;
     r.context = context;
-    serde_json::to_value(r)
+    EventResponse::HttpApiAuthorizerSimple(r)
 }
 
 fn empty_request(method_arn: Option<String>) -> AuthorizationRequest {
@@ -188,11 +174,13 @@ fn empty_request(method_arn: Option<String>) -> AuthorizationRequest {
     }
 }
 
-fn from_token(e: ApiGatewayCustomAuthorizerRequest) -> AuthorizationRequest {
+/// The guest's request for a TOKEN authorizer event.
+pub fn from_token(e: ApiGatewayCustomAuthorizerRequest) -> AuthorizationRequest {
     AuthorizationRequest { token: e.authorization_token, ..empty_request(e.method_arn) }
 }
 
-fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizationRequest {
+/// The guest's request for a REQUEST authorizer event.
+pub fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizationRequest {
     let headers = if e.multi_value_headers.is_empty() { &e.headers } else { &e.multi_value_headers };
     let query = if e.multi_value_query_string_parameters.is_empty() {
         &e.query_string_parameters
@@ -215,7 +203,8 @@ fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Authorizatio
     }
 }
 
-fn from_http_api(e: ApiGatewayV2CustomAuthorizerV2Request) -> AuthorizationRequest {
+/// The guest's request for an HTTP API authorizer event.
+pub fn from_http_api(e: ApiGatewayV2CustomAuthorizerV2Request) -> AuthorizationRequest {
     let ctx = &e.request_context;
     let mut headers = header_fields(&e.headers);
     if !e.cookies.is_empty() {

@@ -1,6 +1,7 @@
 //! `http-api`: API Gateway REST (v1), HTTP API (v2) and Function URL events <-> `http-handler`.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequest,
@@ -12,38 +13,55 @@ use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFu
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use wasmtime::Store;
 
-use super::{EventKind, FunctionError, check_length, header_fields, parse, query_fields, sorted_fields};
+use super::{ErrorType, FunctionError, header_fields, query_fields, sorted_fields};
+use crate::bindings::http_api::HttpApiPre;
 use crate::bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
 use crate::bindings::plugboard::host::types::ContextValue;
-use crate::function::{Function, Invocation, call_guest};
-use crate::runtime::RolePre;
+use crate::events::EventResponse;
+use crate::events::check_length;
+use crate::events::http::as_text;
+use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
 
-/// Run one HTTP event through the guest; a failed guest is a 500, as API Gateway would show.
-pub async fn handle(
-    function: &Function,
-    kind: EventKind,
-    event: Value,
+/// Which API Gateway (or Function URL) payload format to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// REST API proxy (payload 1.0).
+    RestApi,
+    /// HTTP API (payload 2.0).
+    HttpApi,
+    /// Function URL.
+    FunctionUrl,
+}
+
+/// Run one HTTP request through the guest; a failed guest is a 500, as API Gateway would show.
+pub async fn serve(
+    runner: &GuestRunner,
+    pre: &HttpApiPre<HostState>,
+    request: HttpRequest,
+    format: Format,
     invocation: &Invocation,
-) -> Result<Value, FunctionError> {
-    let request = match kind {
-        EventKind::RestApi => from_rest(parse(event, kind)?)?,
-        EventKind::HttpApi => from_http_api(parse(event, kind)?)?,
-        _ => from_function_url(parse(event, kind)?)?,
-    };
-    let guest = function.guest();
-    let RolePre::HttpApi(pre) = &guest.pre else {
-        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for http-api"));
-    };
-    let call = function.call_info(invocation);
-    let outcome = call_guest!(function, call, pre, |guest, store| guest
-        .plugboard_host_http_handler()
-        .call_handle(&mut store, &request));
-    let response = outcome.unwrap_or_else(|failure| {
-        tracing::error!(function = function.name(), request_id = call.request_id, %failure, "http guest failed; answering 500");
+) -> Result<EventResponse, FunctionError> {
+    let response = runner.call(pre, &request, runner.call_info(invocation)).await.unwrap_or_else(|failure| {
+        let request_id = &invocation.request_id;
+        tracing::error!(function = runner.name(), request_id, %failure, "http guest failed; answering 500");
         internal_error()
     });
-    to_event_response(kind, response)
+    to_event_response(format, response)
+}
+
+impl GuestExport for HttpRequest {
+    type Pre = HttpApiPre<HostState>;
+    type Output = HttpResponse;
+
+    fn call<'a>(
+        &'a self,
+        pre: &'a Self::Pre,
+        store: &'a mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<HttpResponse>> + Send + 'a {
+        async move { pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await }
+    }
 }
 
 fn internal_error() -> HttpResponse {
@@ -98,7 +116,8 @@ fn context(
     RequestContext { request_id: request_id.unwrap_or_default(), source_ip, stage, principal_id, authorizer }
 }
 
-fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
+/// The guest's request for a REST API proxy event.
+pub fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
     let headers = if e.multi_value_headers.is_empty() { &e.headers } else { &e.multi_value_headers };
     let query = if e.multi_value_query_string_parameters.is_empty() {
         &e.query_string_parameters
@@ -149,7 +168,8 @@ fn headers_with_cookies(headers: &HeaderMap, cookies: Option<&[String]>) -> Vec<
     fields
 }
 
-fn from_http_api(e: ApiGatewayV2httpRequest) -> Result<HttpRequest, FunctionError> {
+/// The guest's request for an HTTP API event.
+pub fn from_http_api(e: ApiGatewayV2httpRequest) -> Result<HttpRequest, FunctionError> {
     let ctx = &e.request_context;
     let stage = ctx.stage.clone();
     let raw_path = e.raw_path.as_deref().or(ctx.http.path.as_deref()).unwrap_or("/");
@@ -170,7 +190,8 @@ fn from_http_api(e: ApiGatewayV2httpRequest) -> Result<HttpRequest, FunctionErro
     })
 }
 
-fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, FunctionError> {
+/// The guest's request for a Function URL event.
+pub fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, FunctionError> {
     let ctx = &e.request_context;
     Ok(HttpRequest {
         method: ctx.http.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
@@ -184,14 +205,6 @@ fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, Functio
     })
 }
 
-/// Whether a body with this content type is sent as text (else base64).
-fn is_text(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return true };
-    let ct = ct.to_ascii_lowercase();
-    ct.starts_with("text/")
-        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml", "csv"].iter().any(|t| ct.contains(t))
-}
-
 /// The response body as API Gateway wants it: text when it is, else base64 with the flag set.
 fn encode_body(response: &HttpResponse) -> (Option<Body>, bool) {
     if response.body.is_empty() {
@@ -199,17 +212,18 @@ fn encode_body(response: &HttpResponse) -> (Option<Body>, bool) {
     }
     let content_type =
         response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
-    match std::str::from_utf8(&response.body) {
-        Ok(text) if is_text(content_type) => (Some(Body::Text(text.to_string())), false),
-        _ => (Some(Body::Binary(response.body.clone())), true),
+    match as_text(&response.body, content_type) {
+        Some(text) => (Some(Body::Text(text.to_string())), false),
+        None => (Some(Body::Binary(response.body.clone())), true),
     }
 }
 
 fn header_map(fields: impl Iterator<Item = (String, String)>) -> Result<HeaderMap, FunctionError> {
     let mut map = HeaderMap::new();
     for (name, value) in fields {
-        let bad =
-            |e: &dyn std::fmt::Display| FunctionError::new("InvalidResponse", format!("guest header `{name}`: {e}"));
+        let bad = |e: &dyn std::fmt::Display| {
+            FunctionError::new(ErrorType::InvalidResponse, format!("guest header `{name}`: {e}"))
+        };
         let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?;
         let value = HeaderValue::from_str(&value).map_err(|e| bad(&e))?;
         map.append(header, value);
@@ -247,10 +261,10 @@ fn least_encoded_size(response: &HttpResponse) -> usize {
 /// Most headers a guest's answer may carry (the `http` crate's header map panics past 32,768).
 pub const MAX_RESPONSE_HEADERS: usize = 1_000;
 
-fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, FunctionError> {
+fn to_event_response(format: Format, response: HttpResponse) -> Result<EventResponse, FunctionError> {
     if response.headers.len() > MAX_RESPONSE_HEADERS {
         return Err(FunctionError::new(
-            "InvalidResponse",
+            ErrorType::InvalidResponse,
             format!(
                 "the guest answered with {} headers; at most {MAX_RESPONSE_HEADERS} are allowed",
                 response.headers.len()
@@ -260,17 +274,17 @@ fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, F
     check_length(least_encoded_size(&response))?;
     let (body, is_base64_encoded) = encode_body(&response);
     let status_code = i64::from(response.status);
-    let value = match kind {
-        EventKind::RestApi => {
+    Ok(match format {
+        Format::RestApi => {
             let mut r = ApiGatewayProxyResponse::default();
             r.status_code = status_code;
             // Every header goes in multiValueHeaders, so repeats (set-cookie) all survive.
             r.multi_value_headers = header_map(response.headers.iter().cloned())?;
             r.body = body;
             r.is_base64_encoded = is_base64_encoded;
-            serde_json::to_value(r)
+            EventResponse::RestApi(r)
         }
-        EventKind::HttpApi => {
+        Format::HttpApi => {
             let (headers, cookies) = joined_headers(&response)?;
             let mut r = ApiGatewayV2httpResponse::default();
             r.status_code = status_code;
@@ -278,9 +292,9 @@ fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, F
             r.cookies = cookies;
             r.body = body;
             r.is_base64_encoded = is_base64_encoded;
-            serde_json::to_value(r)
+            EventResponse::HttpApi(r)
         }
-        _ => {
+        Format::FunctionUrl => {
             let (headers, cookies) = joined_headers(&response)?;
             let mut r = LambdaFunctionUrlResponse::default();
             r.status_code = status_code;
@@ -292,8 +306,7 @@ fn to_event_response(kind: EventKind, response: HttpResponse) -> Result<Value, F
                 _ => String::new(),
             });
             r.is_base64_encoded = is_base64_encoded;
-            serde_json::to_value(r)
+            EventResponse::FunctionUrl(r)
         }
-    };
-    value.map_err(|e| FunctionError::new("InvalidResponse", e))
+    })
 }

@@ -1,32 +1,51 @@
 //! `internal-api`: a direct invoke's JSON in, the guest's JSON out, or a typed function error.
 
-use serde_json::Value;
+use std::future::Future;
 
-use super::{FunctionError, check_length};
-use crate::function::{Function, Invocation, call_guest};
-use crate::runtime::RolePre;
+use serde_json::value::RawValue;
+use wasmtime::Store;
+
+use super::{ErrorType, FunctionError};
+use crate::bindings::internal_api::InternalApiPre;
+use crate::bindings::plugboard::host::types::FunctionError as GuestError;
+use crate::events::{EventResponse, check_length};
+use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+
+impl GuestExport for str {
+    type Pre = InternalApiPre<HostState>;
+    type Output = Result<String, GuestError>;
+
+    fn call<'a>(
+        &'a self,
+        pre: &'a Self::Pre,
+        store: &'a mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        async move {
+            pre.instantiate_async(&mut *store).await?.plugboard_host_internal_handler().call_handle(store, self).await
+        }
+    }
+}
 
 /// Run one direct invocation; a guest error becomes a function error with the guest's type.
-pub async fn handle(function: &Function, event: Value, invocation: &Invocation) -> Result<Value, FunctionError> {
-    let guest = function.guest();
-    let RolePre::InternalApi(pre) = &guest.pre else {
-        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for internal-api"));
-    };
-    let payload = event.to_string();
-    let call = function.call_info(invocation);
-    let outcome = call_guest!(function, call, pre, |guest, store| guest
-        .plugboard_host_internal_handler()
-        .call_handle(&mut store, &payload));
-    match outcome {
+/// The payload reaches the guest as the caller's JSON text, and its answer (checked to be JSON)
+/// goes back as the guest wrote it.
+pub async fn handle(
+    runner: &GuestRunner,
+    pre: &InternalApiPre<HostState>,
+    payload: Box<RawValue>,
+    invocation: &Invocation,
+) -> Result<EventResponse, FunctionError> {
+    match runner.call(pre, payload.get(), runner.call_info(invocation)).await {
         Ok(Ok(answer)) => {
             check_length(answer.len())?;
-            serde_json::from_str(&answer)
-                .map_err(|e| FunctionError::new("InvalidResponse", format!("guest answered with invalid JSON: {e}")))
+            RawValue::from_string(answer).map(EventResponse::Direct).map_err(|e| {
+                FunctionError::new(ErrorType::InvalidResponse, format!("guest answered with invalid JSON: {e}"))
+            })
         }
         Ok(Err(e)) => {
             check_length(e.error_type.len() + e.message.len())?;
-            Err(FunctionError { error_type: e.error_type, error_message: e.message })
+            Err(FunctionError { error_type: ErrorType::Guest(e.error_type), error_message: e.message })
         }
-        Err(failure) => Err(FunctionError::new("GuestFailed", failure)),
+        Err(failure) => Err(FunctionError::new(ErrorType::GuestFailed, failure)),
     }
 }

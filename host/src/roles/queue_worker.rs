@@ -4,23 +4,41 @@
 //! records of a standard-queue batch run concurrently; a FIFO batch runs in order and its first
 //! failure also reports every later record unprocessed, so order holds.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use serde_json::Value;
+use std::future::Future;
 
-use super::{EventKind, FunctionError, parse};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use wasmtime::Store;
+
+use super::FunctionError;
 use crate::bindings::plugboard::host::queue::AttributeValue;
+use crate::bindings::queue_worker::QueueWorkerPre;
 use crate::bindings::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
 use crate::capabilities::logging::for_log;
-use crate::function::{Function, Invocation, call_guest};
-use crate::runtime::RolePre;
+use crate::events::EventResponse;
+use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+
+impl GuestExport for IncomingMessage {
+    type Pre = QueueWorkerPre<HostState>;
+    type Output = Result<(), String>;
+
+    fn call<'a>(
+        &'a self,
+        pre: &'a Self::Pre,
+        store: &'a mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        async move {
+            pre.instantiate_async(&mut *store).await?.plugboard_host_queue_handler().call_handle(store, self).await
+        }
+    }
+}
 
 /// Run every record of an SQS event through the guest and report the failures.
-pub async fn handle(function: &Function, event: Value, invocation: &Invocation) -> Result<Value, FunctionError> {
-    let event: SqsEvent = parse(event, EventKind::Sqs)?;
-    let guest = function.guest();
-    let RolePre::QueueWorker(pre) = &guest.pre else {
-        return Err(FunctionError::new("RoleMismatch", "guest was not loaded for queue-worker"));
-    };
+pub async fn handle(
+    runner: &GuestRunner,
+    pre: &QueueWorkerPre<HostState>,
+    event: SqsEvent,
+    invocation: &Invocation,
+) -> Result<EventResponse, FunctionError> {
     let fifo = event.records.iter().any(is_fifo);
     // Without a message id no failure could be reported: fail the whole batch instead.
     let ids = event
@@ -32,14 +50,14 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
     if fifo {
         // In order; the first failure stops the batch so later messages of the group wait.
         for (record, id) in event.records.iter().zip(&ids) {
-            if !failures.is_empty() || !process(function, pre, invocation, record, id).await {
+            if !failures.is_empty() || !process(runner, pre, invocation, record, id).await {
                 failures.push(id.clone());
             }
         }
     } else {
         // A standard queue promises no order: records run at once, sharing the batch's waits.
         let outcomes = futures_util::future::join_all(
-            event.records.iter().zip(&ids).map(|(record, id)| process(function, pre, invocation, record, id)),
+            event.records.iter().zip(&ids).map(|(record, id)| process(runner, pre, invocation, record, id)),
         )
         .await;
         failures = ids.iter().zip(outcomes).filter(|(_, ok)| !ok).map(|(id, _)| id.clone()).collect();
@@ -53,23 +71,20 @@ pub async fn handle(function: &Function, event: Value, invocation: &Invocation) 
             failure
         })
         .collect();
-    serde_json::to_value(response).map_err(|e| FunctionError::new("InvalidResponse", e))
+    Ok(EventResponse::Sqs(response))
 }
 
 /// One record through a fresh guest instance; `false` when it must be retried.
 async fn process(
-    function: &Function,
-    pre: &crate::bindings::queue_worker::QueueWorkerPre<crate::runtime::HostState>,
+    runner: &GuestRunner,
+    pre: &QueueWorkerPre<HostState>,
     invocation: &Invocation,
     record: &SqsMessage,
     id: &str,
 ) -> bool {
     let message = incoming(record, id.to_string());
-    let call = function.call_info(invocation);
-    let outcome = call_guest!(function, call, pre, |guest, store| guest
-        .plugboard_host_queue_handler()
-        .call_handle(&mut store, &message));
-    match outcome {
+    let function = runner;
+    match runner.call(pre, &message, runner.call_info(invocation)).await {
         Ok(Ok(())) => true,
         Ok(Err(reason)) => {
             let reason = for_log(&reason);
@@ -88,7 +103,8 @@ fn is_fifo(record: &SqsMessage) -> bool {
         || record.attributes.contains_key("MessageGroupId")
 }
 
-fn incoming(record: &SqsMessage, id: String) -> IncomingMessage {
+/// The guest's message for an SQS record whose id is `id`.
+pub fn incoming(record: &SqsMessage, id: String) -> IncomingMessage {
     let mut attributes: Vec<(String, AttributeValue)> = record
         .message_attributes
         .iter()

@@ -80,16 +80,31 @@ pub enum RolePre {
     InternalApi(internal_api::InternalApiPre<HostState>),
 }
 
+impl RolePre {
+    /// The role this pre-instance serves.
+    pub fn role(&self) -> Role {
+        match self {
+            RolePre::HttpApi(_) => Role::HttpApi,
+            RolePre::QueueWorker(_) => Role::QueueWorker,
+            RolePre::Authorizer(_) => Role::Authorizer,
+            RolePre::InternalApi(_) => Role::InternalApi,
+        }
+    }
+}
+
 /// A loaded guest, ready to instantiate for its role.
 #[derive(Clone)]
 pub struct Guest {
-    /// The role it was checked against.
-    pub role: Role,
-    /// The pre-instantiated component.
+    /// The pre-instantiated component, typed by the role it was checked against.
     pub pre: RolePre,
 }
 
 impl Guest {
+    /// The role it was checked against.
+    pub fn role(&self) -> Role {
+        self.pre.role()
+    }
+
     /// Load component `bytes` for `role`; precompiled artifacts are refused.
     pub fn load(runtime: &Runtime, bytes: &[u8], role: Role) -> Result<Guest, GuestError> {
         Self::load_with(runtime, bytes, role, Trust::ComponentOnly)
@@ -108,7 +123,7 @@ impl Guest {
             Role::Authorizer => authorizer::AuthorizerPre::new(pre).map(RolePre::Authorizer),
             Role::InternalApi => internal_api::InternalApiPre::new(pre).map(RolePre::InternalApi),
         };
-        Ok(Guest { role, pre: typed.map_err(GuestError::Link)? })
+        Ok(Guest { pre: typed.map_err(GuestError::Link)? })
     }
 }
 

@@ -1,7 +1,9 @@
 //! The wasmtime side: one `Engine` and `Linker` per process, guest loading, and the per-call
 //! `Store` with its deadline and memory cap.
 
+mod call;
 mod guest;
+pub mod loader;
 mod output;
 pub mod precompiled;
 mod state;
@@ -12,7 +14,9 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use call::{FunctionEnv, GuestExport, GuestRunner, Invocation};
 pub use guest::{Guest, GuestError, RolePre, Trust, check_pin};
+pub use loader::GuestLoader;
 pub use state::{GuestFailure, HostState, MemoryCap};
 
 /// How often the epoch advances; the deadline's granularity and the guest's yield interval.
@@ -89,7 +93,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::capabilities::add_to_linker(&mut linker)?;
+        link_capabilities(&mut linker)?;
         start_epoch_ticker(&engine)?;
         Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker }) })
     }
@@ -108,6 +112,22 @@ impl Runtime {
     pub fn precompile(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
         self.inner.engine.precompile_component(wasm)
     }
+}
+
+/// Link every Plugboard capability (not WASI itself) into `linker`, each with its view of the
+/// call's state: the runtime owns the linking, the capabilities know nothing of `HostState`.
+fn link_capabilities(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use crate::capabilities::bindings::plugboard::host::{http_types, policy, types};
+    use crate::capabilities::{TypesOnly, config, invoke, keyvalue, logging, queue};
+    keyvalue::add_to_linker(linker, HostState::keyvalue)?;
+    queue::add_to_linker(linker, HostState::queue)?;
+    invoke::add_to_linker(linker, HostState::invoke)?;
+    config::add_to_linker(linker, HostState::config)?;
+    logging::add_to_linker(linker, HostState::logging)?;
+    types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    http_types::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    policy::add_to_linker::<HostState, TypesOnly>(linker, |_| TypesOnly)?;
+    Ok(())
 }
 
 /// The settings that decide what compiled code looks like, shared by this host's engine and the

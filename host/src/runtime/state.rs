@@ -6,6 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::FunctionEnv;
 use super::output::CappedOutput;
 use crate::capabilities::config::ConfigView;
 use crate::capabilities::invoke::InvokeView;
@@ -13,7 +14,6 @@ use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::logging::LoggingView;
 use crate::capabilities::queue::QueueView;
 use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
-use crate::function::FunctionEnv;
 
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {
@@ -192,9 +192,15 @@ pub enum GuestFailure {
         /// The cap.
         memory_mb: u32,
     },
-    /// The guest trapped (panic, unreachable, out-of-bounds access, ...).
-    #[error("guest trapped: {0}")]
-    Trap(String),
+    /// The guest trapped (panic, unreachable, out-of-bounds access, ...) or a host call it made
+    /// failed in a way the guest cannot see.
+    #[error("guest trapped: {message}")]
+    Trap {
+        /// wasmtime's trap code, when it was a trap of the guest's own code.
+        code: Option<wasmtime::Trap>,
+        /// The whole error chain, with the guest's backtrace.
+        message: String,
+    },
 }
 
 impl GuestFailure {
@@ -208,7 +214,9 @@ impl GuestFailure {
         match error {
             None => GuestFailure::Deadline { budget_ms },
             Some(e) if e.is::<DeadlineExceeded>() => GuestFailure::Deadline { budget_ms },
-            Some(e) => GuestFailure::Trap(format!("{e:#}")),
+            Some(e) => {
+                GuestFailure::Trap { code: e.downcast_ref::<wasmtime::Trap>().copied(), message: format!("{e:#}") }
+            }
         }
     }
 }

@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::backends::embedded::{Received, StoredMessage, attribute_json};
 use crate::bindings::plugboard::host::queue::AttributeValue;
 use crate::config::Role;
-use crate::dev::gateway::{Request, RoutePattern, proxy_event};
+use crate::events::Event;
+use crate::events::authorizer::{request_event, token_event};
+use crate::events::http::{Matched, Request, proxy_event};
+use crate::events::route::RoutePattern;
 use crate::manifest::Payload;
 
 /// One case (`<name>.toml` in a suite folder).
@@ -148,7 +151,26 @@ pub struct Expect {
     pub batch_failures: Option<Vec<String>>,
     /// `authorizer`: `Allow`, `Deny` (for the request's method ARN) or `Unauthorized`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effect: Option<String>,
+    pub effect: Option<Effect>,
+}
+
+/// What an authorizer decided for the case's method ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// The policy allows it.
+    Allow,
+    /// The policy does not allow it (403).
+    Deny,
+    /// No identity, or the authorizer refused (401).
+    Unauthorized,
+    /// The authorizer failed or answered nonsense (500).
+    Failed,
+}
+
+impl std::fmt::Display for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
 }
 
 /// A message the guest sent.
@@ -185,23 +207,35 @@ pub fn body_bytes(body: &Value) -> Vec<u8> {
     }
 }
 
+/// The event a case sends: a whole Lambda event as written (parsed as Lambda would, so a
+/// malformed one fails the invocation), or one built from a short form.
+#[derive(Debug)]
+pub enum CaseEvent {
+    /// A whole Lambda event, as JSON text.
+    Json(String),
+    /// Built from the case's short form.
+    Typed(Event),
+}
+
 impl Case {
     /// The Lambda event this case sends to a function of `role`.
-    pub fn event(&self, role: Role) -> Result<Value, String> {
+    pub fn event(&self, role: Role) -> Result<CaseEvent, String> {
         if let Some(event) = &self.event {
-            return Ok(event.clone());
+            return Ok(CaseEvent::Json(event.to_string()));
         }
-        match role {
+        let event = match role {
             Role::HttpApi => {
-                self.request.as_ref().map(http_event).ok_or("an http-api case needs `request` or `event`")?
+                self.request.as_ref().map(http_event).ok_or("an http-api case needs `request` or `event`")??
             }
-            Role::QueueWorker if !self.messages.is_empty() => Ok(sqs_event(&self.messages)),
-            Role::QueueWorker => Err("a queue-worker case needs `messages` or `event`".into()),
-            Role::Authorizer => self.authorizer_event(),
+            Role::QueueWorker if !self.messages.is_empty() => sqs_event(&self.messages),
+            Role::QueueWorker => return Err("a queue-worker case needs `messages` or `event`".into()),
+            Role::Authorizer => self.authorizer_event()?,
             Role::InternalApi => {
-                self.payload.clone().ok_or_else(|| "an internal-api case needs `payload` or `event`".into())
+                let payload = self.payload.as_ref().ok_or("an internal-api case needs `payload` or `event`")?;
+                Event::Direct(serde_json::value::to_raw_value(payload).map_err(|e| e.to_string())?)
             }
-        }
+        };
+        Ok(CaseEvent::Typed(event))
     }
 
     /// The method ARN an authorizer case is decided for.
@@ -213,14 +247,14 @@ impl Case {
         request.method_arn("local", "test")
     }
 
-    fn authorizer_event(&self) -> Result<Value, String> {
+    fn authorizer_event(&self) -> Result<Event, String> {
         let arn = self.method_arn();
         match (&self.token, &self.request) {
-            (Some(token), _) => Ok(json!({ "type": "TOKEN", "authorizationToken": token, "methodArn": arn })),
+            (Some(token), _) => Ok(token_event(token, &arn)),
             (None, Some(short)) if short.authorize => {
                 let request = short.request();
                 let resource = short.route.clone().unwrap_or_else(|| request.path.clone());
-                Ok(crate::dev::authorizer::request_event(&request, &arn, &resource))
+                request_event(&request, &arn, &resource)
             }
             _ => Err("an authorizer case needs `token`, a `request` with `authorize = true`, or `event`".into()),
         }
@@ -242,17 +276,17 @@ impl HttpRequest {
     }
 }
 
-fn http_event(short: &HttpRequest) -> Result<Value, String> {
+fn http_event(short: &HttpRequest) -> Result<Event, String> {
     let request = short.request();
     let route = short.route.clone().unwrap_or_else(|| request.path.clone());
     let pattern = RoutePattern::parse(&short.method, &route)?;
     let params = pattern
         .matches(&request.method, &request.path)
         .ok_or_else(|| format!("path {} does not match route {route}", request.path))?;
-    Ok(proxy_event(short.payload, &request, &pattern, &params, None))
+    proxy_event(short.payload, &request, Matched { pattern: &pattern, params: &params }, None)
 }
 
-fn sqs_event(messages: &[Message]) -> Value {
+fn sqs_event(messages: &[Message]) -> Event {
     let received: Vec<Received> = messages
         .iter()
         .enumerate()
@@ -275,5 +309,5 @@ fn sqs_event(messages: &[Message]) -> Value {
             },
         })
         .collect();
-    crate::dev::workers::sqs_event("test-queue", &received)
+    crate::backends::embedded::sqs_event("test-queue", &received)
 }

@@ -13,11 +13,10 @@ use serde_json::{Value, json};
 
 use crate::app::LocalApp;
 use crate::config::{FunctionConfig, env};
-use crate::dev::authorizer::{Verdict, evaluate};
-use crate::dev::gateway::RoutePattern;
+use crate::events::authorizer::{PolicyResponse, Verdict, evaluate, wildcard_match};
+use crate::events::route::RoutePattern;
 use crate::function::{Function, Invocation};
 use crate::manifest::Manifest;
-use crate::roles::authorizer::wildcard_match;
 use crate::runtime::{EngineSettings, Runtime};
 
 /// The role each function of [`RoleHarness`] plays, picked by an input's first byte.
@@ -70,19 +69,19 @@ impl RoleHarness {
         let Some((&pick, rest)) = data.split_first() else {
             return;
         };
-        let Ok(event) = serde_json::from_slice::<Value>(rest) else {
+        let Ok(event) = std::str::from_utf8(rest) else {
             return;
         };
         let function = &self.functions[usize::from(pick) % self.functions.len()];
         let started = Instant::now();
-        let outcome = self.tokio.block_on(function.handle(event, Invocation::default()));
+        let outcome = self.tokio.block_on(function.invoke_json(event, Invocation::default()));
         let elapsed = started.elapsed();
         assert!(elapsed < Duration::from_millis(TIMEOUT_MS) + SLACK, "{}: answered after {elapsed:?}", function.name());
         match outcome {
             Ok(response) => {
-                serde_json::to_vec(&response).expect("a response serialises");
+                serde_json::from_str::<Value>(response.get()).expect("a response is JSON");
             }
-            Err(error) => assert!(!error.error_type.is_empty(), "{}: an error has a type", function.name()),
+            Err(error) => assert!(!error.error_type.as_str().is_empty(), "{}: an error has a type", function.name()),
         }
     }
 }
@@ -127,11 +126,12 @@ pub fn matching(data: &[u8]) {
     assert!(wildcard_match(&format!("{pattern}*"), &format!("{subject}x")) || !matched, "a match extends");
     let statement = |effect: &str| json!({ "Effect": effect, "Action": "execute-api:Invoke", "Resource": pattern });
     let allow = json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow")] } });
-    let allowed = matches!(evaluate(&allow, subject), Verdict::Allow { .. });
+    let policy = |value: Value| serde_json::from_value::<PolicyResponse>(value).expect("a policy response");
+    let allowed = matches!(evaluate(&policy(allow), subject), Verdict::Allow { .. });
     assert_eq!(allowed, matched, "an allow lets through exactly what its resource matches");
     let both =
         json!({ "principalId": "p", "policyDocument": { "Statement": [statement("Allow"), statement("Deny")] } });
-    assert!(!matches!(evaluate(&both, subject), Verdict::Allow { .. }), "an explicit deny wins");
+    assert!(!matches!(evaluate(&policy(both), subject), Verdict::Allow { .. }), "an explicit deny wins");
     let (method, path) = pattern.split_once(' ').unwrap_or(("GET", pattern));
     if let Ok(route) = RoutePattern::parse(method, path) {
         if let Some(params) = route.matches(method, subject) {

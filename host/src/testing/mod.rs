@@ -18,16 +18,18 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::Value;
 
-use self::case::{Case, Expect, Invoked, Sent};
+use self::case::{Case, CaseEvent, Effect, Expect, Invoked, Sent};
 use self::stubs::StubInvoker;
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use crate::capabilities::keyvalue::KeyValueTable;
 use crate::config::{FunctionConfig, Role};
-use crate::dev::authorizer::{Verdict, evaluate};
-use crate::dev::gateway::from_proxy_response;
+use crate::events::authorizer::{Verdict, verdict};
+use crate::events::http::from_proxy_response;
+use crate::events::{Event, EventResponse};
 use crate::function::{Backends, Function, Invocation};
 use crate::roles::FunctionError;
-use crate::runtime::{Guest, Runtime, Trust};
+use crate::runtime::precompiled::Origin;
+use crate::runtime::{Guest, GuestLoader, Runtime, Trust};
 
 /// The file in a suite folder that describes the function under test.
 pub const FUNCTION_FILE: &str = "function.toml";
@@ -39,6 +41,8 @@ pub struct Suite {
     /// The function under test.
     pub config: FunctionConfig,
     guest: Guest,
+    /// How its guest was obtained (compiled now, or from the compile cache).
+    pub origin: Origin,
     runtime: Runtime,
     /// The cases by name (file stem), in name order.
     pub cases: Vec<(String, Case)>,
@@ -55,14 +59,15 @@ pub struct CaseResult {
 }
 
 impl Suite {
-    /// Read `dir/function.toml`, compile its guest, parse every case.
-    pub fn load(dir: &Path, runtime: &Runtime) -> anyhow::Result<Suite> {
+    /// Read `dir/function.toml`, load its guest with `loader` (through its compile cache),
+    /// parse every case.
+    pub fn load(dir: &Path, loader: &GuestLoader) -> anyhow::Result<Suite> {
         let mut config = FunctionConfig::from_file(&dir.join(FUNCTION_FILE))?;
         let guest_path = dir.join(config.guest.as_deref().context("function.toml names no `guest`")?);
         config.guest = Some(guest_path.display().to_string());
         let bytes = std::fs::read(&guest_path).with_context(|| format!("reading guest {}", guest_path.display()))?;
-        crate::runtime::check_pin(&bytes, config.guest_sha256.as_deref())?;
-        let guest = Guest::load_with(runtime, &bytes, config.role, Trust::ComponentOnly)
+        let (guest, origin) = loader
+            .load(&bytes, config.guest_sha256.as_deref(), config.role, Trust::ComponentOnly)
             .with_context(|| format!("loading {}", guest_path.display()))?;
         let mut cases = Vec::new();
         for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
@@ -78,7 +83,7 @@ impl Suite {
             cases.push((name, case));
         }
         cases.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Suite { dir: dir.to_path_buf(), config, guest, runtime: runtime.clone(), cases })
+        Ok(Suite { dir: dir.to_path_buf(), config, guest, origin, runtime: loader.runtime().clone(), cases })
     }
 
     /// Run `case` on fresh state.
@@ -130,7 +135,14 @@ impl Suite {
         let clock = case.now.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
         let invocation = Invocation { request_id: "plugboard-test".into(), clock, ..Invocation::default() };
         let started = Instant::now();
-        let result = function.handle(event, invocation).await;
+        let result = match event {
+            CaseEvent::Typed(event) => function.invoke(event, invocation).await,
+            // A whole event is parsed as Lambda would: a malformed one fails the invocation.
+            CaseEvent::Json(text) => match Event::parse(&text, self.config.role, None) {
+                Ok(event) => function.invoke(event, invocation).await,
+                Err(e) => Err(e),
+            },
+        };
         let elapsed = started.elapsed();
 
         let mut outcome = self.outcome(case, &result);
@@ -160,7 +172,8 @@ impl Suite {
         outcome.sent = Some(sent);
         outcome.invoked = Some(invoker.calls());
 
-        let mut failures = compare(&case.expect, &outcome, &result);
+        let json = result.as_ref().map(EventResponse::to_value).map_err(Clone::clone);
+        let mut failures = compare(&case.expect, &outcome, &json);
         for (store, entries) in &case.expect.store {
             for (key, want) in entries {
                 match after.get(store.as_str()).and_then(|contents| contents.get(key)) {
@@ -180,13 +193,13 @@ impl Suite {
     }
 
     /// The role-specific part of the outcome.
-    fn outcome(&self, case: &Case, result: &Result<Value, FunctionError>) -> Expect {
+    fn outcome(&self, case: &Case, result: &Result<EventResponse, FunctionError>) -> Expect {
         let mut outcome = Expect::default();
         let response = match result {
             Ok(response) => response,
             Err(e) => {
-                if self.config.role == Role::Authorizer && e.error_message == "Unauthorized" {
-                    outcome.effect = Some("Unauthorized".into());
+                if self.config.role == Role::Authorizer && e.is_unauthorized() {
+                    outcome.effect = Some(Effect::Unauthorized);
                 } else {
                     outcome.error = Some(e.error_message.clone());
                 }
@@ -200,22 +213,25 @@ impl Suite {
                 outcome.body = (!answer.body.is_empty()).then(|| check::recorded(&answer.body));
             }
             Role::QueueWorker => {
-                let ids = response["batchItemFailures"]
-                    .as_array()
-                    .map(|list| list.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_string)).collect());
-                outcome.batch_failures = Some(ids.unwrap_or_default());
+                let ids = match response {
+                    EventResponse::Sqs(batch) => {
+                        batch.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                outcome.batch_failures = Some(ids);
             }
             Role::Authorizer => {
-                let effect = match evaluate(response, &case.method_arn()) {
-                    Verdict::Allow { .. } => "Allow",
-                    Verdict::Forbidden => "Deny",
-                    Verdict::Unauthorized => "Unauthorized",
-                    Verdict::Failed => "Failed",
+                let effect = match verdict(response, &case.method_arn()) {
+                    Verdict::Allow { .. } => Effect::Allow,
+                    Verdict::Forbidden => Effect::Deny,
+                    Verdict::Unauthorized => Effect::Unauthorized,
+                    Verdict::Failed => Effect::Failed,
                 };
-                outcome.effect = Some(effect.into());
-                outcome.response = Some(response.clone());
+                outcome.effect = Some(effect);
+                outcome.response = Some(response.to_value());
             }
-            Role::InternalApi => outcome.response = Some(response.clone()),
+            Role::InternalApi => outcome.response = Some(response.to_value()),
         }
         outcome
     }
@@ -302,7 +318,8 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
     }
     if let Some(want) = &expect.effect {
         if outcome.effect.as_ref() != Some(want) {
-            failures.push(format!("effect: expected {want}, got {}", outcome.effect.as_deref().unwrap_or("none")));
+            let have = outcome.effect.map_or("none".to_string(), |e| e.to_string());
+            failures.push(format!("effect: expected {want}, got {have}"));
         }
     }
     failures

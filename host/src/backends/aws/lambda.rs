@@ -60,22 +60,27 @@ pub fn wrap_event(payload: &str, depth: u32) -> String {
     format!(r#"{{"{EVENT_ENVELOPE_KEY}":{{"depth":{depth}}},"payload":{payload}}}"#)
 }
 
-/// The payload and depth of an enveloped Event invoke, or `event` itself with depth 0. Only the
-/// outermost envelope is opened: a guest that sends an envelope of its own as its payload
-/// cannot lower the depth its own invoke is given.
-pub fn unwrap_event(event: serde_json::Value) -> (serde_json::Value, u32) {
-    match event {
-        Value::Object(mut fields) if fields.len() == 2 && fields.contains_key("payload") => {
-            let depth = fields.get(EVENT_ENVELOPE_KEY).and_then(|e| e.get("depth")).and_then(Value::as_u64);
-            match depth {
-                Some(depth) => {
-                    let payload = fields.remove("payload").unwrap_or_default();
-                    (payload, u32::try_from(depth).unwrap_or(u32::MAX))
-                }
-                None => (Value::Object(fields), 0),
-            }
-        }
-        other => (other, 0),
+/// The payload and depth of an enveloped Event invoke (JSON text), or `event` itself with depth
+/// 0. Only the outermost envelope is opened: a guest that sends an envelope of its own as its
+/// payload cannot lower the depth its own invoke is given. A borrowed peek: the payload is a
+/// slice of `event`.
+pub fn unwrap_event(event: &str) -> (&str, u32) {
+    /// Exactly the two fields [`wrap_event`] writes.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<'a> {
+        #[serde(rename = "plugboard:event")]
+        meta: Meta,
+        #[serde(borrow)]
+        payload: &'a serde_json::value::RawValue,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        depth: u64,
+    }
+    match serde_json::from_str::<Envelope<'_>>(event) {
+        Ok(envelope) => (envelope.payload.get(), u32::try_from(envelope.meta.depth).unwrap_or(u32::MAX)),
+        Err(_) => (event, 0),
     }
 }
 
@@ -126,16 +131,16 @@ impl Invoker for LambdaInvoker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn an_event_envelope_round_trips_and_only_the_outer_one_opens() {
         let inner = wrap_event(r#"{"a":1}"#, 0);
-        let (payload, depth) = unwrap_event(serde_json::from_str(&wrap_event(&inner, 3)).unwrap());
+        let outer = wrap_event(&inner, 3);
+        let (payload, depth) = unwrap_event(&outer);
         assert_eq!(depth, 3);
-        assert_eq!(payload, serde_json::from_str::<Value>(&inner).unwrap());
-        assert_eq!(unwrap_event(json!({"payload": 1, "other": 2})), (json!({"payload": 1, "other": 2}), 0));
-        assert_eq!(unwrap_event(json!([1])), (json!([1]), 0));
+        assert_eq!(payload, inner);
+        assert_eq!(unwrap_event(r#"{"payload": 1, "other": 2}"#), (r#"{"payload": 1, "other": 2}"#, 0));
+        assert_eq!(unwrap_event("[1]"), ("[1]", 0));
         assert!(wrap_event("{}", u32::MAX).len() - 2 <= EVENT_ENVELOPE_BYTES);
     }
 }

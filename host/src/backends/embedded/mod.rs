@@ -7,6 +7,7 @@
 //! losing a message (a receive, a delete: the message is just delivered again, as SQS is
 //! at-least-once) is committed without its own fsync and made durable by the next write.
 
+mod delivery;
 mod keyvalue;
 mod queue;
 
@@ -17,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
+pub use delivery::sqs_event;
 pub use keyvalue::EmbeddedKeyValue;
 pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage, attribute_json};
 

@@ -129,12 +129,21 @@ fn other(e: impl std::fmt::Display) -> QueueError {
     QueueError::Other(format!("embedded queue: {e}"))
 }
 
+/// A message's record (strings, numbers and JSON attribute values: it always serialises).
 fn encode(message: &StoredMessage) -> Vec<u8> {
     serde_json::to_vec(message).unwrap_or_default()
 }
 
+/// A stored message, or `None` when its record does not parse: a corrupt record is skipped,
+/// logged with why, rather than blocking its queue or failing every receive.
 fn decode(bytes: &[u8]) -> Option<StoredMessage> {
-    serde_json::from_slice(bytes).ok()
+    match serde_json::from_slice(bytes) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            tracing::error!(error = %e, record_bytes = bytes.len(), "embedded queue: a stored message is corrupt; skipping it");
+            None
+        }
+    }
 }
 
 fn next_seq(txn: &WriteTransaction) -> Result<u64, redb::Error> {
@@ -314,7 +323,12 @@ fn move_all(txn: &WriteTransaction, from: &str, to: &str) -> Result<usize, redb:
     let all: Vec<(u64, StoredMessage)> = {
         let table = txn.open_table(MESSAGES)?;
         let range = table.range((from, 0)..=(from, u64::MAX))?;
-        range.filter_map(|e| e.ok()).filter_map(|(k, v)| Some((k.value().1, decode(v.value())?))).collect()
+        let mut all = Vec::new();
+        for entry in range {
+            let (k, v) = entry?;
+            all.extend(decode(v.value()).map(|message| (k.value().1, message)));
+        }
+        all
     };
     for (seq, message) in &all {
         move_message(txn, from, *seq, message.clone(), to)?;

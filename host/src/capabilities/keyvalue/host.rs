@@ -5,7 +5,7 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item, push_handle};
-use crate::bindings::wasi::keyvalue::{atomics, store};
+use crate::capabilities::bindings::wasi::keyvalue::{atomics, store};
 use crate::capabilities::bounded;
 use crate::config::Access;
 

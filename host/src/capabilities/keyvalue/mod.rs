@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable, ResourceTableError};
 
 use super::{CallInfo, DeadlineExceeded};
-use crate::bindings::wasi::keyvalue::{atomics, store};
+use crate::capabilities::bindings::wasi::keyvalue::{atomics, store};
 use crate::config::{Access, Grants};
 
 /// Largest key accepted: DynamoDB's partition-key limit.

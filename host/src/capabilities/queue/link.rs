@@ -9,7 +9,7 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::{ComponentType, Lift, Linker, WasmList, WasmStr};
 
 use super::{MAX_ATTRIBUTES, MAX_BATCH, MAX_ID_BYTES, MAX_MESSAGE_BYTES, OutgoingMessage, QueueError, QueueView};
-use crate::bindings::plugboard::host::queue::AttributeValue;
+use crate::capabilities::bindings::plugboard::host::queue::AttributeValue;
 use crate::capabilities::{guest_result, list_element};
 
 /// The interface name the guest imports.

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use wasmtime::component::Linker;
 
 use super::{CallInfo, DeadlineExceeded, bounded};
-use crate::bindings::plugboard::host::queue::{AttributeValue, Error};
+use crate::capabilities::bindings::plugboard::host::queue::{AttributeValue, Error};
 
-pub use crate::bindings::plugboard::host::queue::OutgoingMessage;
+pub use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
 
 /// SQS's limit on one message, body and attributes together, and on one batch.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -149,7 +149,7 @@ pub fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), Queue
 pub fn dedup_key(message: &OutgoingMessage, content_based: bool) -> Result<String, QueueError> {
     match &message.deduplication_id {
         Some(id) => Ok(id.clone()),
-        None if content_based => Ok(crate::runtime::precompiled::sha256_hex(message.body.as_bytes())),
+        None if content_based => Ok(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(message.body.as_bytes()))),
         None => Err(QueueError::InvalidMessage(
             "the queue has no content-based deduplication, so a FIFO message needs a deduplication id".into(),
         )),

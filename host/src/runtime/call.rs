@@ -1,0 +1,126 @@
+//! One guest call: a fresh store for the function's environment, the guest instantiated and
+//! its export called within the deadline, and the outcome turned into a result or a described
+//! failure. The role adapters say what to call ([`GuestExport`]); this module says how.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::time::{Duration, Instant};
+use wasmtime::{Engine, Store};
+
+use super::{GuestFailure, HostState};
+use crate::capabilities::CallInfo;
+use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::invoke::InvokeCtx;
+use crate::capabilities::keyvalue::KeyValueCtx;
+use crate::capabilities::queue::QueueCtx;
+use crate::config::FunctionConfig;
+use crate::events::EventKind;
+
+/// What a function's guest can reach, built once per function and shared by its calls.
+pub struct FunctionEnv {
+    /// The function's name, for logs.
+    pub name: String,
+    /// Its configuration.
+    pub config: FunctionConfig,
+    /// Key-value grants and backend.
+    pub keyvalue: KeyValueCtx,
+    /// Queue grants and backend.
+    pub queue: QueueCtx,
+    /// Invoke grants and invoker.
+    pub invoke: InvokeCtx,
+    /// Values for `wasi:config`.
+    pub guest_config: ConfigCtx,
+}
+
+/// How one event arrived.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// The request id (Lambda's, or made up locally).
+    pub request_id: String,
+    /// Invoke nesting depth; 0 for an event from outside.
+    pub depth: u32,
+    /// A deadline set by the caller (Lambda's remaining time, an invoking guest's deadline).
+    pub deadline: Option<Instant>,
+    /// The event kind, when the caller knows it better than shape detection.
+    pub kind: Option<EventKind>,
+    /// The guest's wall clock, pinned (a `plugboard test` case's `now`); `None`: the real one.
+    pub clock: Option<SystemTime>,
+}
+
+/// A role's export called on a freshly instantiated guest: implemented once per role, for the
+/// WIT input the role adapter builds (the request record, the message, the payload text).
+pub trait GuestExport: Sync {
+    /// The role's pre-instantiated component.
+    type Pre: Sync;
+    /// What the export returns.
+    type Output;
+
+    /// Instantiate `pre` in `store` and call the role's export with this input.
+    fn call<'a>(
+        &'a self,
+        pre: &'a Self::Pre,
+        store: &'a mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
+}
+
+/// Runs one function's guest calls: its engine and environment.
+#[derive(Clone)]
+pub struct GuestRunner {
+    engine: Engine,
+    env: Arc<FunctionEnv>,
+}
+
+impl GuestRunner {
+    /// Calls of `env`'s guests on `engine`.
+    pub fn new(engine: Engine, env: FunctionEnv) -> GuestRunner {
+        GuestRunner { engine, env: Arc::new(env) }
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.env.name
+    }
+
+    /// The function's configuration.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.env.config
+    }
+
+    /// The call facts for one guest call starting now: the configured timeout, or the
+    /// caller's deadline when that comes first — also when it has already passed, so a call
+    /// with no time left fails at once instead of running on borrowed time.
+    pub fn call_info(&self, invocation: &Invocation) -> CallInfo {
+        let now = Instant::now();
+        let own = now + Duration::from_millis(self.env.config.limits.timeout_ms);
+        let deadline = invocation.deadline.map_or(own, |given| given.min(own));
+        let budget_ms = deadline.saturating_duration_since(now).as_millis() as u64;
+        let request_id = invocation.request_id.clone();
+        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id, clock: invocation.clock }
+    }
+
+    /// A fresh store for one guest call.
+    pub fn new_store(&self, call: CallInfo) -> Store<HostState> {
+        HostState::new_store(&self.engine, self.env.clone(), call)
+    }
+
+    /// Call `input`'s export on a fresh instance of `pre`, bounded by `call`'s deadline; the
+    /// guest's captured output is logged either way.
+    pub async fn call<E: GuestExport + ?Sized>(
+        &self,
+        pre: &E::Pre,
+        input: &E,
+        call: CallInfo,
+    ) -> Result<E::Output, GuestFailure> {
+        let deadline = call.deadline;
+        let mut store = self.new_store(call);
+        let outcome = tokio::time::timeout_at(deadline, input.call(pre, &mut store)).await;
+        store.data().log_output();
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(e)) => Err(GuestFailure::classify(Some(e), &store)),
+            Err(_) => Err(GuestFailure::classify(None, &store)),
+        }
+    }
+}
