@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# The test command: build the guests, start moto's AWS-protocol server and dynalite (a stricter
-# DynamoDB) on 127.0.0.1, run every host test (unit, integration, CLI, AWS backends over the
-# wire, the deployment template and its offline checks), check the benchmarks compile.
+# The test command: formatting and module layering first (seconds), build the guests, start
+# moto's AWS-protocol server and dynalite (a stricter DynamoDB) on 127.0.0.1, run every host test
+# (unit, integration, CLI, AWS backends over the wire, the deployment template and its offline
+# checks), check the benchmarks compile, then clippy on the host and the guests.
 # Everything runs in the release profile (see Cargo.toml).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# rustfmt and clippy are components of the machine's toolchain; add them if a machine lacks them.
+for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path guests/Cargo.toml
+cargo fmt --all --check --manifest-path fuzz/Cargo.toml
+scripts/module-cycles.py host/src
 scripts/build-guests.sh
 scripts/test-env.sh
 scripts/deploy-env.sh >/dev/null   # cfn-lint, SAM CLI and translator for tests/deploy.rs
@@ -17,3 +26,6 @@ PLUGBOARD_TEST_DYNALITE_ENDPOINT=$(scripts/dynalite.sh start "$dynalite_state")
 export PLUGBOARD_TEST_AWS_ENDPOINT PLUGBOARD_TEST_DYNALITE_ENDPOINT
 cargo test --release --locked --workspace
 cargo bench --locked --no-run -p plugboard
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+CARGO_TARGET_DIR=${PLUGBOARD_GUEST_TARGET_DIR:-$root/guests/target} cargo clippy --locked --release \
+    --manifest-path guests/Cargo.toml --target wasm32-wasip2 --workspace --all-targets -- -D warnings

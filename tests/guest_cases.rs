@@ -112,6 +112,13 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The SDK carries the WIT: nothing of it beside the guest.
+        assert!(!dir.join("wit").exists() && dir.join("sdk/wit/worlds.wit").exists(), "{role}: WIT beside the guest");
+        if role == "http-api" {
+            let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+            let code = source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).count();
+            assert!(code <= 10, "the http-api template is {code} lines of code:\n{source}");
+        }
         let build = Command::new("cargo")
             .args(["build", "--release", "--target", "wasm32-wasip2"])
             .env("CARGO_TARGET_DIR", &target)

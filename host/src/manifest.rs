@@ -211,10 +211,10 @@ impl Manifest {
         let mut manifest: Manifest = toml::from_str(text).map_err(|e| ConfigError::invalid(&origin, e))?;
         for (name, function) in &mut manifest.functions {
             function.validate(&format!("{origin}: functions.{name}"))?;
-            if let Some(guest) = &function.guest {
-                if !guest.starts_with("s3://") {
-                    function.guest = Some(base.join(guest).display().to_string());
-                }
+            if let Some(guest) = &function.guest
+                && !guest.starts_with("s3://")
+            {
+                function.guest = Some(base.join(guest).display().to_string());
             }
         }
         manifest.app.state_dir = base.join(&manifest.app.state_dir);
@@ -246,10 +246,10 @@ impl Manifest {
                 }
             }
             for (key, value) in &function.config {
-                if let Some(secret) = value.strip_prefix(SECRET_PREFIX) {
-                    if !self.secrets.contains_key(secret) {
-                        return Err(format!("functions.{name}.config.{key}: no secret `{secret}`"));
-                    }
+                if let Some(secret) = value.strip_prefix(SECRET_PREFIX)
+                    && !self.secrets.contains_key(secret)
+                {
+                    return Err(format!("functions.{name}.config.{key}: no secret `{secret}`"));
                 }
             }
         }

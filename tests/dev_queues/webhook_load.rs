@@ -55,10 +55,9 @@ async fn send_all(url: &str, keys: &[String], concurrency: usize, stop_after: us
                 let headers = webhook_headers(b"demo-webhook-secret", &keys[i], &body);
                 let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 if let Ok(answer) = admin::request("POST", &format!("{url}/webhooks"), &pairs, body.into_bytes()).await
+                    && answer.status == 202
                 {
-                    if answer.status == 202 {
-                        acked.lock().unwrap().insert(keys[i].clone());
-                    }
+                    acked.lock().unwrap().insert(keys[i].clone());
                 }
             }
         }));
@@ -66,8 +65,8 @@ async fn send_all(url: &str, keys: &[String], concurrency: usize, stop_after: us
     for task in tasks {
         let _ = task.await;
     }
-    let acked = acked.lock().unwrap().clone();
-    acked
+
+    acked.lock().unwrap().clone()
 }
 
 /// What one run saw: events acknowledged, stored (done), counted, and dead-lettered.

@@ -110,4 +110,4 @@ impl InternalHandler for GatekeeperAdmin {
     }
 }
 
-plugboard_guest::internal_api!(GatekeeperAdmin, "../../wit");
+plugboard_guest::internal_api!(GatekeeperAdmin);

@@ -11,13 +11,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use plugboard_guest::policy::{Decision, Effect, Statement};
-use plugboard_guest::{ContextValue, config, kv, store};
+use plugboard_guest::{AuthorizationRequest, AuthorizeError, AuthorizerHandler, ContextValue, config, kv, store};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 struct Gatekeeper;
 
-plugboard_guest::authorizer!(Gatekeeper, "../../wit");
+plugboard_guest::authorizer!(Gatekeeper);
 
 /// Who the caller is and what they may call (`METHOD /path` patterns, `*` wildcards).
 struct Caller {
@@ -125,23 +125,23 @@ fn verify_jwt(token: &str) -> Result<Caller, AuthorizeError> {
     let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| AuthorizeError::Unauthorized)?;
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|e| AuthorizeError::Failed(e.to_string()))?;
-    mac.update(token[..token.rfind('.').unwrap_or(0)].as_bytes());
+    mac.update(&token.as_bytes()[..token.rfind('.').unwrap_or(0)]);
     mac.verify_slice(&signature).map_err(|_| AuthorizeError::Unauthorized)?;
     let claims: Claims = decode_json(payload)?;
     let now = now();
     if claims.exp <= now || claims.nbf.is_some_and(|nbf| nbf > now) {
         return Err(AuthorizeError::Unauthorized);
     }
-    if let Some(issuer) = config("jwt_issuer") {
-        if claims.iss.as_deref() != Some(issuer.as_str()) {
-            return Err(AuthorizeError::Unauthorized);
-        }
+    if let Some(issuer) = config("jwt_issuer")
+        && claims.iss.as_deref() != Some(issuer.as_str())
+    {
+        return Err(AuthorizeError::Unauthorized);
     }
     // A token minted for another service with the same secret is not one for us.
-    if let Some(audience) = config("jwt_audience").filter(|a| !a.is_empty()) {
-        if !claims.aud.as_ref().is_some_and(|aud| aud.contains(&audience)) {
-            return Err(AuthorizeError::Unauthorized);
-        }
+    if let Some(audience) = config("jwt_audience").filter(|a| !a.is_empty())
+        && !claims.aud.as_ref().is_some_and(|aud| aud.contains(&audience))
+    {
+        return Err(AuthorizeError::Unauthorized);
     }
     let routes = claims.routes.unwrap_or_else(|| {
         config("default_routes").map(|r| r.split(',').map(|s| s.trim().to_string()).collect()).unwrap_or_default()

@@ -23,7 +23,7 @@ impl HttpHandler for ItemsApi {
     }
 }
 
-plugboard_guest::http_api!(ItemsApi, "../../wit");
+plugboard_guest::http_api!(ItemsApi);
 
 /// Longest item id accepted; keeps keys well inside DynamoDB's 2 KB key limit.
 const MAX_ID_LEN: usize = 128;

@@ -64,4 +64,4 @@ impl InternalHandler for Quotes {
     }
 }
 
-plugboard_guest::internal_api!(Quotes, "../../wit");
+plugboard_guest::internal_api!(Quotes);

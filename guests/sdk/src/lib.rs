@@ -1,13 +1,15 @@
-//! `plugboard-guest`: the imports every Plugboard guest shares, plus the helpers that keep glue
-//! out of guests.
+//! `plugboard-guest`: everything a Rust guest needs to be a Plugboard guest — the WIT (embedded:
+//! the bindings of every role world are generated here, no WIT folder beside the guest), one
+//! plain trait per role with its export macro, and the helpers that keep glue out of guests.
 //!
-//! One export macro per role: an `http-api` guest implements [`HttpHandler`] (usually with a
-//! [`Router`]) and exports it with [`http_api!`]; an `internal-api` guest implements
-//! [`InternalHandler`] and uses [`internal_api!`]; [`queue_worker!`] and [`authorizer!`] bring
-//! their handler traits into scope as `QueueHandler` and `AuthorizerHandler`. The imports (key-value, queue, invoke, config, logging, HTTP and
-//! policy types) come from this crate, so the helpers work with the same types in every guest:
-//! [`kv`] (JSON values, create-if-absent, compare-and-swap updates), [`send_json`],
-//! [`call_json`], [`parse_payload`], and the [`info!`]-style logging macros.
+//! Implement the role's trait and export it: [`HttpHandler`] with [`http_api!`] (usually with a
+//! [`Router`]), [`QueueHandler`] with [`queue_worker!`], [`AuthorizerHandler`] with
+//! [`authorizer!`], [`InternalHandler`] with [`internal_api!`]. The imports (key-value, queue,
+//! invoke, config, logging, HTTP and policy types) come from this crate, so the helpers work with
+//! the same types in every guest: [`kv`] (JSON values, create-if-absent, compare-and-swap
+//! updates), [`send_json`], [`call_json`], [`parse_payload`], and the [`info!`]-style logging
+//! macros. Every import's error converts into an [`HttpResponse`] (500), a [`FunctionError`] and
+//! a `String`, so `?` works in every handler.
 //!
 //! ```ignore
 //! use plugboard_guest::{HttpHandler, HttpRequest, HttpResponse, HttpResult, Params, Router};
@@ -24,13 +26,17 @@
 //!     Ok(HttpResponse::ok(&serde_json::json!({ "hello": params.get("name") })))
 //! }
 //!
-//! plugboard_guest::http_api!(Hello, "wit");
+//! plugboard_guest::http_api!(Hello);
 //! ```
+
+// The generated role bindings name this crate by its name, from inside it and from guests alike.
+extern crate self as plugboard_guest;
 
 pub use serde_json;
 #[doc(hidden)]
 pub use wit_bindgen;
 
+mod errors;
 pub mod http;
 pub mod kv;
 pub mod messaging;
@@ -45,66 +51,75 @@ pub trait HttpHandler {
     fn handle(request: HttpRequest) -> HttpResponse;
 }
 
+/// What a `queue-worker` guest implements; exported with [`queue_worker!`].
+pub trait QueueHandler {
+    /// Process one message; an error (or a trap) sends it back to the queue for a retry.
+    fn handle(message: IncomingMessage) -> Result<(), String>;
+}
+
+/// What an `authorizer` guest implements; exported with [`authorizer!`].
+pub trait AuthorizerHandler {
+    /// Decide one request: a policy, `Unauthorized` (401 on REST APIs) or a failure (deny).
+    fn authorize(request: AuthorizationRequest) -> Result<policy::Decision, AuthorizeError>;
+}
+
 /// What an `internal-api` guest implements; exported with [`internal_api!`].
 pub trait InternalHandler {
     /// Answer one JSON payload with JSON, or fail with a typed error the caller sees.
     fn handle(payload: String) -> Result<String, FunctionError>;
 }
 
-/// Export `$guest` (an [`HttpHandler`]) as an `http-api` guest; `$wit` is the WIT folder,
-/// relative to the guest's `Cargo.toml`.
+/// Export `$guest` (an [`HttpHandler`]) as an `http-api` guest.
 #[macro_export]
 macro_rules! http_api {
-    ($guest:ident, $wit:literal) => {
-        $crate::role!("http-api", $wit);
-        impl exports::plugboard::host::http_handler::Guest for $guest {
+    ($guest:ident) => {
+        impl $crate::worlds::http_api::exports::plugboard::host::http_handler::Guest for $guest {
             fn handle(request: $crate::HttpRequest) -> $crate::HttpResponse {
                 <$guest as $crate::HttpHandler>::handle(request)
             }
         }
-        export!($guest);
+        $crate::worlds::http_api::export_http_api!($guest with_types_in $crate::worlds::http_api);
     };
 }
 
-/// Export `$guest` (an [`InternalHandler`]) as an `internal-api` guest; `$wit` as in
-/// [`http_api!`].
+/// Export `$guest` (a [`QueueHandler`]) as a `queue-worker` guest.
+#[macro_export]
+macro_rules! queue_worker {
+    ($guest:ident) => {
+        impl $crate::worlds::queue_worker::exports::plugboard::host::queue_handler::Guest for $guest {
+            fn handle(message: $crate::IncomingMessage) -> Result<(), String> {
+                <$guest as $crate::QueueHandler>::handle(message)
+            }
+        }
+        $crate::worlds::queue_worker::export_queue_worker!($guest with_types_in $crate::worlds::queue_worker);
+    };
+}
+
+/// Export `$guest` (an [`AuthorizerHandler`]) as an `authorizer` guest.
+#[macro_export]
+macro_rules! authorizer {
+    ($guest:ident) => {
+        impl $crate::worlds::authorizer::exports::plugboard::host::authorizer_handler::Guest for $guest {
+            fn authorize(
+                request: $crate::AuthorizationRequest,
+            ) -> Result<$crate::policy::Decision, $crate::AuthorizeError> {
+                <$guest as $crate::AuthorizerHandler>::authorize(request)
+            }
+        }
+        $crate::worlds::authorizer::export_authorizer!($guest with_types_in $crate::worlds::authorizer);
+    };
+}
+
+/// Export `$guest` (an [`InternalHandler`]) as an `internal-api` guest.
 #[macro_export]
 macro_rules! internal_api {
-    ($guest:ident, $wit:literal) => {
-        $crate::role!("internal-api", $wit);
-        impl exports::plugboard::host::internal_handler::Guest for $guest {
+    ($guest:ident) => {
+        impl $crate::worlds::internal_api::exports::plugboard::host::internal_handler::Guest for $guest {
             fn handle(payload: String) -> Result<String, $crate::FunctionError> {
                 <$guest as $crate::InternalHandler>::handle(payload)
             }
         }
-        export!($guest);
-    };
-}
-
-/// Export `$guest` as a `queue-worker` guest; `$wit` as in [`http_api!`]. Brings the handler
-/// trait into scope as `QueueHandler` with its `IncomingMessage`, for `impl QueueHandler for
-/// $guest { fn handle(message: IncomingMessage) -> Result<(), String> { ... } }`.
-#[macro_export]
-macro_rules! queue_worker {
-    ($guest:ident, $wit:literal) => {
-        $crate::role!("queue-worker", $wit);
-        use exports::plugboard::host::queue_handler::{Guest as QueueHandler, IncomingMessage};
-        export!($guest);
-    };
-}
-
-/// Export `$guest` as an `authorizer` guest; `$wit` as in [`http_api!`]. Brings the handler
-/// trait into scope as `AuthorizerHandler` with `AuthorizationRequest` and `AuthorizeError`,
-/// for `impl AuthorizerHandler for $guest { fn authorize(request: AuthorizationRequest) ->
-/// Result<Decision, AuthorizeError> { ... } }`.
-#[macro_export]
-macro_rules! authorizer {
-    ($guest:ident, $wit:literal) => {
-        $crate::role!("authorizer", $wit);
-        use exports::plugboard::host::authorizer_handler::{
-            AuthorizationRequest, AuthorizeError, Guest as AuthorizerHandler,
-        };
-        export!($guest);
+        $crate::worlds::internal_api::export_internal_api!($guest with_types_in $crate::worlds::internal_api);
     };
 }
 
@@ -141,16 +156,47 @@ pub mod bindings {
     });
 }
 
+/// The bindings of each role world, exports included, generated here so a guest needs no WIT:
+/// the role's export macro (`export_http_api!`, ...) is public, and [`http_api!`] and its
+/// siblings call it for the guest's type.
+#[doc(hidden)]
+pub mod worlds {
+    /// `http-api`.
+    pub mod http_api {
+        crate::role!(@generate world: "http-api", path: "../../wit", pub_export_macro: true,
+            export_macro_name: "export_http_api", default_bindings_module: "plugboard_guest::worlds::http_api",);
+    }
+    /// `queue-worker`.
+    pub mod queue_worker {
+        crate::role!(@generate world: "queue-worker", path: "../../wit", pub_export_macro: true,
+            export_macro_name: "export_queue_worker", default_bindings_module: "plugboard_guest::worlds::queue_worker",);
+    }
+    /// `authorizer`.
+    pub mod authorizer {
+        crate::role!(@generate world: "authorizer", path: "../../wit", pub_export_macro: true,
+            export_macro_name: "export_authorizer", default_bindings_module: "plugboard_guest::worlds::authorizer",);
+    }
+    /// `internal-api`.
+    pub mod internal_api {
+        crate::role!(@generate world: "internal-api", path: "../../wit", pub_export_macro: true,
+            export_macro_name: "export_internal_api", default_bindings_module: "plugboard_guest::worlds::internal_api",);
+    }
+}
+
 pub use bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
 pub use bindings::plugboard::host::types::{ContextValue, FunctionError};
 pub use bindings::plugboard::host::{invoke, policy, queue};
 pub use bindings::wasi::keyvalue::{atomics, batch, store};
+pub use worlds::authorizer::exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
+pub use worlds::queue_worker::exports::plugboard::host::queue_handler::IncomingMessage;
 
-/// Generate the export bindings of one role world, reusing this crate's imports.
+/// Generate the bindings of a world of the guest's own (several roles at once, as the test
+/// guests do), reusing this crate's imports; the four role worlds need none of this.
 ///
-/// `role!("http-api", "../../wit")` names the world and the WIT folder (relative to the
-/// guest's `Cargo.toml`), then `export!(MyGuest)` exports it. `role!(@generate ...)` passes
-/// other `wit_bindgen::generate!` options (such as `inline`) through.
+/// `role!("my-world", "wit")` names the world and the WIT folder (relative to the guest's
+/// `Cargo.toml`), then `export!(MyGuest)` exports it. `role!(@generate ...)` passes other
+/// `wit_bindgen::generate!` options (such as `inline`) through; this crate's role worlds are
+/// generated with it too.
 #[macro_export]
 macro_rules! role {
     ($world:literal, $wit:literal) => {

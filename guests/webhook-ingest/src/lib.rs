@@ -21,7 +21,7 @@ impl HttpHandler for WebhookIngest {
     }
 }
 
-plugboard_guest::http_api!(WebhookIngest, "../../wit");
+plugboard_guest::http_api!(WebhookIngest);
 
 /// How far a webhook's timestamp may be from now, unless `tolerance_secs` is configured.
 const DEFAULT_TOLERANCE_SECS: u64 = 300;

@@ -24,11 +24,11 @@
 use plugboard_guest::atomics::{self, Cas, CasError};
 use plugboard_guest::queue::AttributeValue;
 use plugboard_guest::serde_json::{Value, json};
-use plugboard_guest::{config, store};
+use plugboard_guest::{IncomingMessage, QueueHandler, config, store};
 
 struct WebhookWorker;
 
-plugboard_guest::queue_worker!(WebhookWorker, "../../wit");
+plugboard_guest::queue_worker!(WebhookWorker);
 
 /// Seconds after which a claim counts as abandoned, unless `lease_secs` is configured.
 const DEFAULT_LEASE_SECS: u64 = 15;

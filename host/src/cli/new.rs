@@ -72,6 +72,7 @@ const WIT: &[(&str, &str)] = &[
 /// The guest SDK's sources.
 const SDK: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../../guests/sdk/src/lib.rs")),
+    ("src/errors.rs", include_str!("../../../guests/sdk/src/errors.rs")),
     ("src/http.rs", include_str!("../../../guests/sdk/src/http.rs")),
     ("src/kv.rs", include_str!("../../../guests/sdk/src/kv.rs")),
     ("src/messaging.rs", include_str!("../../../guests/sdk/src/messaging.rs")),
@@ -126,8 +127,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     );
     write(&dir, "cases/function.toml", &function)?;
     write(&dir, "cases/first.toml", case)?;
+    // Python and JavaScript build against the WIT beside them; the Rust SDK carries its own.
+    let wit = if args.lang == Lang::Rust { dir.join("sdk/wit") } else { dir.join("wit") };
     for (path, text) in WIT {
-        write(&dir.join("wit"), path, text)?;
+        write(&wit, path, text)?;
     }
     let next = match args.lang {
         Lang::Rust => rust_files(&dir, role, &fill)?,
@@ -173,8 +176,8 @@ fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::
     write(dir, ".gitignore", "/target\n")?;
     write(dir, "sdk/Cargo.toml", SDK_MANIFEST)?;
     for (path, text) in SDK {
-        // In the guests' workspace the WIT folder is two levels up; here it is beside the SDK.
-        write(&dir.join("sdk"), path, &text.replace("\"../../wit\"", "\"../wit\""))?;
+        // In the guests' workspace the WIT folder is two levels up; here it is inside the SDK.
+        write(&dir.join("sdk"), path, &text.replace("\"../../wit\"", "\"wit\""))?;
     }
     Ok("cargo build --release --target wasm32-wasip2".to_string())
 }

@@ -7,8 +7,6 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use std::future::Future;
-
 use serde_json::{Map, Value};
 use wasmtime::Store;
 
@@ -26,18 +24,8 @@ impl GuestExport for AuthorizationRequest {
     type Pre = AuthorizerPre<HostState>;
     type Output = Result<Decision, AuthorizeError>;
 
-    fn call<'a>(
-        &'a self,
-        pre: &'a Self::Pre,
-        store: &'a mut Store<HostState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        async move {
-            pre.instantiate_async(&mut *store)
-                .await?
-                .plugboard_host_authorizer_handler()
-                .call_authorize(store, self)
-                .await
-        }
+    async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
+        pre.instantiate_async(&mut *store).await?.plugboard_host_authorizer_handler().call_authorize(store, self).await
     }
 }
 

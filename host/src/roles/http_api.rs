@@ -1,8 +1,5 @@
 //! `http-api`: API Gateway REST (v1), HTTP API (v2) and Function URL events <-> `http-handler`.
 
-use std::collections::HashMap;
-use std::future::Future;
-
 use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequest,
     ApiGatewayV2httpResponse,
@@ -13,6 +10,7 @@ use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFu
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use std::collections::HashMap;
 use wasmtime::Store;
 
 use super::{ErrorType, FunctionError, header_fields, query_fields, sorted_fields};
@@ -55,12 +53,8 @@ impl GuestExport for HttpRequest {
     type Pre = HttpApiPre<HostState>;
     type Output = HttpResponse;
 
-    fn call<'a>(
-        &'a self,
-        pre: &'a Self::Pre,
-        store: &'a mut Store<HostState>,
-    ) -> impl Future<Output = wasmtime::Result<HttpResponse>> + Send + 'a {
-        async move { pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await }
+    async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
+        pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await
     }
 }
 

@@ -1,7 +1,5 @@
 //! `internal-api`: a direct invoke's JSON in, the guest's JSON out, or a typed function error.
 
-use std::future::Future;
-
 use serde_json::value::RawValue;
 use wasmtime::Store;
 
@@ -15,14 +13,8 @@ impl GuestExport for str {
     type Pre = InternalApiPre<HostState>;
     type Output = Result<String, GuestError>;
 
-    fn call<'a>(
-        &'a self,
-        pre: &'a Self::Pre,
-        store: &'a mut Store<HostState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        async move {
-            pre.instantiate_async(&mut *store).await?.plugboard_host_internal_handler().call_handle(store, self).await
-        }
+    async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
+        pre.instantiate_async(&mut *store).await?.plugboard_host_internal_handler().call_handle(store, self).await
     }
 }
 

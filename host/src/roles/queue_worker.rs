@@ -4,8 +4,6 @@
 //! records of a standard-queue batch run concurrently; a FIFO batch runs in order and its first
 //! failure also reports every later record unprocessed, so order holds.
 
-use std::future::Future;
-
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use wasmtime::Store;
 
@@ -21,14 +19,8 @@ impl GuestExport for IncomingMessage {
     type Pre = QueueWorkerPre<HostState>;
     type Output = Result<(), String>;
 
-    fn call<'a>(
-        &'a self,
-        pre: &'a Self::Pre,
-        store: &'a mut Store<HostState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        async move {
-            pre.instantiate_async(&mut *store).await?.plugboard_host_queue_handler().call_handle(store, self).await
-        }
+    async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
+        pre.instantiate_async(&mut *store).await?.plugboard_host_queue_handler().call_handle(store, self).await
     }
 }
 

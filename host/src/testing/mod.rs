@@ -252,13 +252,11 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
         }
         _ => {}
     }
-    if let Some(want) = expect.status {
-        if outcome.status != Some(want) {
-            failures.push(format!(
-                "status: expected {want}, got {}",
-                outcome.status.map_or("none".into(), |s| s.to_string())
-            ));
-        }
+    if let Some(want) = expect.status
+        && outcome.status != Some(want)
+    {
+        failures
+            .push(format!("status: expected {want}, got {}", outcome.status.map_or("none".into(), |s| s.to_string())));
     }
     if let Some(want) = &expect.body {
         let have = outcome.body.as_ref().map(case::body_bytes).unwrap_or_default();
@@ -316,11 +314,11 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
             failures.push(format!("batch-failures: expected {want:?}, got {have:?}"));
         }
     }
-    if let Some(want) = &expect.effect {
-        if outcome.effect.as_ref() != Some(want) {
-            let have = outcome.effect.map_or("none".to_string(), |e| e.to_string());
-            failures.push(format!("effect: expected {want}, got {have}"));
-        }
+    if let Some(want) = &expect.effect
+        && outcome.effect.as_ref() != Some(want)
+    {
+        let have = outcome.effect.map_or("none".to_string(), |e| e.to_string());
+        failures.push(format!("effect: expected {want}, got {have}"));
     }
     failures
 }

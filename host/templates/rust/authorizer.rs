@@ -1,12 +1,12 @@
 //! {{name}}: an `authorizer` guest. `Authorization: Bearer <token>` equal to the `token` config
 //! value is allowed every route; anything else is Unauthorized (401).
 
-use plugboard_guest::config;
+use plugboard_guest::{AuthorizationRequest, AuthorizeError, AuthorizerHandler, config};
 use plugboard_guest::policy::{Decision, Effect, Statement};
 
 struct Authorizer;
 
-plugboard_guest::authorizer!(Authorizer, "wit");
+plugboard_guest::authorizer!(Authorizer);
 
 impl AuthorizerHandler for Authorizer {
     fn authorize(request: AuthorizationRequest) -> Result<Decision, AuthorizeError> {

@@ -20,4 +20,4 @@ impl InternalHandler for Guest {
     }
 }
 
-plugboard_guest::internal_api!(Guest, "wit");
+plugboard_guest::internal_api!(Guest);

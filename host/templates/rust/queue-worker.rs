@@ -2,11 +2,11 @@
 //! the `data` store under that id. A message that is not one fails alone and is retried.
 
 use plugboard_guest::serde_json::{self, Value};
-use plugboard_guest::store;
+use plugboard_guest::{IncomingMessage, QueueHandler, store};
 
 struct Worker;
 
-plugboard_guest::queue_worker!(Worker, "wit");
+plugboard_guest::queue_worker!(Worker);
 
 impl QueueHandler for Worker {
     fn handle(message: IncomingMessage) -> Result<(), String> {

@@ -176,18 +176,17 @@ impl KeyValueTable for EmbeddedTable {
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let key = key.to_string();
-        let outcome = self
-            .write(move |txn, table| {
-                let current = txn.open_table(data(table))?.get(key.as_str())?.map(|v| split(v.value()).1.to_vec());
-                let next = match next_counter(&key, current.as_deref(), delta) {
-                    Ok(next) => next,
-                    Err(e) => return Ok(Err(e)),
-                };
-                put(txn, table, &key, next.to_string().as_bytes())?;
-                Ok(Ok(next))
-            })
-            .await?;
-        outcome
+
+        self.write(move |txn, table| {
+            let current = txn.open_table(data(table))?.get(key.as_str())?.map(|v| split(v.value()).1.to_vec());
+            let next = match next_counter(&key, current.as_deref(), delta) {
+                Ok(next) => next,
+                Err(e) => return Ok(Err(e)),
+            };
+            put(txn, table, &key, next.to_string().as_bytes())?;
+            Ok(Ok(next))
+        })
+        .await?
     }
 
     async fn swap(&self, key: &str, expected: Option<u64>, value: Vec<u8>) -> Result<bool, KvError> {

@@ -361,12 +361,12 @@ fn receive_in(
     }
     let (mut received, mut moved) = (Vec::new(), 0);
     for (seq, mut message) in candidates {
-        if let (Some(limit), Some(dlq)) = (settings.max_receives, &settings.dead_letter) {
-            if message.receive_count >= limit {
-                move_message(txn, queue, seq, message, dlq)?;
-                moved += 1;
-                continue;
-            }
+        if let (Some(limit), Some(dlq)) = (settings.max_receives, &settings.dead_letter)
+            && message.receive_count >= limit
+        {
+            move_message(txn, queue, seq, message, dlq)?;
+            moved += 1;
+            continue;
         }
         message.receive_count += 1;
         message.first_receive_ms.get_or_insert(now);
