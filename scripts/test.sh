@@ -14,7 +14,12 @@ done
 cargo fmt --all --check
 cargo fmt --all --check --manifest-path guests/Cargo.toml
 cargo fmt --all --check --manifest-path fuzz/Cargo.toml
-scripts/module-cycles.py host/src
+scripts/module-cycles.py host/src host/core/src host/aws/src host/local/src
+# The core builds without any AWS SDK.
+if cargo tree --locked -p plugboard-core -e normal --prefix none | grep '^aws-sdk'; then
+    echo "plugboard-core depends on the AWS SDK" >&2
+    exit 1
+fi
 scripts/build-guests.sh
 scripts/test-env.sh
 scripts/deploy-env.sh >/dev/null   # cfn-lint, SAM CLI and translator for tests/deploy.rs

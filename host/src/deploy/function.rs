@@ -8,6 +8,7 @@ use super::{
     HTTP_API, REST_API, Resource, Template, default_guest_key, function_id, get_att, guest_parameters, pascal,
     queue_id, reference, role_description, sub_escape, table_id,
 };
+use crate::config::env::{self, EnvValue, GrantTarget};
 use crate::config::{FunctionConfig, Role};
 use crate::manifest::{Manifest, Payload, SECRET_PREFIX};
 
@@ -163,7 +164,6 @@ fn environment(
 ) -> Result<Map<String, Value>, String> {
     let guest_url = format!("s3://${{GuestBucket}}/${{{}}}", guest.key);
     let mut vars = Map::new();
-    vars.insert("PLUGBOARD_ROLE".into(), json!(config.role.as_str()));
     vars.insert(
         "PLUGBOARD_GUEST".into(),
         json!({ "Fn::If": [has_version,
@@ -173,44 +173,33 @@ fn environment(
     vars.insert("PLUGBOARD_GUEST_SHA256".into(), reference(&guest.sha256));
     vars.insert("PLUGBOARD_PRECOMPILED_SHA256".into(), reference(&guest.precompiled));
     vars.insert(
-        crate::lambda::REFRESH_VAR.into(),
+        env::REFRESH_VAR.into(),
         json!({ "Fn::If": [refreshes, reference("GuestRefreshSecs"), reference("AWS::NoValue")] }),
     );
-    let grants = &config.grants;
-    let pairs = |map: &std::collections::BTreeMap<String, String>, target: &dyn Fn(&str) -> String| -> Value {
-        let list: Vec<String> = map.iter().map(|(alias, to)| format!("{}={}", sub_escape(alias), target(to))).collect();
-        json!({ "Fn::Sub": list.join(",") })
-    };
-    if !grants.stores.is_empty() {
-        vars.insert("PLUGBOARD_STORES".into(), pairs(&grants.stores, &|t| format!("${{{}}}", table_id(t))));
-    }
-    if !grants.read_only_stores.is_empty() {
-        let tables = pairs(&grants.read_only_stores, &|t| format!("${{{}}}", table_id(t)));
-        vars.insert("PLUGBOARD_READ_ONLY_STORES".into(), tables);
-    }
-    if !grants.queues.is_empty() {
+    // Everything else as the host reads it (`config::env`), resource names as references to the
+    // stack's resources; the guest's location and pins are the template parameters above.
+    let resource = |r: GrantTarget<'_>| match r {
+        GrantTarget::Table(table) => format!("${{{}}}", table_id(table)),
         // `Ref` of a queue is its URL, which saves the host a GetQueueUrl.
-        vars.insert("PLUGBOARD_QUEUES".into(), pairs(&grants.queues, &|q| format!("${{{}}}", queue_id(q))));
-    }
-    if !grants.functions.is_empty() {
-        vars.insert("PLUGBOARD_FUNCTIONS".into(), pairs(&grants.functions, &function_name));
-    }
-    for (key, value) in &config.config {
-        let value = match value.strip_prefix(SECRET_PREFIX) {
-            Some(secret) => {
-                manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?
+        GrantTarget::Queue(queue) => format!("${{{}}}", queue_id(queue)),
+        GrantTarget::Function(function) => function_name(function),
+    };
+    for (var, value) in env::to_vars(config) {
+        let value = match value {
+            _ if ["PLUGBOARD_GUEST", "PLUGBOARD_GUEST_SHA256", "PLUGBOARD_PRECOMPILED_SHA256"]
+                .contains(&var.as_str()) =>
+            {
+                continue;
             }
-            None => value.clone(),
+            grants @ EnvValue::Grants(_) => json!({ "Fn::Sub": grants.render(&sub_escape, &resource) }),
+            EnvValue::Text(text) => match (var.starts_with("PLUGBOARD_CONFIG_"), text.strip_prefix(SECRET_PREFIX)) {
+                (true, Some(secret)) => json!(
+                    manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?
+                ),
+                _ => json!(text),
+            },
         };
-        vars.insert(format!("PLUGBOARD_CONFIG_{}", key.to_ascii_uppercase()), json!(value));
-    }
-    let limits = &config.limits;
-    vars.insert("PLUGBOARD_TIMEOUT_MS".into(), json!(limits.timeout_ms.to_string()));
-    vars.insert("PLUGBOARD_MEMORY_MB".into(), json!(limits.memory_mb.to_string()));
-    vars.insert("PLUGBOARD_MAX_INVOKE_DEPTH".into(), json!(limits.max_invoke_depth.to_string()));
-    if config.role == Role::Authorizer {
-        let response = serde_json::to_value(config.authorizer_response).map_err(|e| e.to_string())?;
-        vars.insert("PLUGBOARD_AUTHORIZER_RESPONSE".into(), response);
+        vars.insert(var, value);
     }
     Ok(vars)
 }

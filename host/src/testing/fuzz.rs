@@ -88,8 +88,12 @@ impl RoleHarness {
 
 /// The input as text: the function schema in TOML and in JSON, the environment encoding (one
 /// `NAME=value` per line) and the app manifest. A configuration that parses survives its own
-/// round trip; a manifest that parses renders a template.
+/// round trips (JSON, and the Lambda environment both ways); a manifest that parses renders a
+/// template.
 pub fn config_parsers(data: &[u8]) {
+    let target = |t: env::GrantTarget<'_>| match t {
+        env::GrantTarget::Table(n) | env::GrantTarget::Queue(n) | env::GrantTarget::Function(n) => n.to_string(),
+    };
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -99,6 +103,15 @@ pub fn config_parsers(data: &[u8]) {
             let reparsed =
                 FunctionConfig::parse(&again, "fuzz", false).expect("a configuration re-parses from its JSON");
             assert_eq!(reparsed, config, "JSON round trip");
+            let vars = env::to_vars(&config)
+                .iter()
+                .map(|(k, v)| (k.clone(), v.render(&str::to_string, &target)))
+                .collect::<Vec<_>>();
+            assert_eq!(
+                env::from_vars(vars).expect("its environment encoding parses"),
+                config,
+                "environment round trip"
+            );
         }
     }
     let vars = text.lines().filter_map(|line| line.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string()));

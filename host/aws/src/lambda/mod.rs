@@ -1,0 +1,158 @@
+//! Serving the Lambda Runtime API: the cold start builds the engine, the guest, the SDK clients
+//! and the function once; then every event goes through [`Function::handle`], as everywhere.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, Diagnostic, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+use crate::backends::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, sdk_config, secrets};
+use plugboard_core::config::env;
+use plugboard_core::events::envelope::{DEPTH_KEY, unwrap_event};
+use plugboard_core::function::{Backends, Function, Invocation};
+use plugboard_core::runtime::precompiled::Origin;
+use plugboard_core::runtime::{EngineSettings, Runtime};
+
+pub mod guest_source;
+pub use guest_source::{GuestSource, Loaded};
+
+pub use plugboard_core::config::env::REFRESH_VAR;
+
+/// Time kept back from Lambda's deadline so the guest is stopped and the answer sent in time.
+pub const SAFETY_MARGIN: Duration = Duration::from_millis(250);
+/// Keys per `list-keys` page from DynamoDB.
+const DYNAMODB_PAGE: i32 = 1000;
+
+/// Build everything once, then serve events until Lambda stops the process.
+pub async fn run() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let sdk = sdk_config(None).await;
+    let app = Arc::new(LambdaApp::start(std::env::vars(), &sdk).await?);
+    tracing::info!(
+        function = app.function.name(),
+        role = %app.function.role(),
+        guest_origin = ?app.origin,
+        cold_start_ms = started.elapsed().as_millis() as u64,
+        "ready"
+    );
+    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let app = app.clone();
+        async move { app.handle(event).await }
+    });
+    lambda_runtime::run(handler).await.map_err(|e| anyhow::anyhow!("Lambda runtime: {e}"))
+}
+
+/// A function as Lambda runs it: the function and where its guest comes from.
+pub struct LambdaApp {
+    /// The function, with AWS backends.
+    pub function: Arc<Function>,
+    /// The guest's source, for refresh.
+    pub source: GuestSource,
+    /// How the first guest was obtained.
+    pub origin: Origin,
+}
+
+impl LambdaApp {
+    /// The cold start: configuration from `vars` (the process environment on Lambda), secrets
+    /// resolved, the guest loaded and the SDK clients built from `sdk`.
+    pub async fn start(
+        vars: impl IntoIterator<Item = (String, String)>,
+        sdk: &aws_config::SdkConfig,
+    ) -> anyhow::Result<LambdaApp> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut config = env::from_vars(vars.iter().cloned())?;
+        secrets::resolve(sdk, &mut config.config).await?;
+        let refresh_secs = env::refresh_secs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let runtime = Runtime::new(EngineSettings::default())?;
+        let source = GuestSource::new(sdk, &config, &runtime, refresh_secs)?;
+        let loaded = source.load(config.role).await?;
+        let backends = Backends {
+            keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), DYNAMODB_PAGE)),
+            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
+            invoker: Arc::new(LambdaInvoker::new(aws_sdk_lambda::Client::new(sdk))),
+        };
+        let name = vars
+            .iter()
+            .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_NAME")
+            .map_or_else(|| "plugboard".to_string(), |(_, v)| v.clone());
+        let function = Arc::new(Function::new(&name, config, runtime, loaded.guest, backends));
+        Ok(LambdaApp { function, source, origin: loaded.origin })
+    }
+
+    /// Answer one Lambda event (refreshing the guest first when that is due): the event's text
+    /// is parsed once into its typed form, the response serialised once for the Runtime API.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
+        self.source.refresh_if_due(&self.function).await;
+        let mut invocation = invocation(&event.context, SystemTime::now());
+        let (payload, envelope_depth) = unwrap_event(event.payload.get());
+        invocation.depth = invocation.depth.max(envelope_depth);
+        self.function
+            .invoke_json(payload, invocation)
+            .await
+            .map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
+    }
+}
+
+/// How one Lambda event is delivered to the function: its request id, invoke depth and deadline.
+pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
+    let depth =
+        context.client_context.as_ref().and_then(|c| c.custom.get(DEPTH_KEY)).and_then(|d| d.parse().ok()).unwrap_or(0);
+    let now_ms = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    Invocation {
+        request_id: context.request_id.clone(),
+        depth,
+        deadline: deadline(context.deadline, now_ms),
+        ..Invocation::default()
+    }
+}
+
+/// Longest a Lambda invocation can run: no real deadline lies further back than this.
+const MAX_LAMBDA_TIMEOUT_MS: u64 = 900_000;
+
+/// The invocation's deadline, [`SAFETY_MARGIN`] early, from Lambda's `deadline_ms` (epoch
+/// milliseconds). A deadline that cannot be real (zero, or further back than Lambda's longest
+/// timeout: emulators send such values) is no deadline, and the configured timeout applies; a
+/// real one that has passed or is within the margin means the time is up: the call fails at once.
+fn deadline(deadline_ms: u64, now_ms: u64) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    if deadline_ms.saturating_add(MAX_LAMBDA_TIMEOUT_MS) < now_ms {
+        tracing::debug!(
+            deadline_ms,
+            now_ms,
+            "the Runtime API sent an impossible deadline; using the configured timeout"
+        );
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(SAFETY_MARGIN);
+    Some(now + left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_800_000_000_000;
+
+    fn left(deadline_ms: u64) -> Option<Duration> {
+        deadline(deadline_ms, NOW_MS).map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    #[test]
+    fn a_real_deadline_keeps_the_margin() {
+        let left = left(NOW_MS + 3_000).expect("a deadline");
+        assert!(left <= Duration::from_millis(2_750) && left > Duration::from_millis(2_500), "{left:?}");
+    }
+
+    #[test]
+    fn a_deadline_inside_the_margin_or_past_leaves_no_time() {
+        assert_eq!(left(NOW_MS + 100), Some(Duration::ZERO));
+        assert_eq!(left(NOW_MS - 5_000), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn an_impossible_deadline_means_the_configured_timeout() {
+        assert_eq!(left(0), None);
+        assert_eq!(left(NOW_MS - MAX_LAMBDA_TIMEOUT_MS - 1), None);
+    }
+}

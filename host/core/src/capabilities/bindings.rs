@@ -1,0 +1,17 @@
+//! Host bindings of the `capabilities` world (generated from `wit/`): every import the host
+//! provides, once; the role worlds (`crate::bindings`) reuse them.
+
+wasmtime::component::bindgen!({
+    world: "capabilities",
+    path: "../../wit",
+    imports: { default: async | trappable },
+    trappable_error_type: {
+        "wasi:keyvalue/store.error" => crate::capabilities::keyvalue::KvError,
+        "plugboard:host/queue.error" => crate::capabilities::queue::QueueError,
+        "plugboard:host/invoke.error" => crate::capabilities::invoke::InvokeError,
+    },
+    with: {
+        "wasi:keyvalue/store.bucket": crate::capabilities::keyvalue::Bucket,
+        "wasi:keyvalue/atomics.cas": crate::capabilities::keyvalue::Cas,
+    },
+});

@@ -1,0 +1,222 @@
+//! `plugboard dev`: the whole app from its manifest on this machine — API Gateway routing with
+//! authorizers, the Lambda Invoke API, durable key-value and queues with throttled workers, and
+//! hot reload — running the very guests and role adapters Lambda runs.
+
+pub mod admin;
+pub mod authorizer;
+mod guard;
+pub mod invoke_api;
+mod reload;
+mod server;
+pub mod workers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use self::authorizer::AuthorizerGate;
+pub use self::guard::LocalOnly;
+use crate::backends::embedded::{EmbeddedDb, EmbeddedKeyValue, EmbeddedQueues, QueueSettings};
+use crate::backends::local::LocalInvoker;
+use crate::manifest::{Manifest, Payload};
+use plugboard_core::events::authorizer::Verdict;
+use plugboard_core::events::http::{Authorized, Matched, Request, Response, from_proxy_response, proxy_event};
+use plugboard_core::events::route::{RoutePattern, Router};
+use plugboard_core::function::{Backends, Function, Invocation};
+use plugboard_core::runtime::{Allocator, EngineSettings, GuestLoader, Runtime, Trust};
+
+pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, serve};
+
+/// Instances alive at once in the dev server (HTTP requests, workers, nested invokes).
+const MAX_INSTANCES: u32 = 256;
+
+/// The loaded app: functions, routes, authorizers and queues.
+pub struct DevApp {
+    /// The manifest it was loaded from.
+    pub manifest: Manifest,
+    functions: HashMap<String, Arc<Function>>,
+    router: Router,
+    gates: HashMap<String, Arc<AuthorizerGate>>,
+    /// The app's durable queues.
+    pub queues: Arc<EmbeddedQueues>,
+    loader: GuestLoader,
+    faults: std::sync::Mutex<workers::InjectedFailures>,
+}
+
+impl DevApp {
+    /// Open the state (emptied first with `reset`), create the granted tables and load every
+    /// function's guest (compiled once, cached under the state directory).
+    pub async fn load(manifest: Manifest, reset: bool) -> anyhow::Result<Arc<DevApp>> {
+        let state = manifest.app.state_dir.clone();
+        let db = EmbeddedDb::open(&state, reset)?;
+        let keyvalue = Arc::new(EmbeddedKeyValue::new(db.clone()));
+        for table in manifest.tables() {
+            keyvalue.create_table(&table).await.map_err(|e| anyhow::anyhow!("creating table {table}: {e}"))?;
+        }
+        let settings = manifest
+            .queues
+            .iter()
+            .map(|(name, q)| {
+                let settings = QueueSettings {
+                    fifo: name.ends_with(".fifo"),
+                    content_based_dedup: q.content_based_deduplication,
+                    visibility_timeout_ms: q.visibility_timeout_secs * 1000,
+                    max_receives: q.dead_letter.as_ref().map(|_| q.max_receives),
+                    dead_letter: q.dead_letter.clone(),
+                };
+                (name.clone(), settings)
+            })
+            .collect();
+        let queues = Arc::new(EmbeddedQueues::new(db, settings));
+        let invoker = Arc::new(LocalInvoker::new());
+        let runtime = Runtime::new(EngineSettings {
+            allocator: Allocator::Pooling { max_instances: MAX_INSTANCES },
+            ..EngineSettings::default()
+        })?;
+        let loader = GuestLoader::new(runtime.clone(), Some(&state.join("compiled")));
+        let backends = Backends { keyvalue, queue: queues.clone(), invoker: invoker.clone() };
+        let mut functions = HashMap::new();
+        for name in manifest.functions.keys() {
+            let config = manifest.dev_config(name).map_err(|e| anyhow::anyhow!(e))?;
+            let path = config.guest.clone().unwrap_or_default();
+            let bytes = std::fs::read(&path).with_context(|| format!("function {name}: reading guest {path}"))?;
+            let (guest, _) = loader
+                .load(&bytes, config.guest_sha256.as_deref(), config.role, Trust::ComponentOnly)
+                .with_context(|| format!("function {name}: {path}"))?;
+            let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends.clone()));
+            invoker.register(&function);
+            functions.insert(name.clone(), function);
+        }
+        let patterns =
+            manifest.routes.iter().map(|r| RoutePattern::parse(&r.method, &r.path)).collect::<Result<Vec<_>, _>>();
+        let router = Router::new(patterns.map_err(|e| anyhow::anyhow!(e))?);
+        let gates = manifest
+            .authorizers
+            .iter()
+            .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
+            .collect();
+        let faults = std::sync::Mutex::new(workers::InjectedFailures::default());
+        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, loader, faults }))
+    }
+
+    /// The function called `name`.
+    pub fn function(&self, name: &str) -> Option<&Arc<Function>> {
+        self.functions.get(name)
+    }
+
+    /// How often each authorizer function actually ran (cache misses), by authorizer name.
+    pub fn authorizer_calls(&self) -> HashMap<String, u64> {
+        self.gates.iter().map(|(name, gate)| (name.clone(), gate.calls())).collect()
+    }
+
+    /// A function's guest was replaced: decisions an authorizer cached from the old one go.
+    fn guest_replaced(&self, function: &str) {
+        self.gates.values().for_each(|gate| gate.forget_decisions_of(function));
+    }
+
+    /// Fail about `percent`% of queue deliveries on purpose (`--inject-failures`), to rehearse
+    /// retries; takes effect for the workers started after it.
+    pub fn inject_failures(&self, percent: u8) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) =
+            workers::InjectedFailures { percent: percent.min(100) };
+    }
+
+    /// Start the queue workers and the guest watcher.
+    fn start_background(self: &Arc<Self>) {
+        let faults = *self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, queue) in &self.manifest.queues {
+            if let Some(worker) = &queue.worker {
+                workers::spawn(&self.queues, name, queue, &self.functions[worker], faults);
+            }
+        }
+        reload::spawn(self.clone());
+    }
+
+    /// Answer one HTTP request: the Invoke API, the admin API, or an API Gateway route —
+    /// unless `guard` refuses it as not coming from this machine's own tools.
+    pub async fn answer(&self, request: Request, guard: LocalOnly) -> Response {
+        let tool_api = invoke_api::target(&request.path).is_some() || request.path.starts_with(admin::PREFIX);
+        if let Some(refusal) = guard.refuse(&request, tool_api) {
+            return refusal;
+        }
+        if let Some(name) = invoke_api::target(&request.path).filter(|_| request.method == "POST") {
+            return self.logged(&name, invoke_api::invoke(&request, &name, &self.functions)).await;
+        }
+        if request.path.starts_with(admin::PREFIX) {
+            return admin::answer(self, &request).await;
+        }
+        let Some((index, pattern, params)) = self.router.find(&request.method, &request.path) else {
+            return Response::message(404, "Not Found");
+        };
+        let route = &self.manifest.routes[index];
+        let stage = if route.payload == Payload::V1 { "dev" } else { "$default" };
+        let verdict = match route.authorizer.as_ref().and_then(|a| self.gates.get(a)) {
+            None => None,
+            Some(gate) => Some(gate.check(&request, &request.method_arn("local", stage), &pattern.path).await),
+        };
+        let authorizer = match &verdict {
+            None => None,
+            Some(Verdict::Allow { principal, context }) => {
+                Some(Authorized { principal: principal.as_deref(), context })
+            }
+            Some(Verdict::Unauthorized) => return Response::message(401, "Unauthorized"),
+            Some(Verdict::Forbidden) => return Response::message(403, "Forbidden"),
+            Some(Verdict::Failed) => return Response::message(500, "Internal Server Error"),
+        };
+        let event = match proxy_event(route.payload, &request, Matched { pattern, params: &params }, authorizer) {
+            Ok(event) => event,
+            Err(e) => return Response::message(400, &format!("Bad Request: {e}")),
+        };
+        let function = &self.functions[&route.function];
+        let call = async {
+            let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
+            match function.invoke(event, invocation).await {
+                Ok(response) => from_proxy_response(&response),
+                Err(e) => {
+                    tracing::warn!(function = function.name(), error = %e, "function failed");
+                    Response::message(500, "Internal Server Error")
+                }
+            }
+        };
+        self.logged(&route.function, call).await
+    }
+
+    /// Run `call` and log one line: function, role, status, duration.
+    async fn logged(&self, function: &str, call: impl Future<Output = Response>) -> Response {
+        let started = Instant::now();
+        let response = call.await;
+        let role = self.functions.get(function).map(|f| f.role().as_str()).unwrap_or("-");
+        tracing::info!(
+            function,
+            role,
+            status = response.status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "invocation"
+        );
+        response
+    }
+
+    /// The start banner: URL, routes, the Invoke endpoint and queues.
+    pub fn banner(&self, url: &str) -> String {
+        let mut lines = vec![format!("plugboard dev: {} listening on {url}", self.manifest.app.name)];
+        for route in &self.manifest.routes {
+            let guard = route.authorizer.as_ref().map(|a| format!("  [authorizer {a}]")).unwrap_or_default();
+            lines.push(format!("  {:<6} {url}{:<28} -> {}{guard}", route.method, route.path, route.function));
+        }
+        for (name, f) in &self.functions {
+            if f.role() == plugboard_core::config::Role::InternalApi {
+                lines.push(format!("  invoke {url}{}{name}/invocations -> {name}", invoke_api::PREFIX));
+            }
+        }
+        for (name, q) in &self.manifest.queues {
+            let worker = q.worker.as_deref().unwrap_or("(no worker)");
+            lines.push(format!(
+                "  queue  {name} -> {worker} (batch {}, concurrency {})",
+                q.batch_size, q.max_concurrency
+            ));
+        }
+        lines.join("\n")
+    }
+}
