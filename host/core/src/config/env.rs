@@ -242,6 +242,23 @@ mod tests {
     }
 
     #[test]
+    fn grants_the_environment_cannot_carry_are_refused_and_pins_are_lower_cased() {
+        for grants in [
+            r#"grants.stores = { "a,b" = "t" }"#,
+            r#"grants.queues = { q = "u=1" }"#,
+            r#"grants.functions = { " f" = "g" }"#,
+        ] {
+            let err = FunctionConfig::parse(&format!("role = \"http-api\"\n{grants}"), "test", true).unwrap_err();
+            assert!(err.to_string().contains("cannot contain"), "{grants}: {err}");
+        }
+        let pin = "AB".repeat(32);
+        let config =
+            FunctionConfig::parse(&format!("role = \"http-api\"\nguest-sha256 = \"{pin}\""), "test", true).unwrap();
+        assert_eq!(config.guest_sha256.as_deref(), Some(pin.to_ascii_lowercase().as_str()));
+        assert_eq!(from_vars(rendered(&config)).unwrap(), config);
+    }
+
+    #[test]
     fn the_refresh_interval_is_read_here_and_named_when_wrong() {
         assert_eq!(refresh_secs([(REFRESH_VAR, "30")]).unwrap(), Some(30));
         assert_eq!(refresh_secs([(REFRESH_VAR, " ")]).unwrap(), None);
