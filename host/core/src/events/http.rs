@@ -182,19 +182,15 @@ fn string_map(params: &BTreeMap<String, String>) -> HashMap<String, String> {
     params.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The authorizer description API Gateway adds: HTTP APIs put a Lambda authorizer's context
-/// under `lambda`, REST APIs inline; both with the principal.
-fn authorizer_fields(authorized: Authorized<'_>, nested: bool) -> ApiGatewayRequestAuthorizer {
+/// The authorizer description API Gateway adds, with the principal: the event types put it
+/// where each payload carries it (`requestContext.authorizer.lambda` in 2.0, inline in 1.0).
+fn authorizer_fields(authorized: Authorized<'_>) -> ApiGatewayRequestAuthorizer {
     let mut fields = authorized.context.clone();
     if let Some(principal) = authorized.principal {
         fields.insert("principalId".into(), Value::from(principal));
     }
     let mut description = ApiGatewayRequestAuthorizer::default();
-    description.fields = if nested {
-        HashMap::from([("lambda".to_string(), Value::Object(fields))])
-    } else {
-        fields.into_iter().collect()
-    };
+    description.fields = fields.into_iter().collect();
     description
 }
 
@@ -253,7 +249,7 @@ fn http_api_event(
     ctx.http.protocol = Some("HTTP/1.1".into());
     ctx.http.source_ip = Some(request.source_ip.clone());
     ctx.http.user_agent = Some(request.header("user-agent").unwrap_or_default().to_string());
-    ctx.authorizer = authorized.map(|a| authorizer_fields(a, true));
+    ctx.authorizer = authorized.map(authorizer_fields);
     e.body = body;
     e.is_base64_encoded = is_base64_encoded;
     Ok(e)
@@ -292,7 +288,7 @@ fn rest_api_event(
     ctx.identity.source_ip = Some(request.source_ip.clone());
     ctx.identity.user_agent = Some(request.header("user-agent").unwrap_or_default().to_string());
     if let Some(authorized) = authorized {
-        ctx.authorizer = authorizer_fields(authorized, false);
+        ctx.authorizer = authorizer_fields(authorized);
     }
     e.body = body;
     e.is_base64_encoded = is_base64_encoded;

@@ -118,6 +118,10 @@ impl EventKind {
     /// Recognise the event `text` by the fields each kind always carries. A borrowed peek: the
     /// top-level fields (and `requestContext`'s, `Records[0]`'s) are located, none is built.
     pub fn detect(text: &str) -> EventKind {
+        // Only an object is an event of a shape (serde would also take an array, by position).
+        if !text.trim_start().starts_with('{') {
+            return EventKind::Direct;
+        }
         let Ok(event) = serde_json::from_str::<Shape<'_>>(text) else { return EventKind::Direct };
         let first_record = peek::<First<'_>>(event.records.0).and_then(|first| peek::<RecordShape<'_>>(first.0));
         if first_record.is_some_and(|r| r.event_source.text().as_deref() == Some("aws:sqs")) {
@@ -158,5 +162,17 @@ impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = clap::ValueEnum::to_possible_value(self).map(|v| v.get_name().to_string());
         f.write_str(name.as_deref().unwrap_or("unknown"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_object_has_an_event_shape() {
+        assert_eq!(EventKind::detect(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#), EventKind::Sqs);
+        assert_eq!(EventKind::detect(r#"[[{"eventSource":"aws:sqs"}]]"#), EventKind::Direct);
+        assert_eq!(EventKind::detect(r#" {"type":"TOKEN","methodArn":null}"#), EventKind::TokenAuthorizer);
     }
 }

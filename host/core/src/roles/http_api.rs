@@ -304,3 +304,40 @@ fn to_event_response(format: Format, response: HttpResponse) -> Result<EventResp
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+    use crate::events::http::{Authorized, Matched, Payload, Request, proxy_event};
+    use crate::events::route::RoutePattern;
+
+    /// What a guest behind an authorizer sees of it, for a `plugboard dev` event of `payload`.
+    fn seen(payload: Payload) -> RequestContext {
+        let request = Request { method: "GET".into(), path: "/items/7".into(), ..Request::default() };
+        let pattern = RoutePattern::parse("GET", "/items/{id}").unwrap();
+        let params = pattern.matches("GET", "/items/7").unwrap();
+        let context = serde_json::Map::from_iter([("tier".to_string(), Value::from("gold"))]);
+        let authorized = Authorized { principal: Some("alice"), context: &context };
+        let event = proxy_event(payload, &request, Matched { pattern: &pattern, params: &params }, Some(authorized));
+        let request = match event.unwrap() {
+            Event::HttpApi(e) => from_http_api(*e).unwrap(),
+            Event::RestApi(e) => from_rest(*e).unwrap(),
+            other => panic!("not a proxy event: {other:?}"),
+        };
+        request.context
+    }
+
+    #[test]
+    fn the_authorizers_principal_and_context_reach_the_guest_in_both_payloads() {
+        for payload in [Payload::V2, Payload::V1] {
+            let context = seen(payload);
+            assert_eq!(context.principal_id.as_deref(), Some("alice"), "{payload:?}");
+            assert!(
+                matches!(context.authorizer.as_slice(), [(k, ContextValue::Text(v))] if k == "tier" && v == "gold"),
+                "{payload:?}: {:?}",
+                context.authorizer
+            );
+        }
+    }
+}
