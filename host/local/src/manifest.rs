@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use plugboard_core::events::http::Payload;
 
+use plugboard_core::config::location::GuestLocation;
 use plugboard_core::config::{ConfigError, FunctionConfig, Role};
 
 /// The whole app.
@@ -212,7 +213,7 @@ impl Manifest {
         for (name, function) in &mut manifest.functions {
             function.validate(&format!("{origin}: functions.{name}"))?;
             if let Some(guest) = &function.guest
-                && !guest.starts_with("s3://")
+                && !GuestLocation::parse(guest).is_ok_and(|location| location.is_s3())
             {
                 function.guest = Some(base.join(guest).display().to_string());
             }

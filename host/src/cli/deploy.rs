@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::publish::precompile_for_lambda;
+use crate::config::location::GuestLocation;
 use crate::deploy::{self, default_guest_key, guest_parameters};
 use crate::manifest::Manifest;
 use crate::runtime::precompiled::sha256_hex;
@@ -90,7 +91,7 @@ pub fn package(args: PackageArgs) -> anyhow::Result<ExitCode> {
     for (name, function) in &manifest.functions {
         let source = function.guest.as_deref().unwrap_or_default();
         anyhow::ensure!(
-            !source.starts_with("s3://"),
+            !GuestLocation::parse(source).is_ok_and(|location| location.is_s3()),
             "function {name}: guest {source} is already in S3; package builds local guests"
         );
         let wasm = std::fs::read(source).with_context(|| format!("function {name}: reading {source}"))?;

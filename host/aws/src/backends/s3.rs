@@ -5,32 +5,7 @@ use aws_sdk_s3::Client;
 
 use super::describe;
 
-/// A parsed `s3://bucket/key[?versionId=...]` location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    /// The bucket.
-    pub bucket: String,
-    /// The object key.
-    pub key: String,
-    /// The object version, when pinned.
-    pub version_id: Option<String>,
-}
-
-impl S3Location {
-    /// Parse `s3://bucket/key[?versionId=...]`; `None` for anything else.
-    pub fn parse(location: &str) -> Option<S3Location> {
-        let rest = location.strip_prefix("s3://")?;
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (bucket, key) = path.split_once('/')?;
-        if bucket.is_empty() || key.is_empty() {
-            return None;
-        }
-        let version_id = form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == "versionId")
-            .map(|(_, value)| value.into_owned());
-        Some(S3Location { bucket: bucket.to_string(), key: key.to_string(), version_id })
-    }
-}
+pub use plugboard_core::config::location::S3Location;
 
 /// An S3 client for `sdk`; path-style addressing only for an AWS-protocol server on this
 /// machine (an endpoint set, as in tests), AWS gets the default.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::backends::s3::{self, FetchError, S3Location, S3Object};
+use plugboard_core::config::location::GuestLocation;
 use plugboard_core::config::{FunctionConfig, Role};
 use plugboard_core::function::Function;
 use plugboard_core::runtime::precompiled::{self, CompileCache, Origin};
@@ -53,8 +54,8 @@ pub fn refresh_every(config: &FunctionConfig, refresh_secs: Option<u64>) -> anyh
     let Some(secs) = refresh_secs else { return Ok(None) };
     anyhow::ensure!(secs >= 1, "PLUGBOARD_GUEST_REFRESH_SECS must be at least 1");
     let pinned = config.guest_sha256.is_some() || !config.precompiled_sha256.is_empty();
-    let fixed = match config.guest.as_deref() {
-        Some(guest) if guest.starts_with("s3://") => S3Location::parse(guest).is_none_or(|o| o.version_id.is_some()),
+    let fixed = match config.guest.as_deref().map(GuestLocation::parse) {
+        Some(Ok(GuestLocation::S3(object))) => object.version_id.is_some(),
         _ => true,
     };
     anyhow::ensure!(
@@ -73,12 +74,9 @@ impl GuestSource {
         refresh_secs: Option<u64>,
     ) -> anyhow::Result<GuestSource> {
         let display = config.guest.clone().context("PLUGBOARD_GUEST is not set")?;
-        let location = if display.starts_with("s3://") {
-            let object = S3Location::parse(&display)
-                .with_context(|| format!("PLUGBOARD_GUEST={display} is not s3://bucket/key[?versionId=...]"))?;
-            Location::S3 { client: s3::client(sdk), object }
-        } else {
-            Location::Path(PathBuf::from(&display))
+        let location = match GuestLocation::parse(&display).map_err(|e| anyhow::anyhow!("PLUGBOARD_GUEST: {e}"))? {
+            GuestLocation::S3(object) => Location::S3 { client: s3::client(sdk), object },
+            GuestLocation::Path(path) => Location::Path(path),
         };
         let refresh = refresh_every(config, refresh_secs)?
             .map(|every| Refresh { every, seen: tokio::sync::Mutex::new((None, Instant::now())) });

@@ -5,6 +5,7 @@
 //! same `serde` model, so one `Deserialize` plus [`FunctionConfig::validate`] parses every one.
 
 pub mod env;
+pub mod location;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -281,6 +282,9 @@ impl FunctionConfig {
         }
         if let Some(name) = self.grants.read_only_stores.keys().find(|n| self.grants.stores.contains_key(*n)) {
             return bad(format!("store `{name}` is in both grants.stores and grants.read-only-stores"));
+        }
+        if let Some(guest) = &self.guest {
+            location::GuestLocation::parse(guest).map_err(|e| ConfigError::invalid(origin, format!("guest: {e}")))?;
         }
         for key in self.config.keys() {
             let ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
