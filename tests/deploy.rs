@@ -158,7 +158,7 @@ fn secrets_as_references(manifest: &Manifest, config: &FunctionConfig) -> BTreeM
     let mut values = config.config.clone();
     for value in values.values_mut() {
         if let Some(name) = value.strip_prefix("secret:") {
-            *value = manifest.secrets[name].reference().unwrap();
+            *value = manifest.secrets[name].reference().unwrap().to_string();
         }
     }
     values

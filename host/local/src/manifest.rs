@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use plugboard_core::events::http::Payload;
 
 use plugboard_core::config::location::GuestLocation;
+use plugboard_core::config::secret::SecretRef;
 use plugboard_core::config::{ConfigError, FunctionConfig, Role};
 
 /// The whole app.
@@ -55,11 +56,12 @@ pub struct Secret {
 pub const SECRET_PREFIX: &str = "secret:";
 
 impl Secret {
-    /// The reference the Lambda host resolves at cold start (`ssm:...`, `secretsmanager:...`).
-    pub fn reference(&self) -> Option<String> {
+    /// The reference the Lambda host resolves at cold start; `None` unless exactly one of
+    /// `ssm` and `secretsmanager` is set.
+    pub fn reference(&self) -> Option<SecretRef> {
         match (&self.ssm, &self.secretsmanager) {
-            (Some(name), None) => Some(format!("ssm:{name}")),
-            (None, Some(id)) => Some(format!("secretsmanager:{id}")),
+            (Some(name), None) => Some(SecretRef::Parameter(name.clone())),
+            (None, Some(id)) => Some(SecretRef::secrets_manager(id)),
             _ => None,
         }
     }

@@ -194,7 +194,10 @@ fn environment(
             grants @ EnvValue::Grants(_) => json!({ "Fn::Sub": grants.render(&sub_escape, &resource) }),
             EnvValue::Text(text) => match (var.starts_with("PLUGBOARD_CONFIG_"), text.strip_prefix(SECRET_PREFIX)) {
                 (true, Some(secret)) => json!(
-                    manifest.secrets[secret].reference().ok_or_else(|| format!("secrets.{secret}: no reference"))?
+                    manifest.secrets[secret]
+                        .reference()
+                        .ok_or_else(|| format!("secrets.{secret}: no reference"))?
+                        .to_string()
                 ),
                 _ => json!(text),
             },

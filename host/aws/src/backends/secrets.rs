@@ -1,13 +1,7 @@
 //! Config values that reference secrets, resolved once at cold start: the function's
 //! configuration names where a secret lives, never the secret itself.
-//!
-//! | value | resolved to |
-//! |---|---|
-//! | `ssm:/path/name` | the SSM Parameter Store parameter (SecureString decrypted) |
-//! | `secretsmanager:ID` | the Secrets Manager secret's `SecretString` (ID: name or ARN) |
-//! | `secretsmanager:ID#field` | one string field of a JSON `SecretString` |
-//!
-//! Any other value is used as written.
+//! The references are `plugboard_core::config::secret::SecretRef`; any other value is used as
+//! written.
 
 use std::collections::BTreeMap;
 
@@ -15,35 +9,7 @@ use aws_config::SdkConfig;
 
 use super::describe;
 
-/// A config value that names a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// An SSM Parameter Store parameter.
-    Parameter(String),
-    /// A Secrets Manager secret, optionally one field of its JSON.
-    Secret {
-        /// Name or ARN.
-        id: String,
-        /// The JSON field to take, if any.
-        field: Option<String>,
-    },
-}
-
-impl SecretRef {
-    /// The reference in `value`, if it is one.
-    pub fn parse(value: &str) -> Option<SecretRef> {
-        if let Some(name) = value.strip_prefix("ssm:") {
-            return Some(SecretRef::Parameter(name.to_string()));
-        }
-        let rest = value.strip_prefix("secretsmanager:")?;
-        // ARNs contain `:` but never `#`, so `#` separates the field.
-        let (id, field) = match rest.split_once('#') {
-            Some((id, field)) => (id, Some(field.to_string())),
-            None => (rest, None),
-        };
-        Some(SecretRef::Secret { id: id.to_string(), field })
-    }
-}
+pub use plugboard_core::config::secret::SecretRef;
 
 /// Replace every referencing value in `config` by the secret; an error names the key and the
 /// reference (never a value).

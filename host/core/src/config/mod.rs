@@ -6,6 +6,7 @@
 
 pub mod env;
 pub mod location;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::fmt;
