@@ -12,6 +12,7 @@ pub use plugboard_core::events::http::Payload;
 use plugboard_core::config::location::GuestLocation;
 use plugboard_core::config::secret::SecretRef;
 use plugboard_core::config::{ConfigError, FunctionConfig, Role};
+use plugboard_core::events::route::RoutePattern;
 
 /// The whole app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,22 +101,50 @@ impl Default for AppSettings {
     }
 }
 
-/// One HTTP route.
+/// One HTTP route, its method and path parsed when the manifest loads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(try_from = "RouteSpec", into = "RouteSpec")]
 pub struct Route {
-    /// `GET`, `POST`, ... or `ANY`.
-    pub method: String,
-    /// `/items/{id}`, `/files/{proxy+}`.
-    pub path: String,
+    /// `GET /items/{id}`, `ANY /files/{proxy+}`, as API Gateway matches it.
+    pub pattern: RoutePattern,
     /// The `http-api` function serving it.
     pub function: String,
     /// The authorizer in front of it, if any.
-    #[serde(default)]
     pub authorizer: Option<String>,
     /// Event version for the function.
-    #[serde(default)]
     pub payload: Payload,
+}
+
+/// A route as the manifest writes it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RouteSpec {
+    /// `GET`, `POST`, ... or `ANY`.
+    method: String,
+    /// `/items/{id}`, `/files/{proxy+}`.
+    path: String,
+    function: String,
+    #[serde(default)]
+    authorizer: Option<String>,
+    #[serde(default)]
+    payload: Payload,
+}
+
+impl TryFrom<RouteSpec> for Route {
+    type Error = String;
+
+    fn try_from(spec: RouteSpec) -> Result<Route, String> {
+        let pattern = RoutePattern::parse(&spec.method, &spec.path)
+            .map_err(|e| format!("route {} {}: {e}", spec.method, spec.path))?;
+        Ok(Route { pattern, function: spec.function, authorizer: spec.authorizer, payload: spec.payload })
+    }
+}
+
+impl From<Route> for RouteSpec {
+    fn from(route: Route) -> RouteSpec {
+        let (method, path) = (route.pattern.method().to_string(), route.pattern.path.clone());
+        RouteSpec { method, path, function: route.function, authorizer: route.authorizer, payload: route.payload }
+    }
 }
 
 /// How an authorizer is called.
@@ -262,10 +291,8 @@ impl Manifest {
             }
         }
         for (i, route) in self.routes.iter().enumerate() {
-            let place = format!("routes[{i}] ({} {})", route.method, route.path);
+            let place = format!("routes[{i}] ({})", route.pattern.route_key());
             role_of(&place, &route.function, Role::HttpApi)?;
-            plugboard_core::events::route::RoutePattern::parse(&route.method, &route.path)
-                .map_err(|e| format!("{place}: {e}"))?;
             if let Some(name) = &route.authorizer {
                 let authorizer =
                     self.authorizers.get(name).ok_or_else(|| format!("{place}: no authorizer `{name}`"))?;

@@ -301,12 +301,13 @@ fn statements(manifest: &Manifest, name: &str, config: &FunctionConfig) -> Resul
 fn events(manifest: &Manifest, name: &str) -> Map<String, Value> {
     let mut events = Map::new();
     for route in manifest.routes.iter().filter(|r| r.function == name) {
-        let words = format!("{} {}", route.method.to_ascii_lowercase(), route.path.replace("proxy+", "proxy"));
+        let (method, path) = (route.pattern.method(), &route.pattern.path);
+        let words = format!("{} {}", method.to_ascii_lowercase(), path.replace("proxy+", "proxy"));
         let mut id = pascal(&words);
         while events.contains_key(&id) {
             id.push('X');
         }
-        let mut properties = json!({ "Method": route.method.to_ascii_uppercase(), "Path": route.path });
+        let mut properties = json!({ "Method": method, "Path": path });
         match route.payload {
             Payload::V2 => {
                 properties["ApiId"] = reference(HTTP_API);

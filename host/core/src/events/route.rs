@@ -80,7 +80,12 @@ impl RoutePattern {
 
     /// `GET /items/{id}` (`ANY` for any method): the route key.
     pub fn route_key(&self) -> String {
-        format!("{} {}", self.method.as_deref().unwrap_or("ANY"), self.path)
+        format!("{} {}", self.method(), self.path)
+    }
+
+    /// The upper-case method, or `ANY`.
+    pub fn method(&self) -> &str {
+        self.method.as_deref().unwrap_or("ANY")
     }
 }
 

@@ -23,7 +23,7 @@ use crate::backends::local::LocalInvoker;
 use crate::manifest::{Manifest, Payload};
 use plugboard_core::events::authorizer::Verdict;
 use plugboard_core::events::http::{Authorized, Matched, Request, Response, from_proxy_response, proxy_event};
-use plugboard_core::events::route::{RoutePattern, Router};
+use plugboard_core::events::route::Router;
 use plugboard_core::function::{Backends, Function, Invocation};
 use plugboard_core::runtime::{Allocator, EngineSettings, GuestLoader, Runtime, Trust};
 
@@ -89,9 +89,7 @@ impl DevApp {
             invoker.register(&function);
             functions.insert(name.clone(), function);
         }
-        let patterns =
-            manifest.routes.iter().map(|r| RoutePattern::parse(&r.method, &r.path)).collect::<Result<Vec<_>, _>>();
-        let router = Router::new(patterns.map_err(|e| anyhow::anyhow!(e))?);
+        let router = Router::new(manifest.routes.iter().map(|r| r.pattern.clone()).collect());
         let gates = manifest
             .authorizers
             .iter()
@@ -203,7 +201,8 @@ impl DevApp {
         let mut lines = vec![format!("plugboard dev: {} listening on {url}", self.manifest.app.name)];
         for route in &self.manifest.routes {
             let guard = route.authorizer.as_ref().map(|a| format!("  [authorizer {a}]")).unwrap_or_default();
-            lines.push(format!("  {:<6} {url}{:<28} -> {}{guard}", route.method, route.path, route.function));
+            let (method, path) = (route.pattern.method(), &route.pattern.path);
+            lines.push(format!("  {method:<6} {url}{path:<28} -> {}{guard}", route.function));
         }
         for (name, f) in &self.functions {
             if f.role() == plugboard_core::config::Role::InternalApi {
