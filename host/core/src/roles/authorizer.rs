@@ -10,7 +10,7 @@ use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use serde_json::{Map, Value};
 use wasmtime::Store;
 
-use super::{ErrorType, FunctionError, header_fields, query_fields, sorted_fields};
+use super::{ErrorType, FunctionError, header_fields, query_fields, rest_fields, sorted_fields};
 use crate::bindings::authorizer::AuthorizerPre;
 use crate::bindings::authorizer::exports::plugboard::host::authorizer_handler::{AuthorizationRequest, AuthorizeError};
 use crate::bindings::plugboard::host::policy::{Decision, Effect, Statement};
@@ -169,19 +169,15 @@ pub fn from_token(e: ApiGatewayCustomAuthorizerRequest) -> AuthorizationRequest 
 
 /// The guest's request for a REQUEST authorizer event.
 pub fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizationRequest {
-    let headers = if e.multi_value_headers.is_empty() { &e.headers } else { &e.multi_value_headers };
-    let query = if e.multi_value_query_string_parameters.is_empty() {
-        &e.query_string_parameters
-    } else {
-        &e.multi_value_query_string_parameters
-    };
-    let mut query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    query.sort();
+    let (headers, query) = rest_fields(
+        (&e.headers, &e.multi_value_headers),
+        (&e.query_string_parameters, &e.multi_value_query_string_parameters),
+    );
     let ctx = &e.request_context;
     AuthorizationRequest {
         method: e.http_method.as_ref().map(ToString::to_string),
         path: e.path.clone(),
-        headers: header_fields(headers),
+        headers,
         query,
         path_params: sorted_fields(&e.path_parameters),
         stage: ctx.stage.clone(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use wasmtime::Store;
 
-use super::{ErrorType, FunctionError, header_fields, query_fields, sorted_fields};
+use super::{ErrorType, FunctionError, header_fields, query_fields, rest_fields, sorted_fields};
 use crate::bindings::http_api::HttpApiPre;
 use crate::bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
 use crate::bindings::plugboard::host::types::ContextValue;
@@ -112,14 +112,10 @@ fn context(
 
 /// The guest's request for a REST API proxy event.
 pub fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
-    let headers = if e.multi_value_headers.is_empty() { &e.headers } else { &e.multi_value_headers };
-    let query = if e.multi_value_query_string_parameters.is_empty() {
-        &e.query_string_parameters
-    } else {
-        &e.multi_value_query_string_parameters
-    };
-    let mut query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    query.sort();
+    let (headers, query) = rest_fields(
+        (&e.headers, &e.multi_value_headers),
+        (&e.query_string_parameters, &e.multi_value_query_string_parameters),
+    );
     let ctx = &e.request_context;
     Ok(HttpRequest {
         method: e.http_method.to_string(),
@@ -127,7 +123,7 @@ pub fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError
         route: e.resource.clone(),
         path_params: sorted_fields(&e.path_parameters),
         query,
-        headers: header_fields(headers),
+        headers,
         context: context(
             ctx.request_id.clone(),
             ctx.identity.source_ip.clone(),

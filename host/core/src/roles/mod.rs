@@ -59,6 +59,23 @@ fn header_fields(headers: &aws_lambda_events::http::HeaderMap) -> Vec<(String, S
         .collect()
 }
 
+/// Name/value pairs, in the order the guest sees them.
+type Fields = Vec<(String, String)>;
+
+/// Headers and query of a REST-style event (proxy or REQUEST authorizer): the multi-value maps
+/// when the event has them (they keep repeats), else the single-value ones; query sorted by
+/// name, as those maps have no order.
+fn rest_fields(
+    (headers, multi_headers): (&aws_lambda_events::http::HeaderMap, &aws_lambda_events::http::HeaderMap),
+    (query, multi_query): (&aws_lambda_events::query_map::QueryMap, &aws_lambda_events::query_map::QueryMap),
+) -> (Fields, Fields) {
+    let headers = if multi_headers.is_empty() { headers } else { multi_headers };
+    let query = if multi_query.is_empty() { query } else { multi_query };
+    let mut query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    query.sort();
+    (header_fields(headers), query)
+}
+
 /// Name/value pairs from a map, sorted by name so the order is stable.
 fn sorted_fields<'a>(map: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = map.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
