@@ -36,10 +36,13 @@ struct Job {
     durable: bool,
 }
 
-/// The database and its writer thread; shared by the key-value and queue backends.
+/// The database and its writer thread; shared by the key-value and queue backends. Dropping
+/// the last handle stops the writer and waits for it, so the file is closed (its lock
+/// released) when the drop returns: the next process may open it at once.
 pub struct EmbeddedDb {
     db: Arc<Database>,
     writer: mpsc::Sender<Job>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Why the state could not be opened or used.
@@ -64,11 +67,11 @@ impl EmbeddedDb {
         let db = Arc::new(Database::create(&path).map_err(|e| error(e.to_string()))?);
         let (writer, jobs) = mpsc::channel::<Job>();
         let for_writer = db.clone();
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("plugboard-state-writer".into())
             .spawn(move || write_loop(&for_writer, &jobs))
             .map_err(|e| error(e.to_string()))?;
-        Ok(Arc::new(EmbeddedDb { db, writer }))
+        Ok(Arc::new(EmbeddedDb { db, writer, writer_thread: Some(writer_thread) }))
     }
 
     /// Run `work` in the next group transaction; resolves once it is committed to disk.
@@ -110,6 +113,19 @@ impl EmbeddedDb {
     }
 }
 
+impl Drop for EmbeddedDb {
+    fn drop(&mut self) {
+        // Closing the channel ends the write loop once what is queued is committed.
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(thread) = self.writer_thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Commit waiting writes in groups until every sender is gone.
 fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
@@ -147,4 +163,21 @@ fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
 /// Milliseconds since the Unix epoch (message timestamps, visibility).
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A restarted `plugboard dev` (or a test reading the state after it) opens the file
+    /// right after the previous handle went away; the writer thread must not still hold it.
+    #[tokio::test]
+    async fn a_dropped_database_can_be_opened_again_at_once() {
+        let dir = std::env::temp_dir().join(format!("plugboard-reopen-{}", std::process::id()));
+        for round in 0..200 {
+            let db = EmbeddedDb::open(&dir, round == 0).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            db.write(|_| Ok(())).await.unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
