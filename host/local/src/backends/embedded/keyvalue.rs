@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::EmbeddedDb;
+use super::{EmbeddedDb, StateError};
 use plugboard_core::capabilities::keyvalue::{
     KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter,
 };
@@ -40,7 +40,7 @@ impl EmbeddedKeyValue {
     }
 
     /// Create `table` if it does not exist (the app's granted tables, at start).
-    pub async fn create_table(&self, table: &str) -> Result<(), String> {
+    pub async fn create_table(&self, table: &str) -> Result<(), StateError> {
         let (name, stored) = (table.to_string(), data_name(table));
         self.db
             .write(move |txn| {

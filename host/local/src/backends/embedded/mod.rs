@@ -26,7 +26,7 @@ pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessa
 const MAX_GROUP: usize = 1024;
 
 /// What the writer calls after the commit: with `Ok` once durable, or the failure.
-type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Done = Box<dyn FnOnce(Result<(), StateError>) + Send>;
 /// One write: runs inside the shared transaction and returns its completion.
 type Work = Box<dyn FnOnce(&WriteTransaction) -> Done + Send>;
 
@@ -45,32 +45,52 @@ pub struct EmbeddedDb {
     writer_thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Why the state could not be opened or used.
+/// Why the state could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("state database {path}: {message}")]
+#[error("state database {path}: {cause}")]
 pub struct OpenError {
     /// The database file.
     pub path: String,
     /// What went wrong (e.g. another `plugboard dev` holds it).
-    pub message: String,
+    #[source]
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Why a read or write of the open state failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StateError {
+    /// The writer thread is gone (it panicked); no write can be committed any more.
+    #[error("the state writer has stopped")]
+    WriterStopped,
+    /// The database refused the read, the write or its commit (one commit's failure is told to
+    /// every write in its group, hence shared).
+    #[error(transparent)]
+    Database(Arc<redb::Error>),
+}
+
+impl<E: Into<redb::Error>> From<E> for StateError {
+    fn from(e: E) -> StateError {
+        StateError::Database(Arc::new(e.into()))
+    }
 }
 
 impl EmbeddedDb {
     /// Open (or create) `dir/state.redb`, emptying it first when `reset`.
     pub fn open(dir: &Path, reset: bool) -> Result<Arc<EmbeddedDb>, OpenError> {
         let path = dir.join("state.redb");
-        let error = |message: String| OpenError { path: path.display().to_string(), message };
-        std::fs::create_dir_all(dir).map_err(|e| error(e.to_string()))?;
+        let error =
+            |cause: Box<dyn std::error::Error + Send + Sync>| OpenError { path: path.display().to_string(), cause };
+        std::fs::create_dir_all(dir).map_err(|e| error(e.into()))?;
         if reset && path.exists() {
-            std::fs::remove_file(&path).map_err(|e| error(e.to_string()))?;
+            std::fs::remove_file(&path).map_err(|e| error(e.into()))?;
         }
-        let db = Arc::new(Database::create(&path).map_err(|e| error(e.to_string()))?);
+        let db = Arc::new(Database::create(&path).map_err(|e| error(e.into()))?);
         let (writer, jobs) = mpsc::channel::<Job>();
         let for_writer = db.clone();
         let writer_thread = std::thread::Builder::new()
             .name("plugboard-state-writer".into())
             .spawn(move || write_loop(&for_writer, &jobs))
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| error(e.into()))?;
         Ok(Arc::new(EmbeddedDb { db, writer, writer_thread: Some(writer_thread) }))
     }
 
@@ -78,7 +98,7 @@ impl EmbeddedDb {
     pub async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
-    ) -> Result<R, String> {
+    ) -> Result<R, StateError> {
         self.submit(work, true).await
     }
 
@@ -87,7 +107,7 @@ impl EmbeddedDb {
     pub async fn write_lazy<R: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
-    ) -> Result<R, String> {
+    ) -> Result<R, StateError> {
         self.submit(work, false).await
     }
 
@@ -95,21 +115,21 @@ impl EmbeddedDb {
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
         durable: bool,
-    ) -> Result<R, String> {
+    ) -> Result<R, StateError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let work: Work = Box::new(move |txn| {
-            let result = work(txn).map_err(|e| e.to_string());
-            Box::new(move |committed: Result<(), String>| {
+            let result = work(txn).map_err(StateError::from);
+            Box::new(move |committed: Result<(), StateError>| {
                 let _ = tx.send(committed.and(result));
             })
         });
-        self.writer.send(Job { work, durable }).map_err(|_| "the state writer has stopped".to_string())?;
-        rx.await.map_err(|_| "the state writer has stopped".to_string())?
+        self.writer.send(Job { work, durable }).map_err(|_| StateError::WriterStopped)?;
+        rx.await.map_err(|_| StateError::WriterStopped)?
     }
 
     /// A consistent snapshot for reads (never blocks writers).
-    pub fn read(&self) -> Result<ReadTransaction, String> {
-        self.db.begin_read().map_err(|e| e.to_string())
+    pub fn read(&self) -> Result<ReadTransaction, StateError> {
+        Ok(self.db.begin_read()?)
     }
 }
 
@@ -150,7 +170,7 @@ fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
             let _ = txn.set_durability(redb::Durability::None);
         }
         let done: Vec<Done> = group.into_iter().map(|job| (job.work)(&txn)).collect();
-        let committed = txn.commit().map_err(|e| e.to_string());
+        let committed = txn.commit().map_err(StateError::from);
         if let Err(e) = &committed {
             tracing::error!(error = %e, "state database: commit failed");
         }
@@ -178,6 +198,18 @@ mod tests {
             let db = EmbeddedDb::open(&dir, round == 0).unwrap_or_else(|e| panic!("round {round}: {e}"));
             db.write(|_| Ok(())).await.unwrap();
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A second opener hears redb's own reason, as a typed cause, not a string.
+    #[test]
+    fn a_database_held_elsewhere_is_refused_with_its_cause() {
+        let dir = std::env::temp_dir().join(format!("plugboard-held-{}", std::process::id()));
+        let _held = EmbeddedDb::open(&dir, true).unwrap();
+        let refused = EmbeddedDb::open(&dir, false).err().expect("a second open must be refused");
+        assert!(matches!(refused.cause.downcast_ref(), Some(redb::DatabaseError::DatabaseAlreadyOpen)), "{refused:?}");
+        assert!(refused.to_string().contains("state.redb"), "{refused}");
+        drop(_held);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

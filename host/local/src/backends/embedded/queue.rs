@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::{EmbeddedDb, now_ms};
+use super::{EmbeddedDb, StateError, now_ms};
 use plugboard_core::bindings::plugboard::host::queue::AttributeValue;
 use plugboard_core::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key};
 
@@ -182,14 +182,17 @@ impl EmbeddedQueues {
     pub fn has_visible(&self, queue: &str) -> bool {
         let fifo = self.settings.get(queue).is_some_and(|s| s.fifo);
         let mut deliverable = Deliverable::new(fifo);
-        self.scan(queue, |m| deliverable.admits(m)).unwrap_or(false)
+        self.scan(queue, |m| deliverable.admits(m)).unwrap_or_else(|e| {
+            tracing::warn!(queue, error = %e, "embedded queue: cannot read the queue; treating it as empty");
+            false
+        })
     }
 
-    fn scan(&self, queue: &str, mut stop: impl FnMut(&StoredMessage) -> bool) -> Result<bool, String> {
+    fn scan(&self, queue: &str, mut stop: impl FnMut(&StoredMessage) -> bool) -> Result<bool, StateError> {
         let read = self.db.read()?;
         let Ok(table) = read.open_table(MESSAGES) else { return Ok(false) };
-        for entry in table.range((queue, 0)..=(queue, u64::MAX)).map_err(|e| e.to_string())? {
-            let (_, value) = entry.map_err(|e| e.to_string())?;
+        for entry in table.range((queue, 0)..=(queue, u64::MAX))? {
+            let (_, value) = entry?;
             if decode(value.value()).is_some_and(|m| stop(&m)) {
                 return Ok(true);
             }
@@ -256,7 +259,7 @@ impl EmbeddedQueues {
             .map(|name| {
                 let empty_receives = self.empty_receives.get(name).map_or(0, |c| c.load(Ordering::Relaxed));
                 let mut stats = QueueStats { name: name.clone(), visible: 0, in_flight: 0, delayed: 0, empty_receives };
-                let _ = self.scan(name, |m| {
+                let counted = self.scan(name, |m| {
                     match (m.visible_ms <= now, m.receive_count > 0) {
                         (true, _) => stats.visible += 1,
                         (false, true) => stats.in_flight += 1,
@@ -264,6 +267,9 @@ impl EmbeddedQueues {
                     }
                     false
                 });
+                if let Err(e) = counted {
+                    tracing::warn!(queue = %name, error = %e, "embedded queue: cannot count the queue's messages");
+                }
                 stats
             })
             .collect()
