@@ -47,7 +47,7 @@ impl LambdaInvoker {
 }
 
 /// The base64 client context Lambda hands the callee: `{"custom": {"plugboard-depth": "N"}}`.
-pub fn client_context(depth: u32) -> String {
+pub(crate) fn client_context(depth: u32) -> String {
     BASE64.encode(serde_json::json!({ "custom": { DEPTH_KEY: depth.to_string() } }).to_string())
 }
 

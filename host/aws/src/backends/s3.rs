@@ -42,7 +42,7 @@ pub async fn fetch(client: &Client, location: &S3Location) -> Result<S3Object, F
 }
 
 /// Download the object at `location` unless its ETag is still `etag` (then `None`).
-pub async fn fetch_if_changed(
+pub(crate) async fn fetch_if_changed(
     client: &Client,
     location: &S3Location,
     etag: Option<&str>,

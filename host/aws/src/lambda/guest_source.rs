@@ -107,7 +107,7 @@ impl GuestSource {
 
     /// With refresh on and its interval passed, re-read the object if its ETag changed and swap
     /// the function's guest; an unreadable or invalid new guest is logged and the old serves on.
-    pub async fn refresh_if_due(&self, function: &Function) {
+    pub(crate) async fn refresh_if_due(&self, function: &Function) {
         let (Some(refresh), Location::S3 { client, object }) = (&self.refresh, &self.location) else { return };
         // Another invocation already checking: this one serves with the current guest.
         let Ok(mut seen) = refresh.seen.try_lock() else { return };

@@ -15,12 +15,12 @@ use plugboard_core::runtime::precompiled::Origin;
 use plugboard_core::runtime::{EngineSettings, Runtime};
 
 pub mod guest_source;
-pub use guest_source::{GuestSource, Loaded};
+pub use guest_source::GuestSource;
 
 pub use plugboard_core::config::env::REFRESH_VAR;
 
 /// Time kept back from Lambda's deadline so the guest is stopped and the answer sent in time.
-pub const SAFETY_MARGIN: Duration = Duration::from_millis(250);
+pub(crate) const SAFETY_MARGIN: Duration = Duration::from_millis(250);
 /// Keys per `list-keys` page from DynamoDB.
 const DYNAMODB_PAGE: i32 = 1000;
 

@@ -8,13 +8,13 @@ use crate::capabilities::bindings::wasi::config::store::{self, Error};
 
 /// The values one function's guest may read.
 #[derive(Debug, Clone, Default)]
-pub struct ConfigCtx {
+pub(crate) struct ConfigCtx {
     /// Key -> value, as configured.
     pub values: BTreeMap<String, String>,
 }
 
 /// The guest-facing view of [`ConfigCtx`].
-pub struct ConfigView<'a> {
+pub(crate) struct ConfigView<'a> {
     /// The function's values.
     pub ctx: &'a ConfigCtx,
 }
@@ -26,7 +26,7 @@ impl HasData for HasConfig {
 }
 
 /// Link `wasi:config/store` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> ConfigView<'_>,
 ) -> wasmtime::Result<()> {

@@ -12,11 +12,11 @@ use crate::capabilities::bindings::plugboard::host::invoke::{self, Error};
 use crate::capabilities::bindings::plugboard::host::types::FunctionError;
 
 /// Lambda's payload limit for RequestResponse invokes.
-pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// Lambda's payload limit for Event invokes.
-pub const MAX_EVENT_PAYLOAD: usize = 1024 * 1024;
+pub(crate) const MAX_EVENT_PAYLOAD: usize = 1024 * 1024;
 /// Bytes of an Event payload kept for the envelope that carries the depth on Lambda.
-pub const EVENT_ENVELOPE_BYTES: usize = 64;
+pub(crate) const EVENT_ENVELOPE_BYTES: usize = 64;
 
 /// Why an invoke failed; everything but `Trap` reaches the guest as the WIT error.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ pub trait Invoker: Send + Sync {
 
 /// What one function's guest may invoke: logical target -> function, the limit and the invoker.
 #[derive(Clone)]
-pub struct InvokeCtx {
+pub(crate) struct InvokeCtx {
     /// Granted targets.
     pub grants: BTreeMap<String, String>,
     /// The deepest nesting allowed.
@@ -104,7 +104,7 @@ pub struct InvokeCtx {
 }
 
 /// The guest-facing view of [`InvokeCtx`] for one call.
-pub struct InvokeView<'a> {
+pub(crate) struct InvokeView<'a> {
     /// The function's grants and invoker.
     pub ctx: &'a InvokeCtx,
     /// The invocation in progress.
@@ -118,7 +118,7 @@ impl HasData for HasInvoke {
 }
 
 /// Link `plugboard:host/invoke` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> InvokeView<'_>,
 ) -> wasmtime::Result<()> {

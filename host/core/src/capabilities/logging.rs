@@ -10,7 +10,7 @@ const MAX_MESSAGE: usize = 16 * 1024;
 const MAX_CONTEXT: usize = 256;
 
 /// The guest-facing view for logging.
-pub struct LoggingView<'a> {
+pub(crate) struct LoggingView<'a> {
     /// The function the guest belongs to.
     pub function: &'a str,
     /// The request being served.
@@ -24,7 +24,7 @@ impl HasData for HasLogging {
 }
 
 /// Link `wasi:logging/logging` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> LoggingView<'_>,
 ) -> wasmtime::Result<()> {
@@ -54,7 +54,7 @@ impl logging::Host for LoggingView<'_> {
 
 /// Guest text (an error reason, a message) as the host logs it: cut at the message limit, so no
 /// single log line is as large as the guest's memory.
-pub fn for_log(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn for_log(text: &str) -> std::borrow::Cow<'_, str> {
     match cut_at(text, MAX_MESSAGE) {
         None => text.into(),
         Some(cut) => format!("{}…[truncated]", &text[..cut]).into(),

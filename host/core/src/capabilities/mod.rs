@@ -67,7 +67,7 @@ pub(crate) fn list_element<T, E: CapabilityError>(element: Option<wasmtime::Resu
 }
 
 /// The host side of the interfaces that only declare types.
-pub struct TypesOnly;
+pub(crate) struct TypesOnly;
 
 impl wasmtime::component::HasData for TypesOnly {
     type Data<'a> = TypesOnly;

@@ -69,7 +69,7 @@ impl Role {
     }
 
     /// The WIT interface the guest must export for this role.
-    pub fn export_interface(self) -> &'static str {
+    pub(crate) fn export_interface(self) -> &'static str {
         match self {
             Role::HttpApi => "plugboard:host/http-handler@0.1.0",
             Role::QueueWorker => "plugboard:host/queue-handler@0.1.0",

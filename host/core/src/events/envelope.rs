@@ -8,7 +8,7 @@ pub const DEPTH_KEY: &str = "plugboard-depth";
 /// The key of the envelope an Event invoke's payload travels in: Lambda drops the client
 /// context of Event invokes, so the depth rides in the payload itself,
 /// `{"plugboard:event": {"depth": N}, "payload": ...}`.
-pub const EVENT_ENVELOPE_KEY: &str = "plugboard:event";
+pub(crate) const EVENT_ENVELOPE_KEY: &str = "plugboard:event";
 
 /// `payload` (JSON text) wrapped with the callee's `depth`.
 pub fn wrap_event(payload: &str, depth: u32) -> String {

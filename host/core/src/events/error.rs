@@ -37,7 +37,7 @@ impl ErrorType {
     }
 
     /// The type a reported name stands for (what a caller reads back from Lambda).
-    pub fn from_reported(name: &str) -> ErrorType {
+    pub(crate) fn from_reported(name: &str) -> ErrorType {
         match name {
             "InvalidEvent" => ErrorType::InvalidEvent,
             "InvalidResponse" => ErrorType::InvalidResponse,
@@ -107,7 +107,7 @@ impl FunctionError {
     }
 
     /// The event could not be used by this role.
-    pub fn invalid_event(message: impl fmt::Display) -> Self {
+    pub(crate) fn invalid_event(message: impl fmt::Display) -> Self {
         Self::new(ErrorType::InvalidEvent, message)
     }
 

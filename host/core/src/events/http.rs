@@ -65,12 +65,12 @@ impl Request {
     }
 
     /// The method, as the events type it.
-    pub fn http_method(&self) -> Result<Method, String> {
+    pub(crate) fn http_method(&self) -> Result<Method, String> {
         Method::from_bytes(self.method.as_bytes()).map_err(|_| format!("`{}` is not an HTTP method", self.method))
     }
 
     /// Query parameters by name, every value in order.
-    pub fn query_values(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn query_values(&self) -> BTreeMap<String, Vec<String>> {
         let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (k, v) in form_urlencoded::parse(self.query.as_bytes()) {
             all.entry(k.into_owned()).or_default().push(v.into_owned());
@@ -130,7 +130,7 @@ impl Response {
 
 /// Whether a body with this content type travels as text (else base64): no type, `text/*`, and
 /// the structured text types.
-pub fn is_text(content_type: Option<&str>) -> bool {
+pub(crate) fn is_text(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
     let ct = ct.to_ascii_lowercase();
     ct.starts_with("text/")
@@ -138,7 +138,7 @@ pub fn is_text(content_type: Option<&str>) -> bool {
 }
 
 /// `body` as text when it is UTF-8 of a textual content type; `None` when it must be base64.
-pub fn as_text<'a>(body: &'a [u8], content_type: Option<&str>) -> Option<&'a str> {
+pub(crate) fn as_text<'a>(body: &'a [u8], content_type: Option<&str>) -> Option<&'a str> {
     std::str::from_utf8(body).ok().filter(|_| is_text(content_type))
 }
 

@@ -30,10 +30,10 @@ pub use kind::EventKind;
 use crate::config::Role;
 
 /// Lambda's limit on a synchronous response.
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 /// The context map authorizer responses carry.
-pub type AuthorizerContext = Map<String, Value>;
+pub(crate) type AuthorizerContext = Map<String, Value>;
 
 /// A Lambda event of one of the kinds the roles take.
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ pub enum EventResponse {
 
 impl EventResponse {
     /// The response's JSON, serialised once, or `ResponseTooLarge` when Lambda would refuse it.
-    pub fn into_json(self) -> Result<Box<RawValue>, FunctionError> {
+    pub(crate) fn into_json(self) -> Result<Box<RawValue>, FunctionError> {
         let raw = match self {
             EventResponse::Direct(raw) => raw,
             typed => serde_json::value::to_raw_value(&typed)
@@ -135,7 +135,7 @@ impl EventResponse {
     }
 
     /// Refuse the response when Lambda would, counting its JSON without building it.
-    pub fn check_size(&self) -> Result<(), FunctionError> {
+    pub(crate) fn check_size(&self) -> Result<(), FunctionError> {
         let mut count = ByteCount::default();
         let size = serde_json::to_writer(&mut count, self).map(|()| count.0).unwrap_or(usize::MAX);
         check_length(size)
@@ -164,7 +164,7 @@ impl std::io::Write for ByteCount {
 /// Refuse an answer of at least `size` bytes when that is over Lambda's limit. Adapters call it
 /// with the guest's raw answer length before converting it, so an oversized answer is never
 /// copied or encoded.
-pub fn check_length(size: usize) -> Result<(), FunctionError> {
+pub(crate) fn check_length(size: usize) -> Result<(), FunctionError> {
     if size > MAX_RESPONSE_BYTES {
         return Err(FunctionError::new(
             ErrorType::ResponseTooLarge,

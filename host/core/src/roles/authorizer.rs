@@ -43,7 +43,7 @@ pub enum Api {
 }
 
 /// Ask the guest about one authorization request and shape API Gateway's answer.
-pub async fn decide(
+pub(crate) async fn decide(
     runner: &GuestRunner,
     pre: &AuthorizerPre<HostState>,
     request: AuthorizationRequest,
@@ -168,7 +168,7 @@ pub fn from_token(e: ApiGatewayCustomAuthorizerRequest) -> AuthorizationRequest 
 }
 
 /// The guest's request for a REQUEST authorizer event.
-pub fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizationRequest {
+pub(crate) fn from_request(e: ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizationRequest {
     let (headers, query) = rest_fields(
         (&e.headers, &e.multi_value_headers),
         (&e.query_string_parameters, &e.multi_value_query_string_parameters),

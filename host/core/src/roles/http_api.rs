@@ -111,7 +111,7 @@ fn context(
 }
 
 /// The guest's request for a REST API proxy event.
-pub fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
+pub(crate) fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, FunctionError> {
     let (headers, query) = rest_fields(
         (&e.headers, &e.multi_value_headers),
         (&e.query_string_parameters, &e.multi_value_query_string_parameters),
@@ -181,7 +181,7 @@ pub fn from_http_api(e: ApiGatewayV2httpRequest) -> Result<HttpRequest, Function
 }
 
 /// The guest's request for a Function URL event.
-pub fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, FunctionError> {
+pub(crate) fn from_function_url(e: LambdaFunctionUrlRequest) -> Result<HttpRequest, FunctionError> {
     let ctx = &e.request_context;
     Ok(HttpRequest {
         method: ctx.http.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),

@@ -3,7 +3,7 @@
 
 pub mod authorizer;
 pub mod http_api;
-pub mod internal_api;
+pub(crate) mod internal_api;
 pub mod queue_worker;
 
 pub use crate::events::{ErrorType, FunctionError};

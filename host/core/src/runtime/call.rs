@@ -25,13 +25,13 @@ pub struct FunctionEnv {
     /// Its configuration.
     pub config: FunctionConfig,
     /// Key-value grants and backend.
-    pub keyvalue: KeyValueCtx,
+    pub(crate) keyvalue: KeyValueCtx,
     /// Queue grants and backend.
-    pub queue: QueueCtx,
+    pub(crate) queue: QueueCtx,
     /// Invoke grants and invoker.
-    pub invoke: InvokeCtx,
+    pub(crate) invoke: InvokeCtx,
     /// Values for `wasi:config`.
-    pub guest_config: ConfigCtx,
+    pub(crate) guest_config: ConfigCtx,
 }
 
 /// How one event arrived.
@@ -101,7 +101,7 @@ impl GuestRunner {
     }
 
     /// A fresh store for one guest call.
-    pub fn new_store(&self, call: CallInfo) -> Store<HostState> {
+    pub(crate) fn new_store(&self, call: CallInfo) -> Store<HostState> {
         HostState::new_store(&self.engine, self.env.clone(), call)
     }
 

@@ -57,7 +57,7 @@ pub enum Trust {
 }
 
 /// Check `bytes` against a pinned sha256 (hex), when there is one.
-pub fn check_pin(bytes: &[u8], pin: Option<&str>) -> Result<(), GuestError> {
+pub(crate) fn check_pin(bytes: &[u8], pin: Option<&str>) -> Result<(), GuestError> {
     let Some(expected) = pin else { return Ok(()) };
     let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     if actual.eq_ignore_ascii_case(expected) {

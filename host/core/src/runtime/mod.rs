@@ -15,12 +15,13 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use call::{FunctionEnv, GuestExport, GuestRunner, Invocation};
-pub use guest::{Guest, GuestError, RolePre, Trust, check_pin};
+pub(crate) use guest::check_pin;
+pub use guest::{Guest, GuestError, RolePre, Trust};
 pub use loader::GuestLoader;
-pub use state::{GuestFailure, HostState, MemoryCap};
+pub use state::{GuestFailure, HostState};
 
 /// How often the epoch advances; the deadline's granularity and the guest's yield interval.
-pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// How the engine allocates instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +105,7 @@ impl Runtime {
     }
 
     /// The linker holding WASI and the Plugboard capabilities.
-    pub fn linker(&self) -> &Linker<HostState> {
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
         &self.inner.linker
     }
 

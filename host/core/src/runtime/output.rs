@@ -23,7 +23,7 @@ struct Captured {
 
 /// A capped output buffer shared by the guest's stdout and stderr.
 #[derive(Clone)]
-pub struct CappedOutput {
+pub(crate) struct CappedOutput {
     capacity: usize,
     captured: Arc<Mutex<Captured>>,
 }

@@ -76,7 +76,7 @@ pub fn seal_artifact(component: &[u8], cwasm: &[u8]) -> Vec<u8> {
 
 /// The sha256 (hex) of the component a sealed artifact was compiled from, and its `.cwasm`;
 /// `None` when `bytes` is not a sealed artifact.
-pub fn open_artifact(bytes: &[u8]) -> Option<(String, &[u8])> {
+pub(crate) fn open_artifact(bytes: &[u8]) -> Option<(String, &[u8])> {
     let rest = bytes.strip_prefix(SEAL_MAGIC)?;
     let (digest, cwasm) = rest.split_at_checked(32)?;
     Some((hex::encode(digest), cwasm))

@@ -39,7 +39,7 @@ impl wasmtime_wasi::HostWallClock for PinnedClock {
 
 impl HostState {
     /// A store for one call of the function described by `env`.
-    pub fn new_store(engine: &wasmtime::Engine, env: Arc<FunctionEnv>, call: CallInfo) -> Store<HostState> {
+    pub(crate) fn new_store(engine: &wasmtime::Engine, env: Arc<FunctionEnv>, call: CallInfo) -> Store<HostState> {
         // No environment, no arguments, no preopened directories, no network: a guest sees
         // only its imports. Its stdout/stderr (a Rust panic message, say) is kept, capped, and
         // logged after the call.
@@ -70,32 +70,32 @@ impl HostState {
     }
 
     /// The key-value view for this call.
-    pub fn keyvalue(&mut self) -> KeyValueView<'_> {
+    pub(crate) fn keyvalue(&mut self) -> KeyValueView<'_> {
         KeyValueView { ctx: &self.env.keyvalue, table: &mut self.table, call: &self.call }
     }
 
     /// The queue view for this call.
-    pub fn queue(&mut self) -> QueueView<'_> {
+    pub(crate) fn queue(&mut self) -> QueueView<'_> {
         QueueView { ctx: &self.env.queue, call: &self.call }
     }
 
     /// The invoke view for this call.
-    pub fn invoke(&mut self) -> InvokeView<'_> {
+    pub(crate) fn invoke(&mut self) -> InvokeView<'_> {
         InvokeView { ctx: &self.env.invoke, call: &self.call }
     }
 
     /// The config view for this call.
-    pub fn config(&mut self) -> ConfigView<'_> {
+    pub(crate) fn config(&mut self) -> ConfigView<'_> {
         ConfigView { ctx: &self.env.guest_config }
     }
 
     /// The logging view for this call.
-    pub fn logging(&mut self) -> LoggingView<'_> {
+    pub(crate) fn logging(&mut self) -> LoggingView<'_> {
         LoggingView { function: &self.env.name, request_id: &self.call.request_id }
     }
 
     /// Log what the guest wrote to stdout/stderr during this call, if anything.
-    pub fn log_output(&self) {
+    pub(crate) fn log_output(&self) {
         let (output, dropped_bytes) = self.output.contents();
         if !output.is_empty() {
             let text = String::from_utf8_lossy(&output);
@@ -109,7 +109,7 @@ impl HostState {
     }
 
     /// Whether the guest tried to grow past its memory cap.
-    pub fn memory_exceeded(&self) -> bool {
+    pub(crate) fn memory_exceeded(&self) -> bool {
         self.limiter.exceeded
     }
 }
@@ -122,7 +122,7 @@ impl WasiView for HostState {
 
 /// Caps the linear memory of one store — all its memories together, since a component may
 /// have several — and its tables, remembering whether the cap was hit.
-pub struct MemoryCap {
+pub(crate) struct MemoryCap {
     max_bytes: u64,
     /// Bytes of linear memory the store's memories hold together.
     used_bytes: u64,
@@ -205,7 +205,7 @@ pub enum GuestFailure {
 
 impl GuestFailure {
     /// Describe `error` from a call on `store`, or a timeout when `error` is `None`.
-    pub fn classify(error: Option<wasmtime::Error>, store: &Store<HostState>) -> Self {
+    pub(crate) fn classify(error: Option<wasmtime::Error>, store: &Store<HostState>) -> Self {
         let state = store.data();
         if state.memory_exceeded() {
             return GuestFailure::MemoryCap { memory_mb: state.env.config.limits.memory_mb };

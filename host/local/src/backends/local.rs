@@ -21,7 +21,7 @@ impl LocalInvoker {
     }
 
     /// Make `function` callable by its name.
-    pub fn register(&self, function: &Arc<Function>) {
+    pub(crate) fn register(&self, function: &Arc<Function>) {
         let mut map = self.functions.write().unwrap_or_else(|e| e.into_inner());
         map.insert(function.name().to_string(), Arc::downgrade(function));
     }

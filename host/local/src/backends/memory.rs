@@ -14,7 +14,7 @@ use plugboard_core::capabilities::keyvalue::{
 use plugboard_core::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key, is_fifo};
 
 /// Keys per `list-keys` page, small enough that guests meet pagination in tests.
-pub const PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 100;
 
 /// Named in-memory tables.
 #[derive(Default)]

@@ -11,7 +11,7 @@ use super::DevApp;
 use plugboard_core::events::http::{Request, Response};
 
 /// The admin API's path prefix.
-pub const PREFIX: &str = "/_plugboard/";
+pub(crate) const PREFIX: &str = "/_plugboard/";
 
 /// Answer an admin request.
 pub async fn answer(app: &DevApp, request: &Request) -> Response {

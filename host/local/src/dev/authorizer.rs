@@ -14,7 +14,7 @@ use plugboard_core::events::http::Request;
 use plugboard_core::function::{Function, Invocation};
 
 /// One authorizer with its decision cache.
-pub struct AuthorizerGate {
+pub(crate) struct AuthorizerGate {
     settings: Authorizer,
     function: Arc<Function>,
     cache: std::sync::Mutex<HashMap<String, (Instant, Arc<PolicyResponse>)>>,
@@ -33,7 +33,7 @@ impl AuthorizerGate {
     }
 
     /// Forget every cached decision of the authorizer function `function` (its guest changed).
-    pub fn forget_decisions_of(&self, function: &str) {
+    pub(crate) fn forget_decisions_of(&self, function: &str) {
         if self.function.name() == function {
             self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }

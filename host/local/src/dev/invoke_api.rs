@@ -12,7 +12,7 @@ use plugboard_core::events::http::{Request, Response};
 use plugboard_core::function::{Function, Invocation};
 
 /// The path prefix of the Invoke API.
-pub const PREFIX: &str = "/2015-03-31/functions/";
+pub(crate) const PREFIX: &str = "/2015-03-31/functions/";
 
 /// The function name in `/2015-03-31/functions/{name}/invocations` (a name, `name:qualifier`
 /// or an ARN), or `None` for another path.

@@ -5,7 +5,7 @@
 pub mod admin;
 pub mod authorizer;
 mod guard;
-pub mod invoke_api;
+pub(crate) mod invoke_api;
 mod reload;
 mod server;
 pub mod workers;
@@ -105,7 +105,7 @@ impl DevApp {
     }
 
     /// How often each authorizer function actually ran (cache misses), by authorizer name.
-    pub fn authorizer_calls(&self) -> HashMap<String, u64> {
+    pub(crate) fn authorizer_calls(&self) -> HashMap<String, u64> {
         self.gates.iter().map(|(name, gate)| (name.clone(), gate.calls())).collect()
     }
 

@@ -23,7 +23,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// Time a client has to send a request's headers (also how long an idle connection is kept).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a client has to send a request's body once its headers are in.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Start the workers and the guest watcher, then serve `listener` until the process ends.
 pub async fn serve(app: Arc<DevApp>, listener: TcpListener) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 /// Differences between `expected` (a subset: objects may leave keys out, arrays match in full)
 /// and `actual`, one line each, named by their path (`body.items[0].id`).
-pub fn subset(path: &str, expected: &Value, actual: &Value) -> Vec<String> {
+pub(crate) fn subset(path: &str, expected: &Value, actual: &Value) -> Vec<String> {
     match (expected, actual) {
         (Value::Object(want), Value::Object(have)) => want
             .iter()

@@ -31,7 +31,7 @@ use plugboard_core::runtime::precompiled::Origin;
 use plugboard_core::runtime::{Guest, GuestLoader, Runtime, Trust};
 
 /// The file in a suite folder that describes the function under test.
-pub const FUNCTION_FILE: &str = "function.toml";
+pub(crate) const FUNCTION_FILE: &str = "function.toml";
 
 /// A guest and its cases.
 pub struct Suite {

@@ -10,7 +10,7 @@ use super::check;
 use plugboard_core::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 
 /// Answers by target function from the stubs; records (guest's name, payload, async).
-pub struct StubInvoker {
+pub(crate) struct StubInvoker {
     /// Target function -> its stub.
     stubs: BTreeMap<String, Stub>,
     /// Target function -> the guest's name, for targets without a stub.

@@ -22,7 +22,7 @@ const INTERFACE: &str = "wasi:keyvalue/batch@0.2.0-draft2";
 type GuestEntries = WasmList<(WasmStr, WasmList<u8>)>;
 
 /// Link `get-many`, `set-many` and `delete-many` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> KeyValueView<'_>,
 ) -> wasmtime::Result<()> {

@@ -19,9 +19,9 @@ use crate::capabilities::bindings::wasi::keyvalue::{atomics, store};
 use crate::config::{Access, Grants};
 
 /// Largest key accepted: DynamoDB's partition-key limit.
-pub const MAX_KEY_BYTES: usize = 2048;
+pub(crate) const MAX_KEY_BYTES: usize = 2048;
 /// Largest item (key + value + attribute overhead) accepted: DynamoDB's item limit.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+pub(crate) const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// Bytes DynamoDB counts for the attribute names and version of one item in our layout.
 const ITEM_OVERHEAD: usize = 16;
 
@@ -157,7 +157,7 @@ pub trait KeyValueTable: Send + Sync {
 
 /// What one function's guest may open: logical store name -> table and access, and the backend.
 #[derive(Clone)]
-pub struct KeyValueCtx {
+pub(crate) struct KeyValueCtx {
     /// Granted stores.
     pub grants: BTreeMap<String, (String, Access)>,
     /// Where the tables live.
@@ -189,7 +189,7 @@ pub struct Cas {
 }
 
 /// The guest-facing view of [`KeyValueCtx`] for one call.
-pub struct KeyValueView<'a> {
+pub(crate) struct KeyValueView<'a> {
     /// The function's grants and backend.
     pub ctx: &'a KeyValueCtx,
     /// The store's resource table.
@@ -205,7 +205,7 @@ impl HasData for HasKeyValue {
 }
 
 /// Link `wasi:keyvalue/{store,atomics,batch}` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> KeyValueView<'_>,
 ) -> wasmtime::Result<()> {

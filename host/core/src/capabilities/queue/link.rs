@@ -44,7 +44,7 @@ struct GuestMessage {
 }
 
 /// Link `send` and `send-batch` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> QueueView<'_>,
 ) -> wasmtime::Result<()> {

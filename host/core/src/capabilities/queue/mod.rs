@@ -14,15 +14,15 @@ use crate::capabilities::bindings::plugboard::host::queue::{AttributeValue, Erro
 pub use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
 
 /// SQS's limit on one message, body and attributes together, and on one batch.
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// SQS's limit on entries in one `SendMessageBatch`.
-pub const MAX_BATCH: usize = 10;
+pub(crate) const MAX_BATCH: usize = 10;
 /// SQS's limit on message attributes.
-pub const MAX_ATTRIBUTES: usize = 10;
+pub(crate) const MAX_ATTRIBUTES: usize = 10;
 /// SQS's limit on a message group id or deduplication id.
-pub const MAX_ID_BYTES: usize = 128;
+pub(crate) const MAX_ID_BYTES: usize = 128;
 /// SQS's longest per-message delay.
-pub const MAX_DELAY_SECONDS: u32 = 900;
+pub(crate) const MAX_DELAY_SECONDS: u32 = 900;
 
 /// Why a send failed; everything but `Trap` reaches the guest as the WIT error.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ pub fn is_fifo(queue: &str) -> bool {
 }
 
 /// The size SQS counts for a message: body plus attribute names, types and values.
-pub fn message_size(message: &OutgoingMessage) -> usize {
+pub(crate) fn message_size(message: &OutgoingMessage) -> usize {
     let attributes: usize = message
         .attributes
         .iter()
@@ -108,7 +108,7 @@ pub fn message_size(message: &OutgoingMessage) -> usize {
 }
 
 /// Check one message against SQS's rules for `queue`.
-pub fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), QueueError> {
+pub(crate) fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), QueueError> {
     let invalid = |m: String| Err(QueueError::InvalidMessage(m));
     let size = message_size(message);
     if message.body.is_empty() {
@@ -158,7 +158,7 @@ pub fn dedup_key(message: &OutgoingMessage, content_based: bool) -> Result<Strin
 
 /// What one function's guest may send to: logical queue name -> queue, and the backend.
 #[derive(Clone)]
-pub struct QueueCtx {
+pub(crate) struct QueueCtx {
     /// Granted queues.
     pub grants: BTreeMap<String, String>,
     /// Where the queues live.
@@ -166,7 +166,7 @@ pub struct QueueCtx {
 }
 
 /// The guest-facing view of [`QueueCtx`] for one call.
-pub struct QueueView<'a> {
+pub(crate) struct QueueView<'a> {
     /// The function's grants and backend.
     pub ctx: &'a QueueCtx,
     /// The invocation in progress.
@@ -174,7 +174,7 @@ pub struct QueueView<'a> {
 }
 
 /// Link `plugboard:host/queue` into `linker`.
-pub fn add_to_linker<T: Send + 'static>(
+pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> QueueView<'_>,
 ) -> wasmtime::Result<()> {

@@ -20,7 +20,8 @@ use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 pub use delivery::sqs_event;
 pub use keyvalue::EmbeddedKeyValue;
-pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage, attribute_json};
+pub(crate) use queue::attribute_json;
+pub use queue::{EmbeddedQueues, QueueSettings, QueueStats, Received, StoredMessage};
 
 /// Largest number of waiting writes committed together.
 const MAX_GROUP: usize = 1024;
@@ -104,7 +105,7 @@ impl EmbeddedDb {
 
     /// Like [`EmbeddedDb::write`], for changes a crash may lose (made durable by the next
     /// durable write): resolves once committed, without waiting for an fsync of its own.
-    pub async fn write_lazy<R: Send + 'static>(
+    pub(crate) async fn write_lazy<R: Send + 'static>(
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<R, redb::Error> + Send + 'static,
     ) -> Result<R, StateError> {

@@ -154,7 +154,7 @@ fn next_seq(txn: &WriteTransaction) -> Result<u64, redb::Error> {
 }
 
 /// A message attribute in the SQS event's `messageAttributes` form.
-pub fn attribute_json(value: &AttributeValue) -> Value {
+pub(crate) fn attribute_json(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::Text(s) => json!({ "stringValue": s, "dataType": "String" }),
         AttributeValue::Number(s) => json!({ "stringValue": s, "dataType": "Number" }),
@@ -173,7 +173,7 @@ impl EmbeddedQueues {
     }
 
     /// Wakes `queue`'s workers when a message arrives.
-    pub fn waker(&self, queue: &str) -> Option<Arc<Notify>> {
+    pub(crate) fn waker(&self, queue: &str) -> Option<Arc<Notify>> {
         self.wakers.get(queue).cloned()
     }
 
