@@ -235,6 +235,7 @@ async fn a_granted_table_that_does_not_exist_is_no_such_store() {
         keyvalue: Arc::new(MemoryKeyValue::new()),
         queue: app.queues.clone(),
         invoker: Arc::new(LocalInvoker::new()),
+        http: common::no_outbound_http(),
     };
     let loaded = Guest::load(&runtime(), &guest("chaos"), probe_config.role).unwrap();
     let f = Function::new("probe", probe_config, runtime(), loaded, backends);

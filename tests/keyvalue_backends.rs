@@ -184,6 +184,7 @@ async fn a_guest_runs_unchanged_on_dynamodb() {
         keyvalue: Arc::new(kv),
         queue: Arc::new(MemoryQueue::new()),
         invoker: Arc::new(LocalInvoker::new()),
+        http: common::no_outbound_http(),
     };
     let loaded = Guest::load(&runtime(), &guest("chaos"), probe.role).unwrap();
     let f = Function::new("probe", probe, runtime(), loaded, backends);

@@ -172,6 +172,7 @@ fn aws_backends(sdk: &aws_config::SdkConfig, page: i32) -> Backends {
         keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), page)),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
         invoker: Arc::new(LocalInvoker::new()),
+        http: common::no_outbound_http(),
     }
 }
 

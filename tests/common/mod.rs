@@ -211,3 +211,9 @@ pub fn publish(guest_path: &str, destination: &str) -> String {
 pub fn printed<'a>(stdout: &'a str, name: &str) -> &'a str {
     stdout.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("no {name} in {stdout}"))
 }
+
+/// A sender for a function with no `grants.http`: every request is denied before it is sent.
+pub fn no_outbound_http() -> std::sync::Arc<dyn plugboard::capabilities::http::HttpSender> {
+    use plugboard::capabilities::http::{client::PooledSender, network::Network};
+    std::sync::Arc::new(PooledSender::system(&[], Network::Local))
+}

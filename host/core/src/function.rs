@@ -6,6 +6,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::http::{HttpSender, OutboundHttpCtx};
 use crate::capabilities::invoke::{InvokeCtx, Invoker};
 use crate::capabilities::keyvalue::{KeyValueBackend, KeyValueCtx};
 use crate::capabilities::queue::{QueueBackend, QueueCtx};
@@ -24,6 +25,8 @@ pub struct Backends {
     pub queue: Arc<dyn QueueBackend>,
     /// Other functions.
     pub invoker: Arc<dyn Invoker>,
+    /// Outbound HTTP (built for the function's `grants.http`, e.g. a `PooledSender`).
+    pub http: Arc<dyn HttpSender>,
 }
 
 /// A configured, loaded function.
@@ -46,6 +49,12 @@ impl Function {
                 invoker: backends.invoker,
             },
             guest_config: ConfigCtx { values: config.config.clone() },
+            http: Arc::new(OutboundHttpCtx {
+                grants: config.grants.http.clone(),
+                sender: backends.http,
+                max_requests: config.limits.http_requests,
+                max_body_bytes: config.limits.http_body_bytes,
+            }),
             config,
         };
         let runner = GuestRunner::new(runtime.engine().clone(), env);

@@ -1,6 +1,8 @@
 //! Functions wired to in-memory backends and to each other: what `plugboard invoke` and the
 //! tests run, through exactly the code Lambda runs.
 
+use plugboard_core::capabilities::http::client::PooledSender;
+use plugboard_core::capabilities::http::network::Network;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -61,8 +63,12 @@ impl LocalApp {
         let (guest, _) = self.loader.load(guest, config.guest_sha256.as_deref(), config.role, trust)?;
         config.grants.all_stores().for_each(|(_, t, _)| self.keyvalue.create_table(t));
         config.grants.queues.values().for_each(|q| self.queues.create_queue(q));
-        let backends =
-            Backends { keyvalue: self.keyvalue.clone(), queue: self.queues.clone(), invoker: self.invoker.clone() };
+        let backends = Backends {
+            keyvalue: self.keyvalue.clone(),
+            queue: self.queues.clone(),
+            invoker: self.invoker.clone(),
+            http: Arc::new(PooledSender::system(&config.grants.http, Network::Local)),
+        };
         let function = Arc::new(Function::new(name, config, self.runtime().clone(), guest, backends));
         self.invoker.register(&function);
         self.functions.insert(name.to_string(), function.clone());

@@ -2,6 +2,7 @@
 //! (trap, endless loop, memory bomb, oversized answer) and, as an internal API, runs a script of
 //! capability calls so tests can probe the host's key-value, queue, invoke, config and isolation.
 
+mod fetch;
 mod probe;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -180,6 +180,7 @@ fn op(op: &Value, raw: &str) -> Value {
         "invoke.recurse" => invoke::call(s(op, "target"), raw).map(|r| json!(r)).unwrap_or_else(err),
         // The same chain through Event invokes, which return before the callee runs.
         "invoke.event-recurse" => invoke::send_event(s(op, "target"), raw).map(|()| json!("ok")).unwrap_or_else(err),
+        "http.fetch" => crate::fetch::fetch(op),
         "config.get" => config::get(s(op, "key")).map(|v| json!(v)).unwrap_or_else(err),
         "config.all" => config::get_all().map(|all| json!(all)).unwrap_or_else(err),
         "env" => json!(std::env::vars().collect::<Vec<_>>()),

@@ -1,6 +1,8 @@
 //! Serving the Lambda Runtime API: the cold start builds the engine, the guest, the SDK clients
 //! and the function once; then every event goes through [`Function::handle`], as everywhere.
 
+use plugboard_core::capabilities::http::client::PooledSender;
+use plugboard_core::capabilities::http::network::Network;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +73,7 @@ impl LambdaApp {
             keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), DYNAMODB_PAGE)),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
             invoker: Arc::new(LambdaInvoker::new(aws_sdk_lambda::Client::new(sdk))),
+            http: Arc::new(PooledSender::system(&config.grants.http, Network::Lambda)),
         };
         let name = vars
             .iter()

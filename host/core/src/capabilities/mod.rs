@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod config;
+pub mod http;
 pub mod invoke;
 pub mod keyvalue;
 pub mod logging;

@@ -10,8 +10,10 @@
 //! | `PLUGBOARD_READ_ONLY_STORES` | `grants.read-only-stores`, as `name=table,...` |
 //! | `PLUGBOARD_QUEUES` | `grants.queues`, as `name=queue-url,...` |
 //! | `PLUGBOARD_FUNCTIONS` | `grants.functions`, as `name=function,...` |
+//! | `PLUGBOARD_HTTP` | `grants.http`, comma-separated |
 //! | `PLUGBOARD_CONFIG_<KEY>` | `config.<key>` (the key lower-cased) |
 //! | `PLUGBOARD_TIMEOUT_MS`, `PLUGBOARD_MEMORY_MB`, `PLUGBOARD_MAX_INVOKE_DEPTH` | `limits.*` |
+//! | `PLUGBOARD_HTTP_REQUESTS`, `PLUGBOARD_HTTP_BODY_BYTES` | `limits.*` (written when not the default) |
 //! | `PLUGBOARD_AUTHORIZER_RESPONSE` | `authorizer-response` (`simple` or `iam`) |
 //!
 //! A variable set to the empty string counts as unset (a deployment template passes `""` for a
@@ -122,6 +124,9 @@ pub fn to_vars(config: &FunctionConfig) -> Vec<(String, EnvValue<'_>)> {
             vars.push((format!("PLUGBOARD_{name}"), EnvValue::Grants(pairs)));
         }
     }
+    if !g.http.is_empty() {
+        vars.push(text("HTTP", g.http.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")));
+    }
     for (key, value) in &config.config {
         vars.push(text(&format!("CONFIG_{}", key.to_ascii_uppercase()), value.clone()));
     }
@@ -129,6 +134,13 @@ pub fn to_vars(config: &FunctionConfig) -> Vec<(String, EnvValue<'_>)> {
     vars.push(text("TIMEOUT_MS", limits.timeout_ms.to_string()));
     vars.push(text("MEMORY_MB", limits.memory_mb.to_string()));
     vars.push(text("MAX_INVOKE_DEPTH", limits.max_invoke_depth.to_string()));
+    let defaults = crate::config::Limits::default();
+    if limits.http_requests != defaults.http_requests {
+        vars.push(text("HTTP_REQUESTS", limits.http_requests.to_string()));
+    }
+    if limits.http_body_bytes != defaults.http_body_bytes {
+        vars.push(text("HTTP_BODY_BYTES", limits.http_body_bytes.to_string()));
+    }
     if config.role == Role::Authorizer || config.authorizer_response != AuthorizerResponse::default() {
         vars.push(text("AUTHORIZER_RESPONSE", config.authorizer_response.as_str().to_string()));
     }
@@ -156,9 +168,12 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
             "READ_ONLY_STORES" => grants.insert("read-only-stores".into(), pairs(&name, &value)?),
             "QUEUES" => grants.insert("queues".into(), pairs(&name, &value)?),
             "FUNCTIONS" => grants.insert("functions".into(), pairs(&name, &value)?),
+            "HTTP" => grants.insert("http".into(), strings(&value)),
             "TIMEOUT_MS" => limits.insert("timeout-ms".into(), number(&name, &value)?),
             "MEMORY_MB" => limits.insert("memory-mb".into(), number(&name, &value)?),
             "MAX_INVOKE_DEPTH" => limits.insert("max-invoke-depth".into(), number(&name, &value)?),
+            "HTTP_REQUESTS" => limits.insert("http-requests".into(), number(&name, &value)?),
+            "HTTP_BODY_BYTES" => limits.insert("http-body-bytes".into(), number(&name, &value)?),
             // Read by the runtime itself (`refresh_secs`, the log setup), not part of a
             // function's description.
             "GUEST_REFRESH_SECS" | "LOG" | "LOG_FORMAT" => None,
@@ -193,6 +208,11 @@ fn pairs(var: &str, text: &str) -> Result<Value, ConfigError> {
         map.insert(name.trim().to_string(), Value::String(resource.trim().to_string()));
     }
     Ok(Value::Object(map))
+}
+
+/// Parse `a,b,c` into a JSON array of strings, as written.
+fn strings(text: &str) -> Value {
+    Value::Array(text.split(',').map(str::trim).filter(|e| !e.is_empty()).map(|e| Value::String(e.into())).collect())
 }
 
 /// Parse `a,b,c` into a JSON array of lower-case strings.
@@ -232,8 +252,9 @@ mod tests {
             grants.read-only-stores = { pricing = "app-pricing" }
             grants.queues = { events = "https://sqs.local/000000000000/app-events" }
             grants.functions = { quotes = "app-quotes" }
+            grants.http = ["https://api.example.com", "https://*.hooks.example.com:8443", "http://orders.internal:8080 private", "http://[fd00::/8]"]
             config = { jwt_secret = "ssm:/app/jwt", empty = "" }
-            limits = { timeout-ms = 1500, memory-mb = 48, max-invoke-depth = 3 }
+            limits = { timeout-ms = 1500, memory-mb = 48, max-invoke-depth = 3, http-requests = 7, http-body-bytes = 1024 }
         "#;
         let config = FunctionConfig::parse(text, "test", true).unwrap();
         assert_eq!(from_vars(rendered(&config)).unwrap(), config);

@@ -112,6 +112,9 @@ pub struct Grants {
     /// Invoke targets: logical name -> function name or ARN.
     #[serde(default)]
     pub functions: BTreeMap<String, String>,
+    /// Outbound HTTP: what the guest may call (`scheme://host[:port][ private]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<crate::capabilities::http::grant::HttpGrant>,
 }
 
 impl Grants {
@@ -144,6 +147,12 @@ pub struct Limits {
     /// How deep a chain of nested invokes may go before `depth-exceeded`.
     #[serde(default = "Limits::default_max_invoke_depth")]
     pub max_invoke_depth: u32,
+    /// Most outbound HTTP requests one invocation may make.
+    #[serde(default = "Limits::default_http_requests")]
+    pub http_requests: u32,
+    /// Most bytes of one outbound response body (Lambda's synchronous payload limit by default).
+    #[serde(default = "Limits::default_http_body_bytes")]
+    pub http_body_bytes: u64,
 }
 
 impl Limits {
@@ -156,6 +165,12 @@ impl Limits {
     fn default_max_invoke_depth() -> u32 {
         4
     }
+    fn default_http_requests() -> u32 {
+        50
+    }
+    fn default_http_body_bytes() -> u64 {
+        6 * 1024 * 1024
+    }
 }
 
 impl Default for Limits {
@@ -164,6 +179,8 @@ impl Default for Limits {
             timeout_ms: Self::default_timeout_ms(),
             memory_mb: Self::default_memory_mb(),
             max_invoke_depth: Self::default_max_invoke_depth(),
+            http_requests: Self::default_http_requests(),
+            http_body_bytes: Self::default_http_body_bytes(),
         }
     }
 }
@@ -296,6 +313,9 @@ impl FunctionConfig {
         let limits = &self.limits;
         if !(1..=900_000).contains(&limits.timeout_ms) {
             return bad(format!("limits.timeout-ms = {} is outside 1..=900000", limits.timeout_ms));
+        }
+        if limits.http_body_bytes == 0 || limits.http_body_bytes > 64 * 1024 * 1024 {
+            return bad(format!("limits.http-body-bytes = {} is outside 1..=67108864", limits.http_body_bytes));
         }
         if !(1..=10_240).contains(&limits.memory_mb) {
             return bad(format!("limits.memory-mb = {} is outside 1..=10240", limits.memory_mb));

@@ -12,6 +12,7 @@ use wasmtime::{Engine, Store};
 use super::{GuestFailure, HostState};
 use crate::capabilities::CallInfo;
 use crate::capabilities::config::ConfigCtx;
+use crate::capabilities::http::OutboundHttpCtx;
 use crate::capabilities::invoke::InvokeCtx;
 use crate::capabilities::keyvalue::KeyValueCtx;
 use crate::capabilities::queue::QueueCtx;
@@ -32,6 +33,8 @@ pub struct FunctionEnv {
     pub(crate) invoke: InvokeCtx,
     /// Values for `wasi:config`.
     pub(crate) guest_config: ConfigCtx,
+    /// Outbound HTTP grants and sender.
+    pub(crate) http: Arc<OutboundHttpCtx>,
 }
 
 /// How one event arrived.

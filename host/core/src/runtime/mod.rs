@@ -94,6 +94,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         link_capabilities(&mut linker)?;
         start_epoch_ticker(&engine)?;
         Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker }) })

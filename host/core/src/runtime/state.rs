@@ -5,10 +5,12 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::FunctionEnv;
 use super::output::CappedOutput;
 use crate::capabilities::config::ConfigView;
+use crate::capabilities::http::OutboundHttp;
 use crate::capabilities::invoke::InvokeView;
 use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::logging::LoggingView;
@@ -18,6 +20,8 @@ use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: OutboundHttp,
     output: CappedOutput,
     table: ResourceTable,
     limiter: MemoryCap,
@@ -54,7 +58,8 @@ impl HostState {
         let deadline = call.deadline;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
-        let state = HostState { wasi, output, table, limiter, env, call };
+        let http_hooks = OutboundHttp::new(env.http.clone(), &env.name, &call.request_id, deadline);
+        let state = HostState { wasi, http: WasiHttpCtx::new(), http_hooks, output, table, limiter, env, call };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -111,6 +116,12 @@ impl HostState {
     /// Whether the guest tried to grow past its memory cap.
     pub(crate) fn memory_exceeded(&self) -> bool {
         self.limiter.exceeded
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

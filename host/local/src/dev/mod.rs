@@ -10,6 +10,8 @@ mod reload;
 mod server;
 pub mod workers;
 
+use plugboard_core::capabilities::http::client::PooledSender;
+use plugboard_core::capabilities::http::network::Network;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,7 +78,6 @@ impl DevApp {
             ..EngineSettings::default()
         })?;
         let loader = GuestLoader::new(runtime.clone(), Some(&state.join("compiled")));
-        let backends = Backends { keyvalue, queue: queues.clone(), invoker: invoker.clone() };
         let mut functions = HashMap::new();
         for name in manifest.functions.keys() {
             let config = manifest.dev_config(name).map_err(|e| anyhow::anyhow!(e))?;
@@ -85,7 +86,13 @@ impl DevApp {
             let (guest, _) = loader
                 .load(&bytes, config.guest_sha256.as_deref(), config.role, Trust::ComponentOnly)
                 .with_context(|| format!("function {name}: {path}"))?;
-            let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends.clone()));
+            let backends = Backends {
+                keyvalue: keyvalue.clone(),
+                queue: queues.clone(),
+                invoker: invoker.clone(),
+                http: Arc::new(PooledSender::system(&config.grants.http, Network::Local)),
+            };
+            let function = Arc::new(Function::new(name, config, runtime.clone(), guest, backends));
             invoker.register(&function);
             functions.insert(name.clone(), function);
         }

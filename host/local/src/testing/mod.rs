@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use self::case::{Case, CaseEvent, Effect, Expect, Invoked, Sent};
-use self::stubs::StubInvoker;
+use self::stubs::{NoNetwork, StubInvoker};
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use plugboard_core::capabilities::keyvalue::KeyValueTable;
 use plugboard_core::config::{FunctionConfig, Role};
@@ -128,7 +128,12 @@ impl Suite {
         let invoker = Arc::new(StubInvoker::new(&grants.functions, &case.stubs)?);
         let mut config = self.config.clone();
         config.config.extend(case.config.clone());
-        let backends = Backends { keyvalue: keyvalue.clone(), queue: queues.clone(), invoker: invoker.clone() };
+        let backends = Backends {
+            keyvalue: keyvalue.clone(),
+            queue: queues.clone(),
+            invoker: invoker.clone(),
+            http: Arc::new(NoNetwork),
+        };
         let function = Function::new("test", config, self.runtime.clone(), self.guest.clone(), backends);
         let event = case.event(self.config.role).map_err(anyhow::Error::msg)?;
         let clock = case.now.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
