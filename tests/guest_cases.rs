@@ -77,6 +77,23 @@ fn a_failing_case_shows_its_differences_and_fails_the_run() {
 }
 
 #[test]
+fn an_outbound_call_no_stub_answers_fails_the_case_naming_it() {
+    let dir = std::env::temp_dir().join(format!("plugboard-cases-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guest = root().join("guests/dist/webhook_worker.wasm");
+    let function = format!(
+        "role = \"queue-worker\"\nguest = {:?}\ngrants.stores = {{ events = \"events\" }}\ngrants.http = [\"https://backend.example.com\"]\n",
+        guest.display().to_string()
+    );
+    std::fs::write(dir.join("function.toml"), function).unwrap();
+    let case = "config = { downstream_url = \"https://backend.example.com/events\" }\n[[messages]]\nbody = { event = \"e\" }\n[expect]\nbatch-failures = [\"m1\"]\n";
+    std::fs::write(dir.join("unstubbed.toml"), case).unwrap();
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("http: no stub answers POST https://backend.example.com/events"), "{stdout}");
+}
+
+#[test]
 fn update_records_the_outcome_and_filter_selects_cases() {
     let dir = items_suite(("record-me", CREATE));
     std::fs::write(dir.join("other.toml"), "[request]\nmethod = \"GET\"\npath = \"/items\"\n[expect]\nstatus = 500\n")

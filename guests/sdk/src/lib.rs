@@ -37,6 +37,7 @@ pub use serde_json;
 pub use wit_bindgen;
 
 mod errors;
+pub mod fetch;
 pub mod http;
 pub mod kv;
 pub mod messaging;

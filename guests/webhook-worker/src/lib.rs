@@ -17,11 +17,16 @@
 //! The lease must exceed the worker's `limits.timeout-ms` (a live claim is never taken over) and
 //! stay below the queue's visibility timeout (a retry finds the claim abandoned).
 //!
+//! With `downstream_url` configured, each claimed event is also POSTed there (the less-scalable
+//! backend the queue protects), its idempotency key in the `idempotency-key` header, before it
+//! is counted; a failed or non-2xx forward gives the claim back and fails the message alone.
+//!
 //! What becomes a key is checked first: an event type outside `[A-Za-z0-9._-]{1,64}` or a key
 //! outside `[A-Za-z0-9_-]{1,128}` is poison, as is a body that is not a JSON object with an
 //! `event` field: it fails alone, without a claim, and goes back to the queue (then the DLQ).
 
 use plugboard_guest::atomics::{self, Cas, CasError};
+use plugboard_guest::fetch::{Request, fetch};
 use plugboard_guest::queue::AttributeValue;
 use plugboard_guest::serde_json::{Value, json};
 use plugboard_guest::{IncomingMessage, QueueHandler, config, store};
@@ -55,9 +60,30 @@ impl QueueHandler for WebhookWorker {
             plugboard_guest::debug!("event {key} already processed");
             return Ok(());
         }
+        if let Some(url) = config("downstream_url") {
+            if let Err(e) = forward(&url, &key, &message.body) {
+                // Nothing is counted yet: give the claim back so the retry starts afresh.
+                let _ = bucket.delete(&marker(&key));
+                return Err(e);
+            }
+        }
         count(&bucket, &format!("count/{kind}"), &key)?;
         set_state(&bucket, &key, &record, "done")
     }
+}
+
+/// POST the event to the downstream service the queue protects, with its idempotency key as
+/// a header (the downstream applies each key once, so a redelivery is harmless); anything but a
+/// 2xx answer in time fails this message alone, and SQS retries it.
+fn forward(url: &str, key: &str, body: &str) -> Result<(), String> {
+    let request = Request::post(url, body)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key);
+    let response = fetch(&request).map_err(|e| format!("downstream {url}: {e}"))?;
+    if !response.is_success() {
+        return Err(format!("downstream {url} answered {}", response.status));
+    }
+    Ok(())
 }
 
 /// Refuse `value` as part of a key unless it is 1..=`max` characters all allowed by `allowed`.

@@ -73,6 +73,7 @@ const WIT: &[(&str, &str)] = &[
 const SDK: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../../guests/sdk/src/lib.rs")),
     ("src/errors.rs", include_str!("../../../guests/sdk/src/errors.rs")),
+    ("src/fetch.rs", include_str!("../../../guests/sdk/src/fetch.rs")),
     ("src/http.rs", include_str!("../../../guests/sdk/src/http.rs")),
     ("src/kv.rs", include_str!("../../../guests/sdk/src/kv.rs")),
     ("src/messaging.rs", include_str!("../../../guests/sdk/src/messaging.rs")),
@@ -90,6 +91,7 @@ edition = "2024"
 wit-bindgen = { version = "0.63", default-features = false, features = ["macros", "realloc", "std"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
+wasip2 = "1"
 "#;
 
 /// The versions the example guests are tested with.

@@ -50,9 +50,70 @@ pub struct Case {
     /// Answers of invoke targets (the guest's name for them); an unstubbed target is missing.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stubs: BTreeMap<String, Stub>,
+    /// Answers to outbound HTTP requests, matched by method and URL (several for one URL answer
+    /// in turn); a request no stub matches fails the case (cases never reach the network).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpStub>,
     /// What must happen.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// One stubbed outbound HTTP exchange.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HttpStub {
+    /// The method it answers (any when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The whole URL it answers (scheme, host, port when not the default, path and query).
+    pub url: String,
+    /// Headers the request must carry (values exact) for this stub to answer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub when_headers: BTreeMap<String, String>,
+    /// The response status.
+    #[serde(default = "HttpStub::ok")]
+    pub status: u16,
+    /// Response headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The response body: a string as is, anything else as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// Or: the request fails this way, and the guest gets the matching `wasi:http` error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<FetchFailure>,
+}
+
+impl HttpStub {
+    fn ok() -> u16 {
+        200
+    }
+}
+
+/// How a stubbed request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchFailure {
+    /// The connection is refused (`connection-refused`).
+    ConnectionRefused,
+    /// No response in time (`connection-read-timeout`).
+    Timeout,
+    /// The name does not resolve (`dns-error`).
+    Dns,
+}
+
+/// An outbound request the guest made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Fetched {
+    /// Its method.
+    pub method: String,
+    /// Its URL.
+    pub url: String,
+    /// Its body (a JSON subset, or a string, exact); not checked when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
 }
 
 /// An HTTP request in short form.
@@ -146,6 +207,9 @@ pub struct Expect {
     /// Every invoke, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoked: Option<Vec<Invoked>>,
+    /// Every outbound HTTP request, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched: Option<Vec<Fetched>>,
     /// `queue-worker`: the ids reported in `batchItemFailures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_failures: Option<Vec<String>>,

@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod check;
+mod http_stubs;
 mod stubs;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use self::case::{Case, CaseEvent, Effect, Expect, Invoked, Sent};
-use self::stubs::{NoNetwork, StubInvoker};
+use self::http_stubs::StubSender;
+use self::stubs::StubInvoker;
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use plugboard_core::capabilities::keyvalue::KeyValueTable;
 use plugboard_core::config::{FunctionConfig, Role};
@@ -126,13 +128,14 @@ impl Suite {
         let queues = Arc::new(MemoryQueue::new());
         grants.queues.values().for_each(|q| queues.create_queue(q));
         let invoker = Arc::new(StubInvoker::new(&grants.functions, &case.stubs)?);
+        let http = StubSender::new(&case.http);
         let mut config = self.config.clone();
         config.config.extend(case.config.clone());
         let backends = Backends {
             keyvalue: keyvalue.clone(),
             queue: queues.clone(),
             invoker: invoker.clone(),
-            http: Arc::new(NoNetwork),
+            http: Arc::new(http.clone()),
         };
         let function = Function::new("test", config, self.runtime.clone(), self.guest.clone(), backends);
         let event = case.event(self.config.role).map_err(anyhow::Error::msg)?;
@@ -175,9 +178,11 @@ impl Suite {
         }
         outcome.sent = Some(sent);
         outcome.invoked = Some(invoker.calls());
+        outcome.fetched = Some(http.fetched());
 
         let json = result.as_ref().map(EventResponse::to_value).map_err(Clone::clone);
         let mut failures = compare(&case.expect, &outcome, &json);
+        failures.extend(http.unstubbed().into_iter().map(|call| format!("http: no stub answers {call}")));
         for (store, entries) in &case.expect.store {
             for (key, want) in entries {
                 match after.get(store.as_str()).and_then(|contents| contents.get(key)) {
@@ -308,6 +313,22 @@ fn compare(expect: &Expect, outcome: &Expect, result: &Result<Value, FunctionErr
                 lines
             },
         ));
+    }
+    if let Some(want) = &expect.fetched {
+        failures.extend(compare_list("fetched", want, outcome.fetched.as_deref().unwrap_or_default(), |at, w, h| {
+            let mut lines = match (&w.body, &h.body) {
+                (Some(want), have) => check::payload(
+                    &format!("{at}.body"),
+                    want,
+                    &have.as_ref().map(case::body_bytes).unwrap_or_default(),
+                ),
+                (None, _) => Vec::new(),
+            };
+            if !w.method.eq_ignore_ascii_case(&h.method) || w.url != h.url {
+                lines.push(format!("{at}: expected {} {}, got {} {}", w.method, w.url, h.method, h.url));
+            }
+            lines
+        }));
     }
     if let Some(want) = &expect.batch_failures {
         let mut want = want.clone();

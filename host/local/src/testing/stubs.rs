@@ -7,9 +7,6 @@ use async_trait::async_trait;
 
 use super::case::{Invoked, Stub};
 use super::check;
-use plugboard_core::capabilities::http::client::BoxFuture;
-use plugboard_core::capabilities::http::grant::HttpGrant;
-use plugboard_core::capabilities::http::{HttpSender, SendError, SendLimits, WasiBody};
 use plugboard_core::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 
 /// Answers by target function from the stubs; records (guest's name, payload, async).
@@ -66,21 +63,5 @@ impl Invoker for StubInvoker {
             None => Err(InvokeError::NoSuchTarget),
             Some(_) => Ok(()),
         }
-    }
-}
-
-/// Outbound HTTP in `plugboard test`: a case never reaches the network, so a granted request
-/// with no stub to answer it is refused, and the log names its URL.
-pub(crate) struct NoNetwork;
-
-impl HttpSender for NoNetwork {
-    fn send(
-        &self,
-        request: hyper::Request<WasiBody>,
-        _grant: HttpGrant,
-        _limits: SendLimits,
-    ) -> BoxFuture<Result<hyper::Response<WasiBody>, SendError>> {
-        tracing::warn!(url = %request.uri(), "plugboard test: no stub answers this outbound request; cases never reach the network");
-        Box::pin(async { Err(SendError::HttpRequestDenied) })
     }
 }
