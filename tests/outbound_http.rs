@@ -19,6 +19,7 @@ use plugboard::backends::local::LocalInvoker;
 use plugboard::backends::memory::{MemoryKeyValue, MemoryQueue};
 use plugboard::capabilities::http::client::{BoxFuture, Dial, PooledSender, Resolve, TcpDial};
 use plugboard::capabilities::http::network::Network;
+use plugboard::capabilities::keyvalue::KeyValueBackend;
 use plugboard::function::{Backends, Function};
 use plugboard::runtime::Guest;
 use serde_json::{Value, json};
@@ -265,4 +266,116 @@ async fn warm_calls_reuse_their_connection() {
     }
     assert_eq!(seen.hello.load(Ordering::SeqCst), 3);
     assert_eq!(seen.connections.load(Ordering::SeqCst), 1, "three invocations, one pooled connection");
+}
+
+/// The downstream the webhook queue protects: counts the requests it accepted per idempotency
+/// key, answers 503 to every third request and stalls every fifth past the worker's budget.
+async fn flaky_backend() -> (u16, Arc<std::sync::Mutex<HashMap<String, usize>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let applied: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let state = applied.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (state, requests) = (state.clone(), requests.clone());
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let (state, requests) = (state.clone(), requests.clone());
+                async move {
+                    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    let key = request.headers().get("idempotency-key").map(|k| k.to_str().unwrap_or("").to_string());
+                    let status = if n % 5 == 0 {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        503
+                    } else if n % 3 == 0 {
+                        503
+                    } else {
+                        *state.lock().unwrap().entry(key.unwrap_or_default()).or_default() += 1;
+                        200
+                    };
+                    let response = hyper::Response::builder().status(status).body(Full::<Bytes>::default());
+                    Ok::<_, hyper::Error>(response.expect("a valid response"))
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    (port, applied)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_worker_forwards_every_event_and_the_downstream_applies_each_key_once() {
+    let (port, applied) = flaky_backend().await;
+    let dir = std::env::temp_dir().join(format!("plugboard-forward-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dist = common::root().join("guests/dist");
+    let manifest = format!(
+        r#"[app]
+name = "forward"
+state-dir = ".plugboard"
+
+[functions.ingest]
+role = "http-api"
+guest = "{dist}/webhook_ingest.wasm"
+grants.queues = {{ events = "events" }}
+config = {{ webhook_secret = "s3cret" }}
+
+[functions.worker]
+role = "queue-worker"
+guest = "{dist}/webhook_worker.wasm"
+grants.stores = {{ events = "events-store" }}
+grants.http = ["http://127.0.0.1:{port}"]
+config = {{ downstream_url = "http://127.0.0.1:{port}/events", lease_secs = "3" }}
+limits = {{ timeout-ms = 1500 }}
+
+[[routes]]
+method = "POST"
+path = "/webhooks"
+function = "ingest"
+
+[queues.events]
+worker = "worker"
+batch-size = 5
+max-concurrency = 2
+visibility-timeout-secs = 4
+max-receives = 20
+dead-letter = "events-dlq"
+
+[queues.events-dlq]
+"#,
+        dist = dist.display()
+    );
+    std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
+    let dev = common::dev::Dev::start(&dir);
+    let keys: Vec<String> = (0..20).map(|i| format!("evt-{i}")).collect();
+    for key in &keys {
+        let body = format!("{{\"event\":\"order.created\",\"key\":\"{key}\"}}");
+        let signed = common::webhook_headers(b"s3cret", key, &body);
+        let headers = [("idempotency-key", key.as_str()), (signed[0].0, &signed[0].1), (signed[1].0, &signed[1].1)];
+        assert_eq!(dev.send("POST", "/webhooks", &headers, &body).await.status, 202);
+    }
+    let started = Instant::now();
+    loop {
+        let done = applied.lock().unwrap().len();
+        if done == keys.len() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{done} of {} events reached the downstream", keys.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    dev.wait_for_queues("drained", |s| common::dev::depth(s, "events") == 0).await;
+    drop(dev);
+    // At least once downstream (a key may arrive twice when a 200 was lost to the deadline;
+    // the downstream applies it once by its key) and exactly once in the worker's count.
+    let deliveries = applied.lock().unwrap().clone();
+    let repeated: usize = deliveries.values().map(|n| n - 1).sum();
+    println!("downstream: {} keys, {repeated} repeated deliveries", deliveries.len());
+    assert!(keys.iter().all(|k| deliveries.contains_key(k)), "{deliveries:?}");
+    let db = plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
+    let table = plugboard::backends::embedded::EmbeddedKeyValue::new(db).open("events-store").await.unwrap();
+    let count = table.get("count/order.created").await.unwrap().expect("a count");
+    assert_eq!(common::counted(&count), keys.len() as u64, "each event counted once");
 }
