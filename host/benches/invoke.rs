@@ -1,7 +1,11 @@
 //! Per-invocation cost of the example guests, from a ready `InstancePre`: new store +
 //! instantiate + one call per role with a ~1 KiB request (WIT level, pooling and on-demand
 //! allocators); the same from event JSON bytes to response JSON bytes; the http-api handler
-//! written natively in Rust; and one key-value get from a guest. Run with `scripts/bench.sh`.
+//! written natively in Rust; one key-value get from a guest; a warm outbound HTTP call against
+//! the same call made natively. Run with `scripts/bench.sh`.
+
+#[path = "invoke/outbound.rs"]
+mod outbound;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -381,5 +385,5 @@ fn languages(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-criterion_group!(benches, wit_level, event_level, key_value_get, guest_load, languages);
+criterion_group!(benches, wit_level, event_level, key_value_get, outbound::outbound_call, guest_load, languages);
 criterion_main!(benches);

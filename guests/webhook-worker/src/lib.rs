@@ -60,12 +60,12 @@ impl QueueHandler for WebhookWorker {
             plugboard_guest::debug!("event {key} already processed");
             return Ok(());
         }
-        if let Some(url) = config("downstream_url") {
-            if let Err(e) = forward(&url, &key, &message.body) {
-                // Nothing is counted yet: give the claim back so the retry starts afresh.
-                let _ = bucket.delete(&marker(&key));
-                return Err(e);
-            }
+        if let Some(url) = config("downstream_url")
+            && let Err(e) = forward(&url, &key, &message.body)
+        {
+            // Nothing is counted yet: give the claim back so the retry starts afresh.
+            let _ = bucket.delete(&marker(&key));
+            return Err(e);
         }
         count(&bucket, &format!("count/{kind}"), &key)?;
         set_state(&bucket, &key, &record, "done")
@@ -76,9 +76,7 @@ impl QueueHandler for WebhookWorker {
 /// a header (the downstream applies each key once, so a redelivery is harmless); anything but a
 /// 2xx answer in time fails this message alone, and SQS retries it.
 fn forward(url: &str, key: &str, body: &str) -> Result<(), String> {
-    let request = Request::post(url, body)
-        .header("content-type", "application/json")
-        .header("idempotency-key", key);
+    let request = Request::post(url, body).header("content-type", "application/json").header("idempotency-key", key);
     let response = fetch(&request).map_err(|e| format!("downstream {url}: {e}"))?;
     if !response.is_success() {
         return Err(format!("downstream {url} answered {}", response.status));
