@@ -339,6 +339,10 @@ fn manifests_aws_would_refuse_are_refused_first() {
     assert_ne!(token, manifest);
     let err = load(&token).unwrap_err();
     assert!(err.contains("type = \"token\"") && err.contains("payload = \"v1\""), "{err}");
+    let alb = manifest.replacen("authorizer = \"gatekeeper\"", "authorizer = \"gatekeeper\"\npayload = \"alb\"", 1);
+    assert_ne!(alb, manifest);
+    let err = load(&alb).unwrap_err();
+    assert!(err.contains("ALB target has no Lambda authorizer"), "{err}");
     let unknown = manifest.replace("secret:jwt-secret", "secret:nope");
     assert!(load(&unknown).unwrap_err().contains("no secret `nope`"));
     let no_dev = manifest.replace("dev = \"demo-jwt-secret\"\n", "");

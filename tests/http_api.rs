@@ -147,11 +147,63 @@ async fn malformed_and_wrong_kind_events_are_clear_errors() {
     broken["requestContext"]["http"] = json!("not an object");
     let err = call(&f, broken).await.unwrap_err();
     assert_eq!(err.error_type, "InvalidEvent");
-    assert!(err.error_message.contains("malformed http-api event"), "{}", err.error_message);
+    assert!(err.error_message.contains("malformed http-api event at `requestContext.http`"), "{}", err.error_message);
+
+    // A REST event missing a nested field names the path to it, not just the field.
+    let mut no_context_method = fixture("rest-api-v1");
+    no_context_method["requestContext"].as_object_mut().unwrap().remove("httpMethod");
+    let err = call(&f, no_context_method).await.unwrap_err();
+    assert!(err.error_message.contains("at `requestContext`: missing field `httpMethod`"), "{}", err.error_message);
 
     let mut bad_base64 = fixture("function-url");
     bad_base64["body"] = "%%%".into();
     assert_eq!(call(&f, bad_base64).await.unwrap_err().error_type, "InvalidEvent");
 
     assert_eq!(call(&f, fixture("http-api-v2")).await.unwrap()["statusCode"], 200, "next one works");
+}
+
+#[tokio::test]
+async fn alb_events_in_both_header_modes_are_answered_in_the_mode_they_came_in() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let single_mode = call(&f, fixture("alb")).await.expect("the ALB fixture is accepted");
+    assert_eq!(single_mode["statusCode"], 200);
+    assert_eq!(single_mode["statusDescription"], "200 OK");
+    assert_eq!(single_mode["headers"]["content-type"], "application/json");
+    let seen = echo(&single_mode);
+    assert_eq!((seen["method"].as_str(), seen["raw_path"].as_str()), (Some("GET"), Some("/")));
+    assert_eq!(seen["query"], json!([["key", "hello"]]));
+    assert!(seen["headers"].as_array().unwrap().contains(&json!(["x-myheader", "123"])), "{seen}");
+    assert_eq!(seen["source_ip"], "25.12.198.67", "the client, from X-Forwarded-For");
+
+    let multi = call(&f, fixture("alb-multi-value")).await.unwrap();
+    assert_eq!(multi["multiValueHeaders"]["content-type"], json!(["application/json"]));
+    assert_eq!(echo(&multi)["body"], "Some text");
+
+    let mut cookies = fixture("alb-multi-value");
+    cookies["path"] = "/cookies".into();
+    let cookies = call(&f, cookies).await.unwrap();
+    assert_eq!(cookies["statusDescription"], "204 No Content");
+    assert_eq!(cookies["multiValueHeaders"]["set-cookie"], json!(["a=1; Path=/", "b=2; Path=/"]));
+}
+
+#[tokio::test]
+async fn alb_query_parameters_arrive_encoded_and_reach_the_guest_decoded() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let mut event = fixture("alb");
+    event["queryStringParameters"] = json!({ "q": "a%20b%26c", "name%3D": "x+y" });
+    let seen = echo(&call(&f, event).await.unwrap());
+    assert_eq!(seen["query"], json!([["name=", "x y"], ["q", "a b&c"]]));
+}
+
+#[tokio::test]
+async fn an_alb_answer_over_one_megabyte_is_an_error() {
+    let (_app, f) = single("chaos", "chaos", CHAOS);
+    let mut event = fixture("alb");
+    event["path"] = format!("/big/{}", 1024 * 1024 + 1).into();
+    let err = call(&f, event).await.unwrap_err();
+    assert_eq!(err.error_type, "ResponseTooLarge");
+    assert!(err.error_message.contains("ALB"), "{}", err.error_message);
+    let mut event = fixture("alb");
+    event["path"] = "/big/1000".into();
+    assert_eq!(call(&f, event).await.unwrap()["statusCode"], 200, "under the limit it is answered");
 }

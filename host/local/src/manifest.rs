@@ -294,6 +294,11 @@ impl Manifest {
             let place = format!("routes[{i}] ({})", route.pattern.route_key());
             role_of(&place, &route.function, Role::HttpApi)?;
             if let Some(name) = &route.authorizer {
+                if route.payload == Payload::Alb {
+                    return Err(format!(
+                        "{place}: an ALB target has no Lambda authorizer (ALB authenticates with OIDC or Cognito on the listener); remove authorizer = \"{name}\""
+                    ));
+                }
                 let authorizer =
                     self.authorizers.get(name).ok_or_else(|| format!("{place}: no authorizer `{name}`"))?;
                 // HTTP APIs (payload v2) have no TOKEN authorizers: dev must not allow what AWS refuses.

@@ -314,6 +314,8 @@ fn events(manifest: &Manifest, name: &str) -> Map<String, Value> {
                 properties["PayloadFormatVersion"] = json!("2.0");
             }
             Payload::V1 => properties["RestApiId"] = reference(REST_API),
+            // Registered with the load balancer by its owner (see `infra::add_api`).
+            Payload::Alb => continue,
         }
         if let Some(authorizer) = &route.authorizer {
             properties["Auth"] = json!({ "Authorizer": pascal(authorizer) });

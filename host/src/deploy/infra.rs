@@ -96,6 +96,9 @@ fn add_api(template: &mut Template, manifest: &Manifest, payload: Payload) -> Re
     }
     let auth = if authorizers.is_empty() { None } else { Some(json!({ "Authorizers": authorizers })) };
     let (id, resource, url) = match payload {
+        // An ALB needs the account's VPC, subnets and listener: its owner registers the
+        // function as a target; the template only deploys the function.
+        Payload::Alb => return Ok(()),
         Payload::V2 => {
             let mut properties = json!({ "FailOnWarnings": true });
             if let Some(auth) = auth {
@@ -117,6 +120,7 @@ fn add_api(template: &mut Template, manifest: &Manifest, payload: Payload) -> Re
     let what = match payload {
         Payload::V2 => "Base URL of the HTTP API (payload v2 routes)",
         Payload::V1 => "Base URL of the REST API (payload v1 routes)",
+        Payload::Alb => "ALB target",
     };
     template.output(format!("{id}Url"), what, url);
     Ok(())
@@ -130,7 +134,8 @@ fn authorizer_properties(authorizer: &Authorizer, payload: Payload) -> Value {
     let header = authorizer.identity_header.clone();
     let ttl = authorizer.cache_ttl_secs;
     match (payload, authorizer.kind) {
-        (Payload::V2, _) => json!({
+        // (ALB routes have no authorizer: the manifest refuses one.)
+        (Payload::V2 | Payload::Alb, _) => json!({
             "FunctionArn": function_arn,
             "AuthorizerPayloadFormatVersion": "1.0",
             "EnableFunctionDefaultPermissions": true,

@@ -5,6 +5,7 @@
 //! same `serde` model, so one `Deserialize` plus [`FunctionConfig::validate`] parses every one.
 
 pub mod env;
+pub mod http;
 pub mod location;
 pub mod secret;
 
@@ -114,7 +115,7 @@ pub struct Grants {
     pub functions: BTreeMap<String, String>,
     /// Outbound HTTP: what the guest may call (`scheme://host[:port][ private]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub http: Vec<crate::capabilities::http::grant::HttpGrant>,
+    pub http: Vec<http::HttpGrant>,
 }
 
 impl Grants {

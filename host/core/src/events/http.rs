@@ -2,6 +2,7 @@
 //! 2.0 or 1.0), a proxy response turned back into HTTP, and the one rule for whether a body
 //! travels as text or as base64.
 
+use aws_lambda_events::alb::AlbTargetGroupRequest;
 use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequest};
@@ -30,6 +31,8 @@ pub enum Payload {
     V2,
     /// REST API (payload format 1.0).
     V1,
+    /// An Application Load Balancer target (single-value headers, ALB's default).
+    Alb,
 }
 
 /// An HTTP request as the gateway saw it.
@@ -205,7 +208,31 @@ pub fn proxy_event(
     Ok(match payload {
         Payload::V2 => Event::HttpApi(Box::new(http_api_event(request, matched, authorized)?)),
         Payload::V1 => Event::RestApi(Box::new(rest_api_event(request, matched, authorized)?)),
+        Payload::Alb => Event::Alb(Box::new(alb_event(request)?)),
     })
+}
+
+/// The event an ALB sends a Lambda target (single-value headers: the last value of each; query
+/// parameters as the client sent them, not decoded). ALB has no routes or authorizers.
+fn alb_event(request: &Request) -> Result<AlbTargetGroupRequest, String> {
+    let (body, is_base64_encoded) = request.event_body();
+    let headers = request.header_values(true);
+    let mut e = AlbTargetGroupRequest::default();
+    e.http_method = request.http_method()?;
+    e.path = Some(request.path.clone());
+    e.headers = header_map(headers.iter().filter_map(|(name, values)| Some((*name, *values.last()?))), false)?;
+    let raw = request.query.split('&').filter(|p| !p.is_empty());
+    let pairs = raw.map(|p| p.split_once('=').map_or((p.to_string(), String::new()), |(k, v)| (k.into(), v.into())));
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs {
+        query.insert(k, vec![v]);
+    }
+    e.query_string_parameters = QueryMap::from(query);
+    e.request_context.elb.target_group_arn =
+        Some(format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/local/0000000000000000"));
+    e.body = body;
+    e.is_base64_encoded = is_base64_encoded;
+    Ok(e)
 }
 
 fn http_api_event(
@@ -331,6 +358,11 @@ pub fn from_proxy_response(response: &EventResponse) -> Response {
             let body = if r.is_base64_encoded { BASE64.decode(text).ok() } else { Some(text.as_bytes().to_vec()) };
             (r.status_code, merged_headers(&r.headers, &HeaderMap::new(), &r.cookies), body)
         }
+        EventResponse::Alb(r) => (
+            r.status_code,
+            merged_headers(&r.headers, &r.multi_value_headers, &[]),
+            body_bytes(r.body.as_ref(), r.is_base64_encoded),
+        ),
         _ => (0, Vec::new(), None),
     };
     match (u16::try_from(status), body) {

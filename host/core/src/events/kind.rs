@@ -18,6 +18,8 @@ pub enum EventKind {
     HttpApi,
     /// Lambda Function URL event.
     FunctionUrl,
+    /// Application Load Balancer target event (single- or multi-value headers).
+    Alb,
     /// SQS event-source batch.
     Sqs,
     /// REST API TOKEN authorizer event.
@@ -79,6 +81,8 @@ struct ContextShape<'a> {
     http: Field<'a>,
     #[serde(rename = "domainName", default, borrow)]
     domain_name: Field<'a>,
+    #[serde(default, borrow)]
+    elb: Field<'a>,
 }
 
 /// The field an SQS record is told by.
@@ -140,6 +144,9 @@ impl EventKind {
             let is_url = domain.is_some_and(|d| d.contains(".lambda-url."));
             return if is_url { EventKind::FunctionUrl } else { EventKind::HttpApi };
         }
+        if event.http_method.present() && context.as_ref().is_some_and(|c| c.elb.present()) {
+            return EventKind::Alb;
+        }
         if event.http_method.present() && event.request_context.present() {
             return EventKind::RestApi;
         }
@@ -150,7 +157,7 @@ impl EventKind {
     pub fn fits(self, role: Role) -> bool {
         use EventKind::*;
         match role {
-            Role::HttpApi => matches!(self, RestApi | HttpApi | FunctionUrl),
+            Role::HttpApi => matches!(self, RestApi | HttpApi | FunctionUrl | Alb),
             Role::QueueWorker => self == Sqs,
             Role::Authorizer => matches!(self, TokenAuthorizer | RequestAuthorizer | HttpApiAuthorizer),
             Role::InternalApi => self == Direct,

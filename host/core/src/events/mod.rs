@@ -12,6 +12,7 @@ mod kind;
 pub mod route;
 pub mod sqs;
 
+use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest, ApiGatewayProxyResponse,
@@ -44,6 +45,8 @@ pub enum Event {
     HttpApi(Box<ApiGatewayV2httpRequest>),
     /// Lambda Function URL event.
     FunctionUrl(Box<LambdaFunctionUrlRequest>),
+    /// Application Load Balancer target event.
+    Alb(Box<AlbTargetGroupRequest>),
     /// SQS event-source batch.
     Sqs(SqsEvent),
     /// REST API TOKEN authorizer event.
@@ -63,6 +66,7 @@ impl Event {
             Event::RestApi(_) => EventKind::RestApi,
             Event::HttpApi(_) => EventKind::HttpApi,
             Event::FunctionUrl(_) => EventKind::FunctionUrl,
+            Event::Alb(_) => EventKind::Alb,
             Event::Sqs(_) => EventKind::Sqs,
             Event::TokenAuthorizer(_) => EventKind::TokenAuthorizer,
             Event::RequestAuthorizer(_) => EventKind::RequestAuthorizer,
@@ -81,12 +85,19 @@ impl Event {
             None => EventKind::detect(text),
         };
         fn typed<T: serde::de::DeserializeOwned>(text: &str, kind: EventKind) -> Result<T, FunctionError> {
-            serde_json::from_str(text).map_err(|e| FunctionError::invalid_event(format!("malformed {kind} event: {e}")))
+            // The path names the field at fault (`requestContext.httpMethod`, not `httpMethod`).
+            let mut json = serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(&mut json).map_err(|e| {
+                let at = e.path().to_string();
+                let at = if at == "." { String::new() } else { format!(" at `{at}`") };
+                FunctionError::invalid_event(format!("malformed {kind} event{at}: {}", e.inner()))
+            })
         }
         Ok(match kind {
             EventKind::RestApi => Event::RestApi(typed(text, kind)?),
             EventKind::HttpApi => Event::HttpApi(typed(text, kind)?),
             EventKind::FunctionUrl => Event::FunctionUrl(typed(text, kind)?),
+            EventKind::Alb => Event::Alb(typed(text, kind)?),
             EventKind::Sqs => Event::Sqs(typed(text, kind)?),
             EventKind::TokenAuthorizer => Event::TokenAuthorizer(typed(text, kind)?),
             EventKind::RequestAuthorizer => Event::RequestAuthorizer(typed(text, kind)?),
@@ -110,6 +121,8 @@ pub enum EventResponse {
     HttpApi(ApiGatewayV2httpResponse),
     /// To a Function URL event.
     FunctionUrl(LambdaFunctionUrlResponse),
+    /// To an Application Load Balancer target event.
+    Alb(AlbTargetGroupResponse),
     /// To an SQS batch: the records to retry.
     Sqs(SqsBatchResponse),
     /// A REST API authorizer's IAM policy.

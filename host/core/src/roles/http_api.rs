@@ -1,5 +1,7 @@
-//! `http-api`: API Gateway REST (v1), HTTP API (v2) and Function URL events <-> `http-handler`.
+//! `http-api`: API Gateway REST (v1), HTTP API (v2), Function URL and Application Load
+//! Balancer events <-> `http-handler`.
 
+use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
 use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequest,
     ApiGatewayV2httpResponse,
@@ -31,7 +33,15 @@ pub enum Format {
     HttpApi,
     /// Function URL.
     FunctionUrl,
+    /// Application Load Balancer, answering in the header mode the request came in.
+    Alb {
+        /// The target group has multi-value headers on (the request used `multiValueHeaders`).
+        multi_value: bool,
+    },
 }
+
+/// ALB's limit on a Lambda target's response (and request), smaller than Lambda's own.
+pub const MAX_ALB_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// Run one HTTP request through the guest; a failed guest is a 500, as API Gateway would show.
 pub async fn serve(
@@ -130,6 +140,37 @@ pub(crate) fn from_rest(e: ApiGatewayProxyRequest) -> Result<HttpRequest, Functi
             ctx.stage.clone(),
             Some(&ctx.authorizer),
         ),
+        body: decode_body(e.body, e.is_base64_encoded)?,
+    })
+}
+
+/// The guest's request for an ALB target event. ALB passes query parameters as the client sent
+/// them, still percent-encoded: they are decoded here, so the guest sees what API Gateway gives.
+pub(crate) fn from_alb(e: AlbTargetGroupRequest) -> Result<HttpRequest, FunctionError> {
+    let (headers, query) = rest_fields(
+        (&e.headers, &e.multi_value_headers),
+        (&e.query_string_parameters, &e.multi_value_query_string_parameters),
+    );
+    // A raw pair holds no literal `=` or `&` (ALB split on them), so it decodes as one pair.
+    let query = query.into_iter().flat_map(|(k, v)| query_fields(&format!("{k}={v}"))).collect();
+    let forwarded_for = headers.iter().find(|(k, _)| k == "x-forwarded-for").map(|(_, v)| v.clone());
+    // The client is the first address X-Forwarded-For lists (ALB appends, never replaces).
+    let source_ip = forwarded_for.and_then(|v| v.split(',').next().map(|ip| ip.trim().to_string()));
+    let context = RequestContext {
+        request_id: String::new(),
+        source_ip,
+        stage: None,
+        principal_id: None,
+        authorizer: Vec::new(),
+    };
+    Ok(HttpRequest {
+        method: e.http_method.to_string(),
+        raw_path: e.path.clone().unwrap_or_else(|| "/".into()),
+        route: None,
+        path_params: Vec::new(),
+        query,
+        headers,
+        context,
         body: decode_body(e.body, e.is_base64_encoded)?,
     })
 }
@@ -239,6 +280,29 @@ fn joined_headers(response: &HttpResponse) -> Result<(HeaderMap, Vec<String>), F
     Ok((header_map(joined.into_iter())?, cookies))
 }
 
+/// `200 OK`, `404 Not Found`: the status line ALB wants.
+fn status_description(status: u16) -> String {
+    let reason = hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    format!("{status} {reason}").trim_end().to_string()
+}
+
+/// Single-value ALB headers: repeats comma-joined, except `set-cookie`, where the last wins.
+fn joined_single(response: &HttpResponse) -> Result<HeaderMap, FunctionError> {
+    let mut joined: Vec<(String, String)> = Vec::new();
+    for (name, value) in &response.headers {
+        let name = name.to_ascii_lowercase();
+        match joined.iter_mut().find(|(k, _)| *k == name) {
+            Some(existing) if name == "set-cookie" => existing.1 = value.clone(),
+            Some(existing) => {
+                existing.1.push(',');
+                existing.1.push_str(value);
+            }
+            None => joined.push((name, value.clone())),
+        }
+    }
+    header_map(joined.into_iter())
+}
+
 /// The fewest bytes `response` can take once encoded: its header text and its body (base64 when
 /// it is not text). Known before anything is copied.
 fn least_encoded_size(response: &HttpResponse) -> usize {
@@ -261,7 +325,14 @@ fn to_event_response(format: Format, response: HttpResponse) -> Result<EventResp
             ),
         ));
     }
-    check_length(least_encoded_size(&response))?;
+    let least = least_encoded_size(&response);
+    check_length(least)?;
+    if matches!(format, Format::Alb { .. }) && least > MAX_ALB_RESPONSE_BYTES {
+        return Err(FunctionError::new(
+            ErrorType::ResponseTooLarge,
+            format!("response is at least {least} bytes; an ALB target's limit is {MAX_ALB_RESPONSE_BYTES}"),
+        ));
+    }
     let (body, is_base64_encoded) = encode_body(&response);
     let status_code = i64::from(response.status);
     Ok(match format {
@@ -297,6 +368,21 @@ fn to_event_response(format: Format, response: HttpResponse) -> Result<EventResp
             });
             r.is_base64_encoded = is_base64_encoded;
             EventResponse::FunctionUrl(r)
+        }
+        Format::Alb { multi_value } => {
+            let mut r = AlbTargetGroupResponse::default();
+            r.status_code = status_code;
+            r.status_description = Some(status_description(response.status));
+            if multi_value {
+                r.multi_value_headers = header_map(response.headers.iter().cloned())?;
+            } else {
+                // One value per name in this mode: repeats are comma-joined, and of several
+                // cookies only the last survives (turn multi-value headers on for more).
+                r.headers = joined_single(&response)?;
+            }
+            r.body = body;
+            r.is_base64_encoded = is_base64_encoded;
+            EventResponse::Alb(r)
         }
     })
 }

@@ -32,6 +32,10 @@ pub(crate) async fn respond(
         (RolePre::HttpApi(pre), Event::FunctionUrl(e)) => {
             http_api::serve(runner, pre, http_api::from_function_url(*e)?, Format::FunctionUrl, inv).await
         }
+        (RolePre::HttpApi(pre), Event::Alb(e)) => {
+            let format = Format::Alb { multi_value: !e.multi_value_headers.is_empty() };
+            http_api::serve(runner, pre, http_api::from_alb(*e)?, format, inv).await
+        }
         (RolePre::QueueWorker(pre), Event::Sqs(e)) => queue_worker::handle(runner, pre, e, inv).await,
         (RolePre::Authorizer(pre), Event::TokenAuthorizer(e)) => {
             authorizer::decide(runner, pre, authorizer::from_token(*e), Api::Rest, inv).await

@@ -8,8 +8,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use super::case::{FetchFailure, Fetched, HttpStub, body_bytes};
 use super::check;
 use plugboard_core::capabilities::http::client::BoxFuture;
-use plugboard_core::capabilities::http::grant::HttpGrant;
 use plugboard_core::capabilities::http::{HttpSender, SendError, SendLimits, WasiBody, bounded_body};
+use plugboard_core::config::http::HttpGrant;
 
 /// Most request body bytes a stub records.
 const MAX_RECORDED_BODY: usize = 1024 * 1024;

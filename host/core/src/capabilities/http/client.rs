@@ -18,9 +18,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, WasiBody};
 
-use super::grant::{self, HttpGrant, RequestHost, Scheme};
 use super::network::{AddressRefused, Network, vet};
 use super::{HttpSender, SendLimits, bounded_body};
+use crate::config::http::{self as grant, HttpGrant, RequestHost, Scheme};
 
 /// A boxed future, as the injectable parts return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

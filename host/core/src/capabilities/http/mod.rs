@@ -6,7 +6,6 @@
 //! every call is bounded by the invocation's deadline, a request count and a body cap.
 
 pub mod client;
-pub mod grant;
 pub mod network;
 
 use std::future::Future;
@@ -20,7 +19,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
-use self::grant::{HttpGrant, RequestHost, Scheme};
+use crate::config::http::{self as grant, HttpGrant, RequestHost, Scheme};
 
 /// The body and error types of the send hook, for other crates' senders.
 pub use wasmtime_wasi_http::{Error as SendError, WasiBody};

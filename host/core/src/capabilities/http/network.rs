@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::grant::{HostPattern, HttpGrant, canonical};
+use crate::config::http::{HostPattern, HttpGrant, canonical};
 
 /// Where the host runs, which decides whether host-local addresses exist for a guest at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
