@@ -12,12 +12,18 @@ for wasm in "$target_dir"/wasm32-wasip2/release/*.wasm; do
     cp "$wasm" "$root/guests/dist/"
 done
 "$root/scripts/guest-tools.sh"
-# guests/python/<name>/app.py -> <name>_py.wasm, for the world named in its cases/function.toml.
+# guests/python/<name>/app.py -> <name>_py.wasm, for the world named in its cases/function.toml,
+# or, when the guest has its own wit/ (a standard world such as wasi:http/proxy), its world.wit's.
 for app in "$root"/guests/python/*/app.py; do
     dir=$(dirname "$app")
+    wit="$root/wit"
     world=$(sed -n 's/^role = "\(.*\)"/\1/p' "$dir/cases/function.toml")
+    if [ -d "$dir/wit" ]; then
+        wit="$dir/wit"
+        world=$(sed -n 's/^world \([a-z-]*\).*/\1/p' "$wit/world.wit")
+    fi
     out="$root/guests/dist/$(basename "$dir" | tr - _)_py.wasm"
-    "$root/.venv-guests/bin/componentize-py" -d "$root/wit" -w "$world" componentize app -p "$dir" -o "$out" >/dev/null
+    "$root/.venv-guests/bin/componentize-py" -d "$wit" -w "$world" componentize app -p "$dir" -o "$out" >/dev/null
 done
 # guests/js/<name>/<file>.js -> <name>_js.wasm (QuickJS backend: small and fast to start).
 for dir in "$root"/guests/js/*/; do

@@ -207,3 +207,89 @@ async fn an_alb_answer_over_one_megabyte_is_an_error() {
     event["path"] = "/big/1000".into();
     assert_eq!(call(&f, event).await.unwrap()["statusCode"], 200, "under the limit it is answered");
 }
+
+const WASI_HTTP: &str = "role = \"http-api\"\ngrants.stores = { data = \"data\" }\n";
+
+#[tokio::test]
+async fn a_standard_wasi_http_component_gets_every_event_kind_as_a_request() {
+    let (_app, f) = single("wasi-http", "wasi_http_echo", WASI_HTTP);
+    let v2 = echo(&call(&f, fixture("http-api-v2")).await.unwrap());
+    assert_eq!(v2["method"], "GET");
+    // The query is re-encoded from the decoded pairs, in the order of `rawQueryString`.
+    assert_eq!(v2["path_with_query"], "/items/widget-1?verbose=true&tag=a&tag=b");
+    let headers = v2["headers"].as_array().unwrap();
+    assert!(headers.contains(&json!(["x-plugboard-request-id", "JKJaXmPLvHcESHA="])), "{headers:?}");
+    assert!(headers.contains(&json!(["x-plugboard-source-ip", "205.255.255.176"])), "{headers:?}");
+    assert!(headers.contains(&json!(["cookie", "session=abc; theme=dark"])), "{headers:?}");
+
+    let v1 = echo(&call(&f, fixture("rest-api-v1")).await.unwrap());
+    let headers = v1["headers"].as_array().unwrap();
+    assert!(headers.contains(&json!(["x-plugboard-principal-id", "user-42"])), "{headers:?}");
+    assert!(headers.contains(&json!(["x-plugboard-authorizer-tenant", "acme"])), "{headers:?}");
+    assert!(headers.contains(&json!(["x-plugboard-stage", "prod"])), "{headers:?}");
+
+    let url = echo(&call(&f, fixture("function-url")).await.unwrap());
+    assert_eq!(
+        (url["method"].as_str(), url["body"].as_str()),
+        (Some("POST"), Some(r#"{"id":"gadget-7","name":"Gadget","price":2.5}"#))
+    );
+    let alb = call(&f, fixture("alb")).await.unwrap();
+    assert_eq!(alb["statusDescription"], "200 OK");
+    assert_eq!(echo(&alb)["path_with_query"], "/?key=hello");
+}
+
+#[tokio::test]
+async fn a_client_cannot_forge_the_context_headers_of_a_wasi_http_guest() {
+    let (_app, f) = single("wasi-http", "wasi_http_echo", WASI_HTTP);
+    let mut forged = fixture("rest-api-v1");
+    forged["headers"]["X-Plugboard-Principal-Id"] = "admin".into();
+    forged["multiValueHeaders"]["X-Plugboard-Principal-Id"] = json!(["admin"]);
+    forged["headers"]["x-plugboard-authorizer-tier"] = "99".into();
+    forged["multiValueHeaders"]["x-plugboard-authorizer-tier"] = json!(["99"]);
+    let headers = echo(&call(&f, forged).await.unwrap())["headers"].as_array().unwrap().clone();
+    let values = |name: &str| headers.iter().filter(|h| h[0] == name).map(|h| h[1].clone()).collect::<Vec<_>>();
+    assert_eq!(values("x-plugboard-principal-id"), [json!("user-42")], "{headers:?}");
+    assert_eq!(values("x-plugboard-authorizer-tier"), [json!("2")], "{headers:?}");
+}
+
+#[tokio::test]
+async fn a_wasi_http_guest_answers_with_the_same_response_rules_and_reaches_key_value() {
+    let (_app, f) = single("wasi-http", "wasi_http_echo", WASI_HTTP);
+    let v2 = call(&f, http_event("GET", "/cookies", None)).await.unwrap();
+    assert_eq!(v2["statusCode"], 204);
+    assert_eq!(v2["cookies"], json!(["a=1; Path=/", "b=2; Path=/"]));
+    assert_eq!(v2["headers"]["x-multi"], "one,two");
+    let binary = call(&f, http_event("GET", "/binary", None)).await.unwrap();
+    assert_eq!(binary["isBase64Encoded"], true);
+    assert_eq!(BASE64.decode(binary["body"].as_str().unwrap()).unwrap(), vec![0x89, b'P', b'N', b'G', 0, 1, 2, 0xff]);
+    assert_eq!(status_body(&call(&f, http_event("PUT", "/kv/k", Some("stored"))).await.unwrap()).0, 204);
+    let (status, _) = status_body(&call(&f, http_event("GET", "/kv/k", None)).await.unwrap());
+    assert_eq!(status, 200);
+    let got = call(&f, http_event("GET", "/kv/k", None)).await.unwrap();
+    assert_eq!(got["body"], "stored");
+}
+
+#[test]
+fn a_component_of_neither_http_world_is_refused_naming_both() {
+    let err = plugboard::runtime::Guest::load(
+        &common::runtime(),
+        &common::guest("webhook_worker"),
+        plugboard::config::Role::HttpApi,
+    )
+    .err()
+    .expect("a queue worker is no http-api guest")
+    .to_string();
+    assert!(
+        err.contains("plugboard:host/http-handler@0.1.0") && err.contains("wasi:http/incoming-handler@0.2.x"),
+        "{err}"
+    );
+    let err = plugboard::runtime::Guest::load(
+        &common::runtime(),
+        &common::guest("wasi_http_echo"),
+        plugboard::config::Role::QueueWorker,
+    )
+    .err()
+    .expect("a wasi:http component is no queue worker")
+    .to_string();
+    assert!(err.contains("queue-handler") && err.contains("wasi:http/incoming-handler"), "{err}");
+}

@@ -157,6 +157,18 @@ async fn every_role_answers_through_the_runtime_api() {
     assert!(err.contains("GuestFailed") && err.contains("deadline"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standard_wasi_http_component_answers_api_gateway_on_lambda() {
+    let http = Lambda::start(&[
+        ("PLUGBOARD_ROLE", "http-api".into()),
+        ("PLUGBOARD_GUEST", "guests/dist/wasi_http_echo.wasm".into()),
+    ]);
+    let response = http.invoke(&common::fixture("http-api-v2")).unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let echoed: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["path_with_query"], "/items/widget-1?verbose=true&tag=a&tag=b");
+}
+
 fn cold_start_failure(env: &[(&str, String)]) -> Output {
     // Nothing serves this port: a failing cold start must exit before it ever polls.
     let mut child = bootstrap(free_port(), env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

@@ -16,13 +16,12 @@ use std::collections::HashMap;
 use wasmtime::Store;
 
 use super::{ErrorType, FunctionError, header_fields, query_fields, rest_fields, sorted_fields};
-use crate::bindings::http_api::HttpApiPre;
 use crate::bindings::plugboard::host::http_types::{HttpRequest, HttpResponse, RequestContext};
 use crate::bindings::plugboard::host::types::ContextValue;
 use crate::events::EventResponse;
 use crate::events::check_length;
 use crate::events::http::as_text;
-use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+use crate::runtime::{GuestExport, GuestRunner, HostState, HttpHandlerPre, Invocation};
 
 /// Which API Gateway (or Function URL) payload format to answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +45,7 @@ pub const MAX_ALB_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Run one HTTP request through the guest; a failed guest is a 500, as API Gateway would show.
 pub async fn serve(
     runner: &GuestRunner,
-    pre: &HttpApiPre<HostState>,
+    pre: &HttpHandlerPre,
     request: HttpRequest,
     format: Format,
     invocation: &Invocation,
@@ -60,11 +59,16 @@ pub async fn serve(
 }
 
 impl GuestExport for HttpRequest {
-    type Pre = HttpApiPre<HostState>;
+    type Pre = HttpHandlerPre;
     type Output = HttpResponse;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await
+        match pre {
+            HttpHandlerPre::Plugboard(pre) => {
+                pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await
+            }
+            HttpHandlerPre::WasiHttp(pre) => super::wasi_http::call(pre, store, self).await,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod authorizer;
 pub mod http_api;
 pub(crate) mod internal_api;
 pub mod queue_worker;
+pub mod wasi_http;
 
 pub use crate::events::{ErrorType, FunctionError};
 

@@ -67,11 +67,20 @@ pub(crate) fn check_pin(bytes: &[u8], pin: Option<&str>) -> Result<(), GuestErro
     }
 }
 
+/// An `http-api` guest: a Plugboard `http-handler` or a standard `wasi:http` component.
+#[derive(Clone)]
+pub enum HttpHandlerPre {
+    /// Exports `plugboard:host/http-handler`.
+    Plugboard(http_api::HttpApiPre<HostState>),
+    /// Exports `wasi:http/incoming-handler@0.2.x` (the `wasi:http/proxy` world).
+    WasiHttp(wasmtime_wasi_http::p2::bindings::ProxyPre<HostState>),
+}
+
 /// A role's pre-instantiated guest, typed by world.
 #[derive(Clone)]
 pub enum RolePre {
     /// An `http-api` guest.
-    HttpApi(http_api::HttpApiPre<HostState>),
+    HttpApi(HttpHandlerPre),
     /// A `queue-worker` guest.
     QueueWorker(queue_worker::QueueWorkerPre<HostState>),
     /// An `authorizer` guest.
@@ -115,10 +124,12 @@ impl Guest {
     pub fn load_with(runtime: &Runtime, bytes: &[u8], role: Role, trust: Trust) -> Result<Guest, GuestError> {
         let engine = runtime.engine();
         let component = compile(engine, bytes, trust)?;
-        check_exports(engine, &component, role)?;
+        let world = check_exports(engine, &component, role)?;
         let pre = runtime.linker().instantiate_pre(&component).map_err(GuestError::Link)?;
         let typed = match role {
-            Role::HttpApi => http_api::HttpApiPre::new(pre).map(RolePre::HttpApi),
+            Role::HttpApi if world == World::WasiHttp => wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre)
+                .map(|pre| RolePre::HttpApi(HttpHandlerPre::WasiHttp(pre))),
+            Role::HttpApi => http_api::HttpApiPre::new(pre).map(|pre| RolePre::HttpApi(HttpHandlerPre::Plugboard(pre))),
             Role::QueueWorker => queue_worker::QueueWorkerPre::new(pre).map(RolePre::QueueWorker),
             Role::Authorizer => authorizer::AuthorizerPre::new(pre).map(RolePre::Authorizer),
             Role::InternalApi => internal_api::InternalApiPre::new(pre).map(RolePre::InternalApi),
@@ -140,15 +151,39 @@ fn compile(engine: &Engine, bytes: &[u8], trust: Trust) -> Result<Component, Gue
     }
 }
 
-fn check_exports(engine: &Engine, component: &Component, role: Role) -> Result<(), GuestError> {
+/// Which world a guest's exports say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum World {
+    /// The role's Plugboard world.
+    Plugboard,
+    /// `wasi:http/proxy` (an `http-api` guest only).
+    WasiHttp,
+}
+
+/// The standard interface an `http-api` guest may export instead of Plugboard's (any 0.2.x).
+const WASI_HTTP_HANDLER: &str = "wasi:http/incoming-handler@0.2";
+
+fn check_exports(engine: &Engine, component: &Component, role: Role) -> Result<World, GuestError> {
     let needs = role.export_interface();
     let ty = component.component_type();
     let mut exports = Vec::new();
+    let mut world = None;
     for (name, item) in ty.exports(engine) {
-        if name == needs && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-            return Ok(());
+        let instance = matches!(item.ty, ComponentItem::ComponentInstance(_));
+        if name == needs && instance {
+            return Ok(World::Plugboard);
+        }
+        let wasi_http = name.strip_prefix(WASI_HTTP_HANDLER).is_some_and(|rest| rest.starts_with('.'));
+        if role == Role::HttpApi && wasi_http && instance {
+            world = Some(World::WasiHttp);
         }
         exports.push(name.to_string());
     }
-    Err(GuestError::WrongWorld { role, needs, exports: exports.join(", ") })
+    world.ok_or_else(|| {
+        let needs = if role == Role::HttpApi { HTTP_API_NEEDS } else { needs };
+        GuestError::WrongWorld { role, needs, exports: exports.join(", ") }
+    })
 }
+
+/// What an `http-api` guest must export, as the refusal says it.
+const HTTP_API_NEEDS: &str = "plugboard:host/http-handler@0.1.0` or `wasi:http/incoming-handler@0.2.x";

@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use call::{FunctionEnv, GuestExport, GuestRunner, Invocation};
 pub(crate) use guest::check_pin;
-pub use guest::{Guest, GuestError, RolePre, Trust};
+pub use guest::{Guest, GuestError, HttpHandlerPre, RolePre, Trust};
 pub use loader::GuestLoader;
 pub use state::{GuestFailure, HostState};
 
