@@ -319,6 +319,26 @@ async fn python_and_javascript_guests_run_in_dev_like_rust_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_wasi_http_component_serves_gateway_and_alb_routes_in_dev() {
+    let dir = app_dir(&[]);
+    let manifest = std::fs::read_to_string(dir.join("plugboard.toml")).unwrap();
+    let swapped = manifest.replace("/items_api.wasm\"", "/wasi_http_echo.wasm\"")
+        + "\n[[routes]]\nmethod = \"GET\"\npath = \"/alb/{proxy+}\"\nfunction = \"items\"\npayload = \"alb\"\n";
+    assert!(swapped.contains("wasi_http_echo"));
+    std::fs::write(dir.join("plugboard.toml"), swapped).unwrap();
+    let dev = Dev::start(&dir);
+    let answer = dev.send("GET", "/items?x=1", &[("x-plugboard-principal-id", "forged")], "").await;
+    assert_eq!(answer.status, 200);
+    let echo: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(echo["path_with_query"], "/items?x=1");
+    assert!(!echo["headers"].as_array().unwrap().iter().any(|h| h[1] == "forged"), "{echo}");
+    let alb = dev.send("GET", "/alb/thing?q=a%20b", &[], "").await;
+    assert_eq!(alb.status, 200);
+    let echo: Value = serde_json::from_slice(&alb.body).unwrap();
+    assert_eq!(echo["path_with_query"], "/alb/thing?q=a+b", "ALB's raw query, decoded for the guest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn web_pages_cannot_drive_the_invoke_and_admin_apis() {
     let dev = Dev::start(&app_dir(&[]));
     let mint = "/2015-03-31/functions/gatekeeper-admin/invocations";

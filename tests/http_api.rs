@@ -174,6 +174,11 @@ async fn alb_events_in_both_header_modes_are_answered_in_the_mode_they_came_in()
     assert_eq!(seen["query"], json!([["key", "hello"]]));
     assert!(seen["headers"].as_array().unwrap().contains(&json!(["x-myheader", "123"])), "{seen}");
     assert_eq!(seen["source_ip"], "25.12.198.67", "the client, from X-Forwarded-For");
+    assert_eq!(seen["request_id"], "Root=1-5c34e93e-4dea0086f9763ac0667b115a", "ALB's trace id");
+    // A client's own X-Forwarded-For comes first; ALB appends what it saw.
+    let mut spoofed = fixture("alb");
+    spoofed["headers"]["x-forwarded-for"] = "10.0.0.1, 25.12.198.67".into();
+    assert_eq!(echo(&call(&f, spoofed).await.unwrap())["source_ip"], "25.12.198.67");
 
     let multi = call(&f, fixture("alb-multi-value")).await.unwrap();
     assert_eq!(multi["multiValueHeaders"]["content-type"], json!(["application/json"]));
@@ -236,6 +241,19 @@ async fn a_standard_wasi_http_component_gets_every_event_kind_as_a_request() {
     let alb = call(&f, fixture("alb")).await.unwrap();
     assert_eq!(alb["statusDescription"], "200 OK");
     assert_eq!(echo(&alb)["path_with_query"], "/?key=hello");
+}
+
+#[tokio::test]
+async fn a_decoded_path_and_a_bad_host_reach_a_wasi_http_guest_intact() {
+    let (_app, f) = single("wasi-http", "wasi_http_echo", WASI_HTTP);
+    let mut event = fixture("rest-api-v1");
+    // REST APIs hand over the decoded path: `?`, `#` and spaces must stay in it.
+    event["path"] = "/files/a?admin=1#x y".into();
+    event["headers"]["Host"] = "bad host".into();
+    event["multiValueHeaders"]["Host"] = json!(["bad host"]);
+    let seen = echo(&call(&f, event).await.unwrap());
+    assert_eq!(seen["path_with_query"], "/files/a%3Fadmin=1%23x%20y?verbose=true", "{seen}");
+    assert_eq!(seen["authority"], "localhost");
 }
 
 #[tokio::test]

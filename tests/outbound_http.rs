@@ -148,16 +148,19 @@ async fn a_granted_call_is_answered_and_anything_else_is_denied() {
             json!({ "url": format!("http://127.0.0.1:{port}/hello") }),
             json!({ "url": format!("http://127.0.0.1:{}/hello", port + 1) }),
             json!({ "url": format!("https://127.0.0.1:{port}/hello") }),
-            json!({ "url": "http://localhost/hello" }),
+            json!({ "url": "http://localhost/hello", "method": "POST", "body": "x".repeat(20_000) }),
+            // User information would reach the server in Host and open a connection per name.
+            json!({ "url": format!("http://someone@127.0.0.1:{port}/hello") }),
         ],
     )
     .await;
     assert_eq!(r[0]["status"], 200, "{}", r[0]);
     assert_eq!(r[0]["body"], "hello");
     assert!(r[0]["headers"].as_array().unwrap().contains(&json!(["set-cookie", "a=1"])), "{}", r[0]);
-    for denied in &r[1..] {
+    for denied in &r[1..4] {
         assert!(error_of(denied).contains("HttpRequestDenied"), "{denied}");
     }
+    assert!(error_of(&r[4]).contains("HttpRequestUriInvalid"), "{}", r[4]);
     assert_eq!(dial.0.load(Ordering::SeqCst), 1, "only the granted call opened a connection");
     assert_eq!(seen.hosts.lock().unwrap().as_slice(), [format!("127.0.0.1:{port}")]);
 }

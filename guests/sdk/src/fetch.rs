@@ -144,19 +144,29 @@ pub fn fetch(request: &Request) -> Result<Response, FetchError> {
     let internal = |what: &str| FetchError::Refused(ErrorCode::InternalError(Some(what.to_string())));
     let body = outgoing.body().map_err(|()| internal("request body"))?;
     let pending = outgoing_handler::handle(outgoing, options).map_err(FetchError::Refused)?;
+    let outcome = |pending: &wasip2::http::types::FutureIncomingResponse| {
+        pending.subscribe().block();
+        match pending.get() {
+            Some(Ok(Ok(response))) => read(&response),
+            Some(Ok(Err(code))) => Err(FetchError::Refused(code)),
+            _ => Err(internal("response not ready")),
+        }
+    };
+    let mut sent = true;
     if !request.body.is_empty() {
         let out = body.write().map_err(|()| internal("request body stream"))?;
-        for chunk in request.body.chunks(4096) {
-            out.blocking_write_and_flush(chunk).map_err(|_| internal("request body write"))?;
-        }
+        sent = request.body.chunks(4096).all(|chunk| out.blocking_write_and_flush(chunk).is_ok());
+    }
+    // A refused request (no grant, a prohibited address) drops its body: the write fails, and
+    // the response future says why.
+    if !sent {
+        return match outcome(&pending) {
+            Ok(_) => Err(internal("request body write")),
+            Err(e) => Err(e),
+        };
     }
     OutgoingBody::finish(body, None).map_err(FetchError::Refused)?;
-    pending.subscribe().block();
-    match pending.get() {
-        Some(Ok(Ok(response))) => read(&response),
-        Some(Ok(Err(code))) => Err(FetchError::Refused(code)),
-        _ => Err(internal("response not ready")),
-    }
+    outcome(&pending)
 }
 
 fn read(response: &IncomingResponse) -> Result<Response, FetchError> {

@@ -157,11 +157,14 @@ pub(crate) fn from_alb(e: AlbTargetGroupRequest) -> Result<HttpRequest, Function
     );
     // A raw pair holds no literal `=` or `&` (ALB split on them), so it decodes as one pair.
     let query = query.into_iter().flat_map(|(k, v)| query_fields(&format!("{k}={v}"))).collect();
-    let forwarded_for = headers.iter().find(|(k, _)| k == "x-forwarded-for").map(|(_, v)| v.clone());
-    // The client is the first address X-Forwarded-For lists (ALB appends, never replaces).
-    let source_ip = forwarded_for.and_then(|v| v.split(',').next().map(|ip| ip.trim().to_string()));
+    // ALB appends the address it saw to X-Forwarded-For: the last entry is the client as far as
+    // ALB knows; any before it came from the client and can be anything.
+    let forwarded_for = headers.iter().rev().find(|(k, _)| k == "x-forwarded-for").map(|(_, v)| v.clone());
+    let source_ip = forwarded_for.and_then(|v| v.rsplit(',').next().map(|ip| ip.trim().to_string()));
+    // ALB sends no request id; its trace header identifies the request.
+    let trace = headers.iter().find(|(k, _)| k == "x-amzn-trace-id").map(|(_, v)| v.clone());
     let context = RequestContext {
-        request_id: String::new(),
+        request_id: trace.unwrap_or_default(),
         source_ip,
         stage: None,
         principal_id: None,

@@ -72,7 +72,9 @@ pub(crate) async fn call(
 /// query re-encoded, its headers in order (none with the context prefix) and the context ones.
 fn to_hyper(request: &HttpRequest) -> wasmtime::Result<hyper::Request<Full<Bytes>>> {
     let host = request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("host")).map(|(_, v)| v.as_str());
-    let mut path = request.raw_path.clone();
+    // A Host header no URI can carry is replaced, so a client cannot make every request a 500.
+    let host = host.filter(|h| h.parse::<hyper::http::uri::Authority>().is_ok_and(|a| !a.as_str().contains('@')));
+    let mut path = encode_path(&request.raw_path);
     if !request.query.is_empty() {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.extend_pairs(request.query.iter());
@@ -93,6 +95,22 @@ fn to_hyper(request: &HttpRequest) -> wasmtime::Result<hyper::Request<Full<Bytes
         }
     }
     Ok(incoming)
+}
+
+/// `path` with every byte a URI path cannot hold percent-encoded (a decoded `?` or `#` would
+/// otherwise become a query or fragment, a space would make the request unbuildable); `%` is
+/// kept, so an encoded path stays as it was.
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte);
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if out.starts_with('/') { out } else { format!("/{out}") }
 }
 
 /// The API Gateway facts the guest cannot see in the request itself, as headers.

@@ -82,10 +82,11 @@ impl OutboundHttp {
 
     /// The grant covering `uri`, or why there is none (logged with the URL).
     fn grant_for(&self, uri: &http::Uri) -> Result<HttpGrant, Error> {
-        let scheme = uri.scheme_str().and_then(Scheme::parse).ok_or(Error::HttpProtocolError)?;
-        let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?;
-        let port = uri.port_u16().unwrap_or(scheme.default_port());
-        let asked = RequestHost::parse(host);
+        let (scheme, asked, port) = target(uri)?;
+        let host = match &asked {
+            RequestHost::Name(name) => name.clone(),
+            RequestHost::Ip(ip) => ip.to_string(),
+        };
         match grant::find(&self.ctx.grants, scheme, &asked, port) {
             Some(grant) => Ok(grant.clone()),
             None => {
@@ -95,6 +96,19 @@ impl OutboundHttp {
             }
         }
     }
+}
+
+/// Where a request goes: scheme, host and port, read from its absolute URI alone. A URI with
+/// user information is refused: it would be sent upstream in `Host`, and every new user name
+/// would open (and pool) another connection to the same host.
+pub(crate) fn target(uri: &http::Uri) -> Result<(Scheme, RequestHost, u16), Error> {
+    let scheme = uri.scheme_str().and_then(Scheme::parse).ok_or(Error::HttpProtocolError)?;
+    let authority = uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
+    if authority.as_str().contains('@') {
+        return Err(Error::HttpRequestUriInvalid);
+    }
+    let port = authority.port_u16().unwrap_or(scheme.default_port());
+    Ok((scheme, RequestHost::parse(authority.host()), port))
 }
 
 impl WasiHttpHooks for OutboundHttp {

@@ -61,19 +61,28 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         AddressClass::LinkLocal
     } else if ip.is_private() || (a == 100 && (64..128).contains(&b)) {
         AddressClass::Private
-    } else if a == 0 || ip.is_multicast() || ip.is_broadcast() || a >= 240 {
+    } else if a == 0 || ip.is_multicast() || ip.is_broadcast() || a >= 240 || special_v4(ip) {
         AddressClass::Unroutable
     } else {
         AddressClass::Public
     }
 }
 
+/// IETF protocol assignments (192.0.0.0/24) and the benchmarking range (198.18.0.0/15).
+fn special_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    (a, b, c) == (192, 0, 0) || (a == 198 && (b & 0xfe) == 18)
+}
+
 fn classify_v6(ip: Ipv6Addr) -> AddressClass {
-    let first = ip.segments()[0];
+    let [first, second, ..] = ip.segments();
     if ip.is_loopback() {
         AddressClass::Loopback
     } else if first & 0xffc0 == 0xfe80 {
         AddressClass::LinkLocal
+    } else if first & 0xffc0 == 0xfec0 || (first, second) == (0x2001, 0) {
+        // Deprecated site-local (fec0::/10) and Teredo (2001::/32): never a destination.
+        AddressClass::Unroutable
     } else if first & 0xfe00 == 0xfc00 {
         AddressClass::Private
     } else if ip.is_unspecified() || ip.is_multicast() {
@@ -89,13 +98,19 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     }
 }
 
-/// The IPv4 address inside an IPv4-compatible or NAT64 IPv6 address.
+/// The IPv4 address inside an IPv4-compatible (`::a.b.c.d`), SIIT (`::ffff:0:a.b.c.d`),
+/// NAT64 (`64:ff9b::/96`, the local-use `64:ff9b:1::/48`) or 6to4 (`2002:aabb:ccdd::`) address.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let v4 = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    let compatible = s[..6].iter().all(|x| *x == 0);
-    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0);
-    (compatible || nat64).then(v4)
+    let octets = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let zero = |range: std::ops::Range<usize>| s[range].iter().all(|x| *x == 0);
+    if s[0] == 0x2002 {
+        return Some(octets(s[1], s[2]));
+    }
+    let compatible = zero(0..6);
+    let siit = zero(0..4) && s[4] == 0xffff && s[5] == 0;
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (zero(2..6) || s[2] == 1);
+    (compatible || siit || nat64).then(|| octets(s[6], s[7]))
 }
 
 /// Whether a connection under `grant` may go to `address` on `network`.
@@ -149,6 +164,15 @@ mod tests {
             ("::127.0.0.1", AddressClass::Unroutable),
             ("64:ff9b::a9fe:a9fe", AddressClass::Unroutable),
             ("64:ff9b::5db8:d822", AddressClass::Public),
+            ("64:ff9b:1::a00:1", AddressClass::Unroutable),
+            ("2002:7f00:1::", AddressClass::Unroutable),
+            ("2002:a9fe:a9fe::1", AddressClass::Unroutable),
+            ("2002:5db8:d822::1", AddressClass::Public),
+            ("::ffff:0:7f00:1", AddressClass::Unroutable),
+            ("fec0::1", AddressClass::Unroutable),
+            ("2001:0:4136:e378::1", AddressClass::Unroutable),
+            ("192.0.0.8", AddressClass::Unroutable),
+            ("198.18.0.1", AddressClass::Unroutable),
             ("93.184.216.34", AddressClass::Public),
             ("2606:4700::1111", AddressClass::Public),
         ] {

@@ -60,8 +60,9 @@ pub struct OpenError {
 /// Why a read or write of the open state failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
-    /// The writer thread is gone (it panicked); no write can be committed any more.
-    #[error("the state writer has stopped")]
+    /// The writer did not run this write: its thread is gone (it panicked), or it could not
+    /// begin a transaction for the group (that cause is logged by the writer).
+    #[error("the state writer could not run this write")]
     WriterStopped,
     /// The database refused the read, the write or its commit (one commit's failure is told to
     /// every write in its group, hence shared).
@@ -160,7 +161,7 @@ fn write_loop(db: &Database, jobs: &mpsc::Receiver<Job>) {
         let mut txn = match db.begin_write() {
             Ok(txn) => txn,
             Err(e) => {
-                // Run nothing; every caller hears why.
+                // Run nothing: every caller hears `WriterStopped`; the cause is logged here.
                 tracing::error!(error = %e, "state database: cannot begin a write");
                 drop(group);
                 continue;
