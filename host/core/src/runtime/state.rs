@@ -21,7 +21,8 @@ use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
 pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    http_hooks: OutboundHttp,
+    /// Built on the guest's first `wasi:http` call: most invocations make none.
+    http_hooks: Option<OutboundHttp>,
     output: CappedOutput,
     table: ResourceTable,
     limiter: MemoryCap,
@@ -58,8 +59,7 @@ impl HostState {
         let deadline = call.deadline;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
-        let http_hooks = OutboundHttp::new(env.http.clone(), &env.name, &call.request_id, deadline);
-        let state = HostState { wasi, http: WasiHttpCtx::new(), http_hooks, output, table, limiter, env, call };
+        let state = HostState { wasi, http: WasiHttpCtx::new(), http_hooks: None, output, table, limiter, env, call };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -121,7 +121,11 @@ impl HostState {
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
+        let (env, call) = (&self.env, &self.call);
+        let hooks = self
+            .http_hooks
+            .get_or_insert_with(|| OutboundHttp::new(env.http.clone(), &env.name, &call.request_id, call.deadline));
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks }
     }
 }
 

@@ -9,7 +9,6 @@ use super::case::{FetchFailure, Fetched, HttpStub, body_bytes};
 use super::check;
 use plugboard_core::capabilities::http::client::BoxFuture;
 use plugboard_core::capabilities::http::{HttpSender, SendError, SendLimits, WasiBody, bounded_body};
-use plugboard_core::config::http::HttpGrant;
 
 /// Most request body bytes a stub records.
 const MAX_RECORDED_BODY: usize = 1024 * 1024;
@@ -70,7 +69,6 @@ impl HttpSender for StubSender {
     fn send(
         &self,
         request: hyper::Request<WasiBody>,
-        _grant: HttpGrant,
         limits: SendLimits,
     ) -> BoxFuture<Result<hyper::Response<WasiBody>, SendError>> {
         let this = self.clone();

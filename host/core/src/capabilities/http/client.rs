@@ -166,7 +166,6 @@ impl HttpSender for PooledSender {
     fn send(
         &self,
         request: http::Request<WasiBody>,
-        _grant: HttpGrant,
         limits: SendLimits,
     ) -> BoxFuture<Result<http::Response<WasiBody>, Error>> {
         let client = self.client().cloned();

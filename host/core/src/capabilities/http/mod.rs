@@ -33,11 +33,10 @@ pub type SendFuture = Box<
 /// How one granted request leaves the host: the pooled, vetting client on Lambda and in
 /// `plugboard dev`; stubs in `plugboard test`.
 pub trait HttpSender: Send + Sync {
-    /// Send `request` (absolute URI, already granted by `grant`) within `limits`.
+    /// Send `request` (absolute URI, already covered by a grant) within `limits`.
     fn send(
         &self,
         request: http::Request<WasiBody>,
-        grant: HttpGrant,
         limits: SendLimits,
     ) -> Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, Error>> + Send>>;
 }
@@ -80,21 +79,19 @@ impl OutboundHttp {
         OutboundHttp { ctx, function: function.to_string(), request_id: request_id.to_string(), deadline, sent: 0 }
     }
 
-    /// The grant covering `uri`, or why there is none (logged with the URL).
-    fn grant_for(&self, uri: &http::Uri) -> Result<HttpGrant, Error> {
+    /// Whether a grant covers `uri`; a refusal is logged with the URL.
+    fn check_granted(&self, uri: &http::Uri) -> Result<(), Error> {
         let (scheme, asked, port) = target(uri)?;
+        if grant::find(&self.ctx.grants, scheme, &asked, port).is_some() {
+            return Ok(());
+        }
         let host = match &asked {
             RequestHost::Name(name) => name.clone(),
             RequestHost::Ip(ip) => ip.to_string(),
         };
-        match grant::find(&self.ctx.grants, scheme, &asked, port) {
-            Some(grant) => Ok(grant.clone()),
-            None => {
-                let (function, request_id) = (&self.function, &self.request_id);
-                tracing::warn!(function, request_id, url = %format!("{}://{host}:{port}", scheme.as_str()), "outbound HTTP denied: no grants.http entry covers this scheme, host and port");
-                Err(Error::HttpRequestDenied)
-            }
-        }
+        let (function, request_id) = (&self.function, &self.request_id);
+        tracing::warn!(function, request_id, url = %format!("{}://{host}:{port}", scheme.as_str()), "outbound HTTP denied: no grants.http entry covers this scheme, host and port");
+        Err(Error::HttpRequestDenied)
     }
 }
 
@@ -119,7 +116,7 @@ impl WasiHttpHooks for OutboundHttp {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
         drop(fut);
-        let granted = self.grant_for(request.uri());
+        let granted = self.check_granted(request.uri());
         let over_cap = self.sent >= self.ctx.max_requests;
         if granted.is_ok() && over_cap {
             let (function, request_id, cap) = (&self.function, &self.request_id, self.ctx.max_requests);
@@ -139,11 +136,11 @@ impl WasiHttpHooks for OutboundHttp {
         let limits = SendLimits { deadline: self.deadline, headers_by, max_body_bytes: self.ctx.max_body_bytes };
         let sender = self.ctx.sender.clone();
         Box::new(async move {
-            let grant = granted?;
+            granted?;
             if over_cap {
                 return Err(Error::HttpRequestDenied);
             }
-            let response = sender.send(request, grant, limits).await?;
+            let response = sender.send(request, limits).await?;
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response, done))
         })
