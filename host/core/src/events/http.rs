@@ -177,6 +177,11 @@ fn header_map<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>, append: boo
     Ok(map)
 }
 
+/// A single-value header map: the last value of each name (as REST APIs and ALB fill it).
+fn last_values(headers: &BTreeMap<&str, Vec<&str>>) -> Result<HeaderMap, String> {
+    header_map(headers.iter().filter_map(|(name, values)| Some((*name, *values.last()?))), false)
+}
+
 fn query_map(entries: impl Iterator<Item = (String, Vec<String>)>) -> QueryMap {
     QueryMap::from(entries.collect::<HashMap<String, Vec<String>>>())
 }
@@ -220,7 +225,7 @@ fn alb_event(request: &Request) -> Result<AlbTargetGroupRequest, String> {
     let mut e = AlbTargetGroupRequest::default();
     e.http_method = request.http_method()?;
     e.path = Some(request.path.clone());
-    e.headers = header_map(headers.iter().filter_map(|(name, values)| Some((*name, *values.last()?))), false)?;
+    e.headers = last_values(&headers)?;
     let raw = request.query.split('&').filter(|p| !p.is_empty());
     let pairs = raw.map(|p| p.split_once('=').map_or((p.to_string(), String::new()), |(k, v)| (k.into(), v.into())));
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
@@ -295,7 +300,7 @@ fn rest_api_event(
     e.resource = Some(matched.pattern.path.clone());
     e.path = Some(request.path.clone());
     e.http_method = method.clone();
-    e.headers = header_map(headers.iter().filter_map(|(name, values)| Some((*name, *values.last()?))), false)?;
+    e.headers = last_values(&headers)?;
     e.multi_value_headers =
         header_map(headers.iter().flat_map(|(name, values)| values.iter().map(move |v| (*name, *v))), true)?;
     e.query_string_parameters = query_map(query.iter().filter_map(|(k, v)| Some((k.clone(), vec![v.last()?.clone()]))));

@@ -271,35 +271,21 @@ fn header_map(fields: impl Iterator<Item = (String, String)>) -> Result<HeaderMa
 
 /// Response headers for HTTP API and Function URLs: `set-cookie` split out, repeats comma-joined.
 fn joined_headers(response: &HttpResponse) -> Result<(HeaderMap, Vec<String>), FunctionError> {
+    let (joined, cookies) = join_repeats(response, true);
+    Ok((header_map(joined.into_iter())?, cookies))
+}
+
+/// One value per name: repeats comma-joined; `set-cookie` (which a comma would break) either
+/// split out (`split_cookies`) or, where a response has no place for more, the last one kept.
+fn join_repeats(response: &HttpResponse, split_cookies: bool) -> (Vec<(String, String)>, Vec<String>) {
     let mut cookies = Vec::new();
     let mut joined: Vec<(String, String)> = Vec::new();
     for (name, value) in &response.headers {
         let name = name.to_ascii_lowercase();
-        if name == "set-cookie" {
-            cookies.push(value.clone());
-        } else if let Some(existing) = joined.iter_mut().find(|(k, _)| *k == name) {
-            existing.1.push(',');
-            existing.1.push_str(value);
-        } else {
-            joined.push((name, value.clone()));
-        }
-    }
-    Ok((header_map(joined.into_iter())?, cookies))
-}
-
-/// `200 OK`, `404 Not Found`: the status line ALB wants.
-fn status_description(status: u16) -> String {
-    let reason = hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
-    format!("{status} {reason}").trim_end().to_string()
-}
-
-/// Single-value ALB headers: repeats comma-joined, except `set-cookie`, where the last wins.
-fn joined_single(response: &HttpResponse) -> Result<HeaderMap, FunctionError> {
-    let mut joined: Vec<(String, String)> = Vec::new();
-    for (name, value) in &response.headers {
-        let name = name.to_ascii_lowercase();
+        let cookie = name == "set-cookie";
         match joined.iter_mut().find(|(k, _)| *k == name) {
-            Some(existing) if name == "set-cookie" => existing.1 = value.clone(),
+            _ if cookie && split_cookies => cookies.push(value.clone()),
+            Some(existing) if cookie => existing.1 = value.clone(),
             Some(existing) => {
                 existing.1.push(',');
                 existing.1.push_str(value);
@@ -307,7 +293,13 @@ fn joined_single(response: &HttpResponse) -> Result<HeaderMap, FunctionError> {
             None => joined.push((name, value.clone())),
         }
     }
-    header_map(joined.into_iter())
+    (joined, cookies)
+}
+
+/// `200 OK`, `404 Not Found`: the status line ALB wants.
+fn status_description(status: u16) -> String {
+    let reason = hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    format!("{status} {reason}").trim_end().to_string()
 }
 
 /// The fewest bytes `response` can take once encoded: its header text and its body (base64 when
@@ -385,7 +377,7 @@ fn to_event_response(format: Format, response: HttpResponse) -> Result<EventResp
             } else {
                 // One value per name in this mode: repeats are comma-joined, and of several
                 // cookies only the last survives (turn multi-value headers on for more).
-                r.headers = joined_single(&response)?;
+                r.headers = header_map(join_repeats(&response, false).0.into_iter())?;
             }
             r.body = body;
             r.is_base64_encoded = is_base64_encoded;
