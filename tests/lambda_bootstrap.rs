@@ -297,28 +297,17 @@ async fn python_and_javascript_guests_on_lambda_with_dynamodb() {
 /// payload to the test, as Lambda would hand it to the target.
 async fn event_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
     use http_body_util::{BodyExt, Full};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let (sender, events) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let sender = sender.clone();
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let sender = sender.clone();
-                async move {
-                    let body = request.into_body().collect().await?.to_bytes();
-                    let _ = sender.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                    let accepted = hyper::Response::builder().status(202).body(Full::new(hyper::body::Bytes::new()));
-                    Ok::<_, hyper::Error>(accepted.expect("a valid response"))
-                }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-            );
+    let (port, _) = common::serve_http(move |request: hyper::Request<hyper::body::Incoming>| {
+        let sender = sender.clone();
+        async move {
+            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let _ = sender.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            hyper::Response::builder().status(202).body(Full::default()).expect("a valid response")
         }
-    });
-    (url, events)
+    })
+    .await;
+    (format!("http://127.0.0.1:{port}"), events)
 }
 
 #[tokio::test(flavor = "multi_thread")]

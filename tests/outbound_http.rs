@@ -27,50 +27,39 @@ use serde_json::{Value, json};
 /// What the test server saw.
 #[derive(Default)]
 struct Seen {
-    connections: AtomicUsize,
     hello: AtomicUsize,
     hosts: std::sync::Mutex<Vec<String>>,
 }
 
-/// A server on 127.0.0.1: `/hello`, `/redirect` (302 to `/hello`), `/slow` (10 s), `/big` (2 MiB).
-async fn server() -> (u16, Arc<Seen>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+/// A server on 127.0.0.1: `/hello`, `/redirect` (302 to `/hello`), `/slow` (10 s), `/big` (2 MiB);
+/// what it saw, and how many connections it accepted.
+async fn server() -> (u16, Arc<Seen>, Arc<AtomicUsize>) {
     let seen = Arc::new(Seen::default());
     let state = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            state.connections.fetch_add(1, Ordering::SeqCst);
-            let state = state.clone();
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let state = state.clone();
-                async move {
-                    let host = request.headers().get("host").map(|h| h.to_str().unwrap_or("").to_string());
-                    state.hosts.lock().unwrap().push(host.unwrap_or_default());
-                    let response = hyper::Response::builder();
-                    let response = match request.uri().path() {
-                        "/hello" => {
-                            state.hello.fetch_add(1, Ordering::SeqCst);
-                            response.header("set-cookie", "a=1").body(Full::new(Bytes::from("hello")))
-                        }
-                        "/redirect" => response.status(302).header("location", "/hello").body(Full::default()),
-                        "/slow" => {
-                            tokio::time::sleep(Duration::from_secs(10)).await;
-                            response.body(Full::default())
-                        }
-                        "/big" => response.body(Full::new(Bytes::from(vec![b'x'; 2 << 20]))),
-                        _ => response.status(404).body(Full::default()),
-                    };
-                    Ok::<_, hyper::Error>(response.expect("a valid response"))
+    let (port, connections) = common::serve_http(move |request: hyper::Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        async move {
+            let host = request.headers().get("host").map(|h| h.to_str().unwrap_or("").to_string());
+            state.hosts.lock().unwrap().push(host.unwrap_or_default());
+            let response = hyper::Response::builder();
+            let response = match request.uri().path() {
+                "/hello" => {
+                    state.hello.fetch_add(1, Ordering::SeqCst);
+                    response.header("set-cookie", "a=1").body(Full::new(Bytes::from("hello")))
                 }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-            );
+                "/redirect" => response.status(302).header("location", "/hello").body(Full::default()),
+                "/slow" => {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    response.body(Full::default())
+                }
+                "/big" => response.body(Full::new(Bytes::from(vec![b'x'; 2 << 20]))),
+                _ => response.status(404).body(Full::default()),
+            };
+            response.expect("a valid response")
         }
-    });
-    (port, seen)
+    })
+    .await;
+    (port, seen, connections)
 }
 
 /// Names the tests make up, resolved to the addresses an attacker would pick.
@@ -139,7 +128,7 @@ fn error_of(result: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_granted_call_is_answered_and_anything_else_is_denied() {
-    let (port, seen) = server().await;
+    let (port, seen, _) = server().await;
     let dial = Arc::new(CountingDial::default());
     let f = probe(&format!("grants.http = [\"http://127.0.0.1:{port}\"]"), Network::Local, &[], dial.clone());
     let r = fetch(
@@ -167,7 +156,7 @@ async fn a_granted_call_is_answered_and_anything_else_is_denied() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_lambda_names_resolving_to_host_local_or_private_addresses_are_refused_before_any_socket() {
-    let (port, seen) = server().await;
+    let (port, _, connections) = server().await;
     let dial = Arc::new(CountingDial::default());
     let names = [
         ("loopback.example.test", "127.0.0.1"),
@@ -186,7 +175,7 @@ async fn on_lambda_names_resolving_to_host_local_or_private_addresses_are_refuse
         assert!(error_of(result).contains("DestinationIpProhibited"), "{target}: {result}");
     }
     assert_eq!(dial.0.load(Ordering::SeqCst), 0, "no socket was opened");
-    assert_eq!(seen.connections.load(Ordering::SeqCst), 0);
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -206,7 +195,7 @@ async fn private_addresses_are_reached_only_through_a_grant_that_opts_in() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_url_alone_picks_the_target_and_redirects_come_back_to_the_guest() {
-    let (port, seen) = server().await;
+    let (port, seen, _) = server().await;
     let f = probe(&format!("grants.http = [\"http://127.0.0.1:{port}\"]"), Network::Local, &[], Arc::default());
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let r = fetch(
@@ -225,7 +214,7 @@ async fn the_url_alone_picks_the_target_and_redirects_come_back_to_the_guest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_servers_big_bodies_and_too_many_requests_are_cut_off() {
-    let (port, _) = server().await;
+    let (port, _, _) = server().await;
     let grants = format!("grants.http = [\"http://127.0.0.1:{port}\"]");
     let limits = "[limits]\ntimeout-ms = 5000\nhttp-body-bytes = 1024\nhttp-requests = 3";
     let f = probe(&format!("{grants}\n{limits}"), Network::Local, &[], Arc::default());
@@ -261,51 +250,40 @@ async fn slow_servers_big_bodies_and_too_many_requests_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn warm_calls_reuse_their_connection() {
-    let (port, seen) = server().await;
+    let (port, seen, connections) = server().await;
     let f = probe(&format!("grants.http = [\"http://127.0.0.1:{port}\"]"), Network::Local, &[], Arc::default());
     for _ in 0..3 {
         let r = fetch(&f, vec![json!({ "url": format!("http://127.0.0.1:{port}/hello") })]).await;
         assert_eq!(r[0]["status"], 200, "{}", r[0]);
     }
     assert_eq!(seen.hello.load(Ordering::SeqCst), 3);
-    assert_eq!(seen.connections.load(Ordering::SeqCst), 1, "three invocations, one pooled connection");
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "three invocations, one pooled connection");
 }
 
 /// The downstream the webhook queue protects: counts the requests it accepted per idempotency
 /// key, answers 503 to every third request and stalls every fifth past the worker's budget.
 async fn flaky_backend() -> (u16, Arc<std::sync::Mutex<HashMap<String, usize>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let applied: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
     let requests = Arc::new(AtomicUsize::new(0));
     let state = applied.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (state, requests) = (state.clone(), requests.clone());
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let (state, requests) = (state.clone(), requests.clone());
-                async move {
-                    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    let key = request.headers().get("idempotency-key").map(|k| k.to_str().unwrap_or("").to_string());
-                    let status = if n % 5 == 0 {
-                        tokio::time::sleep(Duration::from_secs(3)).await;
-                        503
-                    } else if n % 3 == 0 {
-                        503
-                    } else {
-                        *state.lock().unwrap().entry(key.unwrap_or_default()).or_default() += 1;
-                        200
-                    };
-                    let response = hyper::Response::builder().status(status).body(Full::<Bytes>::default());
-                    Ok::<_, hyper::Error>(response.expect("a valid response"))
-                }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-            );
+    let (port, _) = common::serve_http(move |request: hyper::Request<hyper::body::Incoming>| {
+        let (state, requests) = (state.clone(), requests.clone());
+        async move {
+            let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+            let key = request.headers().get("idempotency-key").map(|k| k.to_str().unwrap_or("").to_string());
+            let status = if n % 5 == 0 {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                503
+            } else if n % 3 == 0 {
+                503
+            } else {
+                *state.lock().unwrap().entry(key.unwrap_or_default()).or_default() += 1;
+                200
+            };
+            hyper::Response::builder().status(status).body(Full::<Bytes>::default()).expect("a valid response")
         }
-    });
+    })
+    .await;
     (port, applied)
 }
 

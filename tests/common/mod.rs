@@ -217,3 +217,31 @@ pub fn no_outbound_http() -> std::sync::Arc<dyn plugboard::capabilities::http::H
     use plugboard::capabilities::http::{client::PooledSender, network::Network};
     std::sync::Arc::new(PooledSender::system(&[], Network::Local))
 }
+
+/// A test HTTP/1 server on 127.0.0.1 answering every request with `handler`; returns its port
+/// and how many connections it has accepted.
+pub async fn serve_http<F, Fut>(handler: F) -> (u16, Arc<std::sync::atomic::AtomicUsize>)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<http_body_util::Full<hyper::body::Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let handler = handler.clone();
+            let service = hyper::service::service_fn(move |request| {
+                let answer = handler(request);
+                async move { Ok::<_, hyper::Error>(answer.await) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    (port, connections)
+}
