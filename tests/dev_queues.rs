@@ -81,7 +81,7 @@ async fn enqueue(dir: &std::path::Path, queue: &str, bodies: &[&str]) {
             deduplication_id: None,
         })
         .collect();
-    assert!(queues.send_batch(queue, messages).await.unwrap().iter().all(Result::is_ok));
+    assert!(queues.send_batch(queue, messages, None).await.unwrap().iter().all(Result::is_ok));
 }
 
 fn stats_of<'a>(stats: &'a Value, queue: &str) -> &'a Value {

@@ -43,7 +43,7 @@ fn bodies(received: &[plugboard::backends::embedded::Received]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn visibility_timeout_redelivers_until_the_dead_letter_queue_and_redrive_returns() {
     let q = queues();
-    let sent = q.send_batch("jobs", vec![message("a", None), message("b", None)]).await.unwrap();
+    let sent = q.send_batch("jobs", vec![message("a", None), message("b", None)], None).await.unwrap();
     assert_eq!(sent.len(), 2);
     let first = q.receive("jobs", 10).await.unwrap();
     assert_eq!(bodies(&first), ["a", "b"]);
@@ -76,10 +76,11 @@ async fn fifo_delivers_in_order_per_group_and_drops_duplicates() {
         .send_batch(
             "orders.fifo",
             vec![message("g1-a", Some("g1")), message("g1-b", Some("g1")), message("g2-a", Some("g2"))],
+            None,
         )
         .await
         .unwrap();
-    let duplicate = q.send_batch("orders.fifo", vec![message("g1-a", Some("g1"))]).await.unwrap();
+    let duplicate = q.send_batch("orders.fifo", vec![message("g1-a", Some("g1"))], None).await.unwrap();
     assert_eq!(duplicate[0].as_ref().unwrap(), ids[0].as_ref().unwrap(), "a duplicate answers with the first id");
 
     let first = q.receive("orders.fifo", 1).await.unwrap();
@@ -92,7 +93,7 @@ async fn fifo_delivers_in_order_per_group_and_drops_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blocked_group_is_not_work_a_poller_should_wake_for() {
     let q = queues();
-    q.send_batch("orders.fifo", vec![message("g1-a", Some("g1")), message("g1-b", Some("g1"))]).await.unwrap();
+    q.send_batch("orders.fifo", vec![message("g1-a", Some("g1")), message("g1-b", Some("g1"))], None).await.unwrap();
     assert!(q.has_visible("orders.fifo"));
     let first = q.receive("orders.fifo", 1).await.unwrap();
     assert_eq!(bodies(&first), ["g1-a"]);
@@ -108,10 +109,10 @@ async fn a_blocked_group_is_not_work_a_poller_should_wake_for() {
 async fn delays_hide_messages_and_unknown_queues_are_refused() {
     let q = queues();
     let delayed = OutgoingMessage { delay_seconds: Some(1), ..message("later", None) };
-    q.send_batch("jobs", vec![delayed]).await.unwrap();
+    q.send_batch("jobs", vec![delayed], None).await.unwrap();
     assert!(q.receive("jobs", 10).await.unwrap().is_empty());
     assert_eq!(q.stats().iter().find(|s| s.name == "jobs").unwrap().delayed, 1);
     tokio::time::sleep(Duration::from_millis(1050)).await;
     assert_eq!(bodies(&q.receive("jobs", 10).await.unwrap()), ["later"]);
-    assert!(matches!(q.send_batch("nope", vec![message("x", None)]).await, Err(QueueError::NoSuchQueue)));
+    assert!(matches!(q.send_batch("nope", vec![message("x", None)], None).await, Err(QueueError::NoSuchQueue)));
 }

@@ -83,7 +83,7 @@ async fn recorded_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 fn ctx(depth: u32) -> InvokeContext {
-    InvokeContext { depth, deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(5) }
+    InvokeContext { depth, deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(5), trace: None }
 }
 
 #[tokio::test]

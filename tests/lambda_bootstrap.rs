@@ -3,6 +3,8 @@
 //! runs past its deadline, and cold starts that fail with a clear message.
 
 mod common;
+#[path = "lambda_bootstrap/metrics.rs"]
+mod metrics;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -42,6 +44,11 @@ struct Lambda {
 
 impl Lambda {
     fn start(env: &[(&str, String)]) -> Lambda {
+        Lambda::start_writing(env, Stdio::null(), Stdio::null())
+    }
+
+    /// Start with the bootstrap's stdout and stderr going to `stdout` and `stderr`.
+    fn start_writing(env: &[(&str, String)], stdout: Stdio, stderr: Stdio) -> Lambda {
         let port = free_port();
         let emulator = Command::new(cargo_lambda())
             .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
@@ -56,7 +63,7 @@ impl Lambda {
             assert!(started.elapsed() < Duration::from_secs(20), "emulator did not listen");
             std::thread::sleep(Duration::from_millis(50));
         }
-        processes.0.push(bootstrap(port, env).stderr(Stdio::null()).spawn().expect("bootstrap starts"));
+        processes.0.push(bootstrap(port, env).stdout(stdout).stderr(stderr).spawn().expect("bootstrap starts"));
         Lambda { port, _processes: processes }
     }
 

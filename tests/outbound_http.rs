@@ -260,17 +260,27 @@ async fn warm_calls_reuse_their_connection() {
     assert_eq!(connections.load(Ordering::SeqCst), 1, "three invocations, one pooled connection");
 }
 
+/// What the downstream saw per idempotency key: how often it applied it, and the trace headers
+/// (`x-amzn-trace-id`, `traceparent`) of each request.
+type Applied = Arc<std::sync::Mutex<HashMap<String, usize>>>;
+type TracesSeen = Arc<std::sync::Mutex<HashMap<String, Vec<(String, String)>>>>;
+
 /// The downstream the webhook queue protects: counts the requests it accepted per idempotency
 /// key, answers 503 to every third request and stalls every fifth past the worker's budget.
-async fn flaky_backend() -> (u16, Arc<std::sync::Mutex<HashMap<String, usize>>>) {
-    let applied: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
+async fn flaky_backend() -> (u16, Applied, TracesSeen) {
+    let applied: Applied = Arc::default();
+    let traces: TracesSeen = Arc::default();
     let requests = Arc::new(AtomicUsize::new(0));
-    let state = applied.clone();
+    let (state, seen) = (applied.clone(), traces.clone());
     let (port, _) = common::serve_http(move |request: hyper::Request<hyper::body::Incoming>| {
-        let (state, requests) = (state.clone(), requests.clone());
+        let (state, seen, requests) = (state.clone(), seen.clone(), requests.clone());
         async move {
             let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
             let key = request.headers().get("idempotency-key").map(|k| k.to_str().unwrap_or("").to_string());
+            let header =
+                |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let trace = (header("x-amzn-trace-id"), header("traceparent"));
+            seen.lock().unwrap().entry(key.clone().unwrap_or_default()).or_default().push(trace);
             let status = if n % 5 == 0 {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 503
@@ -284,12 +294,12 @@ async fn flaky_backend() -> (u16, Arc<std::sync::Mutex<HashMap<String, usize>>>)
         }
     })
     .await;
-    (port, applied)
+    (port, applied, traces)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_webhook_worker_forwards_every_event_and_the_downstream_applies_each_key_once() {
-    let (port, applied) = flaky_backend().await;
+    let (port, applied, traces) = flaky_backend().await;
     let dir = std::env::temp_dir().join(format!("plugboard-forward-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let dist = common::root().join("guests/dist");
@@ -332,10 +342,18 @@ dead-letter = "events-dlq"
     std::fs::write(dir.join("plugboard.toml"), manifest).unwrap();
     let dev = common::dev::Dev::start(&dir);
     let keys: Vec<String> = (0..20).map(|i| format!("evt-{i}")).collect();
-    for key in &keys {
+    // Each event arrives with its sender's trace, which the gateway continues.
+    let root = |i: usize| format!("1-6752ae00-{i:024x}");
+    for (i, key) in keys.iter().enumerate() {
         let body = format!("{{\"event\":\"order.created\",\"key\":\"{key}\"}}");
         let signed = common::webhook_headers(b"s3cret", key, &body);
-        let headers = [("idempotency-key", key.as_str()), (signed[0].0, &signed[0].1), (signed[1].0, &signed[1].1)];
+        let trace = format!("Root={};Parent=00000000000000{i:02x};Sampled=1", root(i + 1));
+        let headers = [
+            ("idempotency-key", key.as_str()),
+            (signed[0].0, &signed[0].1),
+            (signed[1].0, &signed[1].1),
+            ("x-amzn-trace-id", &trace),
+        ];
         assert_eq!(dev.send("POST", "/webhooks", &headers, &body).await.status, 202);
     }
     let started = Instant::now();
@@ -355,6 +373,21 @@ dead-letter = "events-dlq"
     let repeated: usize = deliveries.values().map(|n| n - 1).sum();
     println!("downstream: {} keys, {repeated} repeated deliveries", deliveries.len());
     assert!(keys.iter().all(|k| deliveries.contains_key(k)), "{deliveries:?}");
+    // The trace crossed the pipeline: ingest -> queue (AWSTraceHeader) -> worker -> downstream.
+    let traces = traces.lock().unwrap().clone();
+    for (i, key) in keys.iter().enumerate() {
+        let (xray, w3c) = (root(i + 1), root(i + 1).replace("1-", "").replace('-', ""));
+        for (xray_header, traceparent) in &traces[key] {
+            assert!(
+                xray_header.starts_with(&format!("Root={xray};Parent=00000000000000{i:02x};Sampled=1")),
+                "{key}: {xray_header}"
+            );
+            assert!(
+                traceparent.starts_with(&format!("00-{w3c}-")) && traceparent.ends_with("-01"),
+                "{key}: {traceparent}"
+            );
+        }
+    }
     let db = plugboard::backends::embedded::EmbeddedDb::open(&dir.join(".plugboard"), false).unwrap();
     let table = plugboard::backends::embedded::EmbeddedKeyValue::new(db).open("events-store").await.unwrap();
     let count = table.get("count/order.created").await.unwrap().expect("a count");

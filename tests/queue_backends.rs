@@ -12,9 +12,11 @@ use common::{aws, call, config, dynamodb_table, guest, http_event, runtime, stat
 use plugboard::backends::aws::{DynamoDbKeyValue, SqsQueue};
 use plugboard::backends::local::LocalInvoker;
 use plugboard::bindings::plugboard::host::queue::AttributeValue;
+use plugboard::capabilities::http::{client::PooledSender, network::Network};
 use plugboard::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
-use plugboard::function::{Backends, Function};
+use plugboard::function::{Backends, Function, Invocation};
 use plugboard::runtime::Guest;
+use plugboard::telemetry::TraceContext;
 use serde_json::{Value, json};
 
 async fn sqs() -> aws_sdk_sqs::Client {
@@ -71,9 +73,9 @@ async fn sends_keep_body_attributes_and_report_per_entry() {
         ("raw".into(), AttributeValue::Binary(vec![0, 1, 2])),
     ];
     // By name (resolved to the URL), then by URL.
-    let ids = backend.send_batch(&name, vec![first, message("second")]).await.unwrap();
+    let ids = backend.send_batch(&name, vec![first, message("second")], None).await.unwrap();
     assert!(ids.iter().all(Result::is_ok), "{ids:?}");
-    let ids = backend.send_batch(&url, vec![message("third")]).await.unwrap();
+    let ids = backend.send_batch(&url, vec![message("third")], None).await.unwrap();
     assert!(ids[0].is_ok());
     let mut got = receive(&client, &url).await;
     got.sort_by_key(|m| m.body.clone());
@@ -95,7 +97,7 @@ async fn fifo_sends_carry_group_and_deduplication_ids() {
     a.deduplication_id = Some("d1".into());
     let mut again = a.clone();
     again.body = "a again".into();
-    let results = backend.send_batch(&name, vec![a, again]).await.unwrap();
+    let results = backend.send_batch(&name, vec![a, again], None).await.unwrap();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let got = receive(&client, &url).await;
     assert_eq!(got.len(), 1, "the duplicate was dropped by SQS");
@@ -113,7 +115,7 @@ async fn dedup_scenario(backend: &dyn QueueBackend, strict: &str, by_content: &s
     };
     // The entry without an id fails alone; the others in its batch go through.
     let r = backend
-        .send_batch(strict, vec![fifo("no id", None), fifo("with id", Some("d1")), fifo("same id", Some("d1"))])
+        .send_batch(strict, vec![fifo("no id", None), fifo("with id", Some("d1")), fifo("same id", Some("d1"))], None)
         .await
         .unwrap();
     assert!(
@@ -121,7 +123,7 @@ async fn dedup_scenario(backend: &dyn QueueBackend, strict: &str, by_content: &s
         "{r:?}"
     );
     assert!(r[1].is_ok() && r[2].is_ok(), "{r:?}");
-    let r = backend.send_batch(by_content, vec![fifo("same body", None), fifo("same body", None)]).await.unwrap();
+    let r = backend.send_batch(by_content, vec![fifo("same body", None), fifo("same body", None)], None).await.unwrap();
     assert!(r.iter().all(Result::is_ok), "{r:?}");
 }
 
@@ -163,7 +165,10 @@ async fn fifo_deduplication_follows_the_queue_mode_on_every_backend() {
 #[tokio::test]
 async fn a_missing_queue_is_no_such_queue() {
     let backend = SqsQueue::new(sqs().await);
-    assert!(matches!(backend.send_batch("never-created", vec![message("x")]).await, Err(QueueError::NoSuchQueue)));
+    assert!(matches!(
+        backend.send_batch("never-created", vec![message("x")], None).await,
+        Err(QueueError::NoSuchQueue)
+    ));
 }
 
 /// DynamoDB (pages of `page`) and SQS backends over `sdk`, with an in-process invoker.
@@ -176,18 +181,24 @@ fn aws_backends(sdk: &aws_config::SdkConfig, page: i32) -> Backends {
     }
 }
 
-/// The example webhook ingest (secret `k`, sending to `url`) and worker (storing in `table`).
-fn webhook_pair(backends: &Backends, url: &str, table: &str) -> (Function, Function) {
+/// The example webhook ingest (secret `k`, sending to `url`) and worker (storing in `table`,
+/// with `worker_extra` TOML lines: grants and config of its own); each has the outbound HTTP
+/// its grants name.
+fn webhook_pair(backends: &Backends, url: &str, table: &str, worker_extra: &str) -> (Function, Function) {
     let load = |name: &str, toml: String| {
         let cfg = config(&toml);
         let loaded = Guest::load(&runtime(), &guest(name), cfg.role).unwrap();
-        Function::new(name, cfg, runtime(), loaded, backends.clone())
+        let http = Arc::new(PooledSender::system(&cfg.grants.http, Network::Local));
+        Function::new(name, cfg, runtime(), loaded, Backends { http, ..backends.clone() })
     };
     let ingest = load(
         "webhook_ingest",
         format!("role = \"http-api\"\n[grants.queues]\nevents = \"{url}\"\n[config]\nwebhook_secret = \"k\""),
     );
-    let worker = load("webhook_worker", format!("role = \"queue-worker\"\n[grants.stores]\nevents = \"{table}\""));
+    let worker = load(
+        "webhook_worker",
+        format!("role = \"queue-worker\"\n{worker_extra}\n[grants.stores]\nevents = \"{table}\""),
+    );
     (ingest, worker)
 }
 
@@ -200,17 +211,38 @@ fn signed_webhook(body: &str, key: &str) -> Value {
     event
 }
 
-#[tokio::test]
-async fn scalable_webhook_over_sqs_and_dynamodb() {
+#[tokio::test(flavor = "multi_thread")]
+async fn scalable_webhook_over_sqs_and_dynamodb_continues_the_senders_trace() {
     let config_aws = aws().await;
     let sqs_client = aws_sdk_sqs::Client::new(&config_aws);
     let dynamo = aws_sdk_dynamodb::Client::new(&config_aws);
     let (_, url) = create_queue(&sqs_client, false).await;
     let table = dynamodb_table(&dynamo, "events").await;
-    let (ingest, worker) = webhook_pair(&aws_backends(&config_aws, 100), &url, &table);
+    // The downstream the worker forwards to keeps the trace headers it was sent.
+    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let kept = seen.clone();
+    let (port, _) = common::serve_http(move |request: hyper::Request<hyper::body::Incoming>| {
+        let kept = kept.clone();
+        async move {
+            let header =
+                |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            kept.lock().unwrap().push((header("x-amzn-trace-id"), header("traceparent")));
+            hyper::Response::new(http_body_util::Full::new(hyper::body::Bytes::from_static(b"ok")))
+        }
+    })
+    .await;
+    let worker_extra = format!(
+        "grants.http = [\"http://127.0.0.1:{port}\"]\nconfig = {{ downstream_url = \"http://127.0.0.1:{port}/events\" }}"
+    );
+    let (ingest, worker) = webhook_pair(&aws_backends(&config_aws, 100), &url, &table, &worker_extra);
 
+    // Lambda hands the ingest function the trace of the API request.
+    let trace = "Root=1-6752ae00-5e1f00000000000000000042;Parent=7a1b2c3d4e5f6071;Sampled=1";
     let body = r#"{"id":"evt-9","event":"invoice.paid"}"#;
-    assert_eq!(status_body(&call(&ingest, signed_webhook(body, "evt-9")).await.unwrap()).0, 202);
+    let invocation =
+        Invocation { request_id: "r-1".into(), trace: TraceContext::from_xray(trace), ..Invocation::default() };
+    let answer = ingest.handle(signed_webhook(body, "evt-9"), invocation).await.unwrap();
+    assert_eq!(status_body(&answer).0, 202);
 
     // Build the SQS event Lambda's event source would, from what is really on the queue.
     let records: Vec<Value> = receive(&sqs_client, &url)
@@ -218,15 +250,18 @@ async fn scalable_webhook_over_sqs_and_dynamodb() {
         .into_iter()
         .map(|m| {
             let attrs = m.message_attributes.unwrap_or_default();
+            let system = m.attributes.unwrap_or_default();
+            let trace = system.get(&MessageSystemAttributeName::AwsTraceHeader).cloned().unwrap_or_default();
             json!({
                 "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": { "ApproximateReceiveCount": "1" },
+                "attributes": { "ApproximateReceiveCount": "1", "AWSTraceHeader": trace },
                 "messageAttributes": attrs.iter().map(|(k, v)| (k.clone(), json!({ "stringValue": v.string_value(), "dataType": v.data_type() }))).collect::<serde_json::Map<_, _>>(),
                 "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
             })
         })
         .collect();
     assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["attributes"]["AWSTraceHeader"], trace, "SQS kept the sender's trace");
     let response = call(&worker, json!({ "Records": records })).await.unwrap();
     assert_eq!(response["batchItemFailures"], json!([]));
     let item = dynamo
@@ -238,4 +273,11 @@ async fn scalable_webhook_over_sqs_and_dynamodb() {
         .unwrap();
     let count = item.item.unwrap()["VAL"].as_b().unwrap().as_ref().to_vec();
     assert_eq!(common::counted(&count), 1);
+    // The worker continued the record's trace on its call downstream.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [(trace.to_string(), "00-6752ae005e1f00000000000000000042-7a1b2c3d4e5f6071-01".to_string())],
+        "ingest -> SQS -> worker -> downstream, one trace"
+    );
 }

@@ -9,7 +9,7 @@
 //! paths they have always had.
 
 pub use plugboard_aws::lambda;
-pub use plugboard_core::{bindings, capabilities, config, events, function, roles, runtime};
+pub use plugboard_core::{bindings, capabilities, config, events, function, roles, runtime, telemetry};
 pub use plugboard_local::{app, dev, manifest};
 
 pub mod cli;

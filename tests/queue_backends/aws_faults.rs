@@ -222,7 +222,7 @@ async fn sqs_errors_make_the_webhook_answer_retry_later_and_a_failed_store_keeps
         .queue_url
         .unwrap();
     let table = fresh_table().await;
-    let (ingest, worker) = crate::webhook_pair(&crate::aws_backends(&sdk, 25), &url, &table);
+    let (ingest, worker) = crate::webhook_pair(&crate::aws_backends(&sdk, 25), &url, &table, "");
     let body = r#"{"id":"evt-1","event":"invoice.paid"}"#;
     let event = || crate::signed_webhook(body, "evt-1");
     // SQS failing: the sender is told to retry (503), not that the event was taken (202).

@@ -146,13 +146,14 @@ impl Function {
         error: Option<&FunctionError>,
     ) {
         let (function, role, request_id) = (self.name(), self.role(), &invocation.request_id);
+        let trace_id = invocation.trace.as_ref().map(|t| tracing::field::display(t.trace_id()));
         let elapsed_us = started.elapsed().as_micros() as u64;
         match error {
-            None => tracing::info!(function, %role, %kind, request_id, elapsed_us, "invocation done"),
+            None => tracing::info!(function, %role, %kind, request_id, trace_id, elapsed_us, "invocation done"),
             Some(e) => {
                 let text = e.to_string();
                 let error = crate::capabilities::logging::for_log(&text);
-                tracing::warn!(function, %role, %kind, request_id, elapsed_us, %error, "invocation failed")
+                tracing::warn!(function, %role, %kind, request_id, trace_id, elapsed_us, %error, "invocation failed")
             }
         }
     }

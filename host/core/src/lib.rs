@@ -10,3 +10,4 @@ pub mod events;
 pub mod function;
 pub mod roles;
 pub mod runtime;
+pub mod telemetry;

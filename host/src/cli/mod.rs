@@ -3,6 +3,7 @@
 mod deploy;
 mod dev;
 mod invoke;
+mod logging;
 mod new;
 
 pub use new::js_build_args;
@@ -64,8 +65,14 @@ pub fn main() -> ExitCode {
     // As Lambda's `bootstrap`, the binary is started with no arguments.
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1;
     let cli = if on_lambda { Cli { command: Command::Lambda } } else { Cli::parse() };
-    // A test run's output is its report; the host's per-invocation lines would bury it.
-    init_logging(if matches!(cli.command, Command::Test(_)) { "error" } else { "info" });
+    // A test run's output is its report; the host's per-invocation lines would bury it. In
+    // `plugboard dev` the gateway writes each request's line; the function adds one only when
+    // the invocation failed.
+    logging::init(match cli.command {
+        Command::Test(_) => "error",
+        Command::Dev(_) => "info,plugboard_core::function=warn",
+        _ => "info",
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli)));
     match result {
@@ -108,22 +115,5 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Logs go to stderr (stdout carries responses): text by default, JSON lines on Lambda or with
-/// `PLUGBOARD_LOG_FORMAT=json`; the filter comes from `PLUGBOARD_LOG` (default `default_level`).
-fn init_logging(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let json = match std::env::var("PLUGBOARD_LOG_FORMAT") {
-        Ok(format) => format == "json",
-        Err(_) => std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
-    };
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

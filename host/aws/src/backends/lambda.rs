@@ -15,6 +15,8 @@ use serde_json::Value;
 use super::describe;
 use plugboard_core::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 use plugboard_core::events::envelope::{DEPTH_KEY, wrap_event};
+use plugboard_core::telemetry::TraceContext;
+use plugboard_core::telemetry::trace::XRAY_HEADER;
 
 /// Lambda functions, one client for all.
 pub struct LambdaInvoker {
@@ -34,12 +36,21 @@ impl LambdaInvoker {
         ctx: InvokeContext,
         kind: InvocationType,
     ) -> Result<aws_sdk_lambda::operation::invoke::InvokeOutput, InvokeError> {
+        // The callee continues the caller's trace: Lambda reads it from `X-Amzn-Trace-Id`. Set
+        // per call, since with concurrent invocations the process environment has no one trace.
+        let trace = ctx.trace.as_ref().map(TraceContext::xray_header);
         self.client
             .invoke()
             .function_name(function)
             .invocation_type(kind)
             .client_context(client_context(ctx.depth))
             .payload(Blob::new(payload.into_bytes()))
+            .customize()
+            .mutate_request(move |request| {
+                if let Some(trace) = &trace {
+                    request.headers_mut().insert(XRAY_HEADER, trace.clone());
+                }
+            })
             .send()
             .await
             .map_err(invoke_error)

@@ -1,5 +1,6 @@
-//! Queues on SQS: `SendMessageBatch` with attributes, delay, FIFO group and deduplication ids;
-//! per-entry failures come back per entry. A queue is named by URL, or by name (resolved once).
+//! Queues on SQS: `SendMessage` for one message, `SendMessageBatch` for more, with attributes,
+//! delay, FIFO group and deduplication ids and the trace (`AWSTraceHeader`); per-entry failures
+//! come back per entry. A queue is named by URL, or by name (resolved once).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,11 +9,15 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::primitives::Blob;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 
 use super::describe;
 use plugboard_core::bindings::plugboard::host::queue::AttributeValue;
 use plugboard_core::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError};
+use plugboard_core::telemetry::TraceContext;
 
 /// SQS queues, one client for all.
 pub struct SqsQueue {
@@ -65,7 +70,12 @@ fn attribute(value: &AttributeValue) -> Result<MessageAttributeValue, QueueError
     builder.build().map_err(|e| QueueError::InvalidMessage(e.to_string()))
 }
 
-fn entry(id: usize, message: OutgoingMessage) -> Result<SendMessageBatchRequestEntry, QueueError> {
+/// One message as a batch entry (also the fields of a single `SendMessage`).
+fn entry(
+    id: usize,
+    message: OutgoingMessage,
+    trace: Option<&TraceContext>,
+) -> Result<SendMessageBatchRequestEntry, QueueError> {
     let mut builder = SendMessageBatchRequestEntry::builder()
         .id(id.to_string())
         .message_body(message.body)
@@ -75,7 +85,35 @@ fn entry(id: usize, message: OutgoingMessage) -> Result<SendMessageBatchRequestE
     for (name, value) in &message.attributes {
         builder = builder.message_attributes(name, attribute(value)?);
     }
+    if let Some(trace) = trace {
+        let header = MessageSystemAttributeValue::builder()
+            .data_type("String")
+            .string_value(trace.xray_header())
+            .build()
+            .map_err(|e| QueueError::Other(e.to_string()))?;
+        builder = builder.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, header);
+    }
     builder.build().map_err(|e| QueueError::InvalidMessage(e.to_string()))
+}
+
+impl SqsQueue {
+    /// One message with `SendMessage`: the same fields as its batch entry.
+    async fn send_one(&self, url: String, entry: SendMessageBatchRequestEntry) -> Result<String, QueueError> {
+        let output = self
+            .client
+            .send_message()
+            .queue_url(url)
+            .message_body(entry.message_body)
+            .set_delay_seconds(entry.delay_seconds)
+            .set_message_attributes(entry.message_attributes)
+            .set_message_system_attributes(entry.message_system_attributes)
+            .set_message_group_id(entry.message_group_id)
+            .set_message_deduplication_id(entry.message_deduplication_id)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        output.message_id.ok_or_else(|| QueueError::Other("SQS returned no message id".into()))
+    }
 }
 
 #[async_trait]
@@ -83,17 +121,24 @@ impl QueueBackend for SqsQueue {
     async fn send_batch(
         &self,
         queue: &str,
-        messages: Vec<OutgoingMessage>,
+        mut messages: Vec<OutgoingMessage>,
+        trace: Option<&TraceContext>,
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let url = self.url(queue).await?;
         let count = messages.len();
+        if count == 1
+            && let Some(message) = messages.pop()
+        {
+            return Ok(vec![Ok(self.send_one(url, entry(0, message, trace)?).await?)]);
+        }
         // Only a FIFO batch with an entry lacking a deduplication id can be refused whole for one
         // entry: keep a copy for the per-entry resend just then.
         let at_risk = count > 1
             && plugboard_core::capabilities::queue::is_fifo(queue)
             && messages.iter().any(|m| m.deduplication_id.is_none());
         let kept = at_risk.then(|| messages.clone());
-        let entries = messages.into_iter().enumerate().map(|(i, m)| entry(i, m)).collect::<Result<Vec<_>, _>>()?;
+        let entries =
+            messages.into_iter().enumerate().map(|(i, m)| entry(i, m, trace)).collect::<Result<Vec<_>, _>>()?;
         let sent = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await;
         let output = match sent.map_err(queue_error) {
             Ok(output) => output,
@@ -103,7 +148,7 @@ impl QueueBackend for SqsQueue {
             Err(QueueError::InvalidMessage(_)) if let Some(messages) = kept => {
                 let mut results = Vec::with_capacity(count);
                 for message in messages {
-                    results.push(match self.send_batch(queue, vec![message]).await {
+                    results.push(match self.send_batch(queue, vec![message], trace).await {
                         Ok(mut one) => one
                             .pop()
                             .unwrap_or_else(|| Err(QueueError::Other("SQS reported nothing for this entry".into()))),

@@ -15,9 +15,12 @@ use plugboard_core::events::envelope::{DEPTH_KEY, unwrap_event};
 use plugboard_core::function::{Backends, Function, Invocation};
 use plugboard_core::runtime::precompiled::Origin;
 use plugboard_core::runtime::{EngineSettings, Runtime};
+use plugboard_core::telemetry::{Metric, TraceContext};
 
 pub mod guest_source;
+pub mod telemetry;
 pub use guest_source::GuestSource;
+use telemetry::{ColdStart, Telemetry};
 
 pub use plugboard_core::config::env::REFRESH_VAR;
 
@@ -28,16 +31,24 @@ const DYNAMODB_PAGE: i32 = 1000;
 
 /// Build everything once, then serve events until Lambda stops the process.
 pub async fn run() -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
+    let mut cold_start = ColdStart::begin();
     let sdk = sdk_config(None).await;
-    let app = Arc::new(LambdaApp::start(std::env::vars(), &sdk).await?);
+    cold_start.lap(Metric::InitSdkConfig);
+    let app = Arc::new(LambdaApp::start_timed(std::env::vars(), &sdk, &mut cold_start).await?);
+    let phases: Vec<String> = cold_start
+        .phases()
+        .iter()
+        .map(|(phase, took)| format!("{}={:.2}", phase.name(), took.as_secs_f64() * 1e3))
+        .collect();
     tracing::info!(
         function = app.function.name(),
         role = %app.function.role(),
         guest_origin = ?app.origin,
-        cold_start_ms = started.elapsed().as_millis() as u64,
+        cold_start_ms = (cold_start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
+        phases_ms = phases.join(" "),
         "ready"
     );
+    app.telemetry.ready(cold_start);
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move { app.handle(event).await }
@@ -53,6 +64,8 @@ pub struct LambdaApp {
     pub source: GuestSource,
     /// How the first guest was obtained.
     pub origin: Origin,
+    /// Metrics settings, and the cold start still to report.
+    pub telemetry: Telemetry,
 }
 
 impl LambdaApp {
@@ -62,13 +75,27 @@ impl LambdaApp {
         vars: impl IntoIterator<Item = (String, String)>,
         sdk: &aws_config::SdkConfig,
     ) -> anyhow::Result<LambdaApp> {
+        LambdaApp::start_timed(vars, sdk, &mut ColdStart::begin()).await
+    }
+
+    /// [`LambdaApp::start`], timing its phases into `cold_start`.
+    pub async fn start_timed(
+        vars: impl IntoIterator<Item = (String, String)>,
+        sdk: &aws_config::SdkConfig,
+        cold_start: &mut ColdStart,
+    ) -> anyhow::Result<LambdaApp> {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let var = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let telemetry = Telemetry::from_vars(var)?;
         let mut config = env::from_vars(vars.iter().cloned())?;
         secrets::resolve(sdk, &mut config.config).await?;
         let refresh_secs = env::refresh_secs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        cold_start.lap(Metric::InitConfig);
         let runtime = Runtime::new(EngineSettings::default())?;
+        cold_start.lap(Metric::InitEngine);
         let source = GuestSource::new(sdk, &config, &runtime, refresh_secs)?;
         let loaded = source.load(config.role).await?;
+        cold_start.lap(Metric::InitGuest);
         let backends = Backends {
             keyvalue: Arc::new(DynamoDbKeyValue::new(aws_sdk_dynamodb::Client::new(sdk), DYNAMODB_PAGE)),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk))),
@@ -80,20 +107,23 @@ impl LambdaApp {
             .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_NAME")
             .map_or_else(|| "plugboard".to_string(), |(_, v)| v.clone());
         let function = Arc::new(Function::new(&name, config, runtime, loaded.guest, backends));
-        Ok(LambdaApp { function, source, origin: loaded.origin })
+        cold_start.lap(Metric::InitClients);
+        Ok(LambdaApp { function, source, origin: loaded.origin, telemetry })
     }
 
     /// Answer one Lambda event (refreshing the guest first when that is due): the event's text
     /// is parsed once into its typed form, the response serialised once for the Runtime API.
     pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
         self.source.refresh_if_due(&self.function).await;
+        let started = std::time::Instant::now();
         let mut invocation = invocation(&event.context, SystemTime::now());
         let (payload, envelope_depth) = unwrap_event(event.payload.get());
         invocation.depth = invocation.depth.max(envelope_depth);
-        self.function
-            .invoke_json(payload, invocation)
-            .await
-            .map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
+        invocation.metrics = self.telemetry.begin();
+        let result = self.function.invoke_json(payload, invocation.clone()).await;
+        // Written before the response leaves: Lambda may freeze the process right after it.
+        self.telemetry.finish(&self.function, &invocation, started.elapsed(), &result);
+        result.map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
     }
 }
 
@@ -106,6 +136,7 @@ pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
         request_id: context.request_id.clone(),
         depth,
         deadline: deadline(context.deadline, now_ms),
+        trace: context.xray_trace_id.as_deref().and_then(TraceContext::from_xray),
         ..Invocation::default()
     }
 }

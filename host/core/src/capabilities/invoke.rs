@@ -10,6 +10,7 @@ use wasmtime::component::{HasData, Linker};
 use super::{CallInfo, DeadlineExceeded, bounded};
 use crate::capabilities::bindings::plugboard::host::invoke::{self, Error};
 use crate::capabilities::bindings::plugboard::host::types::FunctionError;
+use crate::telemetry::{HostCall, TraceContext};
 
 /// Lambda's payload limit for RequestResponse invokes.
 pub(crate) const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -75,12 +76,14 @@ impl From<InvokeError> for Error {
 }
 
 /// What the callee inherits from its caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InvokeContext {
     /// The callee's nesting depth (the caller's plus one).
     pub depth: u32,
     /// The caller's deadline; a sync callee cannot outlive it.
     pub deadline: Instant,
+    /// The caller's trace, which the callee continues.
+    pub trace: Option<TraceContext>,
 }
 
 /// Calls other functions by name or ARN.
@@ -146,7 +149,7 @@ impl InvokeView<'_> {
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(payload) {
             return Err(InvokeError::InvalidPayload(format!("payload is not JSON: {e}")));
         }
-        Ok((function.clone(), InvokeContext { depth, deadline: self.call.deadline }))
+        Ok((function.clone(), InvokeContext { depth, deadline: self.call.deadline, trace: self.call.trace.clone() }))
     }
 }
 
@@ -160,12 +163,12 @@ impl invoke::Host for InvokeView<'_> {
 
     async fn call(&mut self, target: String, payload: String) -> Result<String, InvokeError> {
         let (function, ctx) = self.prepare(&target, &payload, MAX_SYNC_PAYLOAD)?;
-        bounded(self.call, self.ctx.invoker.call(&function, payload, ctx)).await?
+        bounded(self.call, HostCall::Invoke, self.ctx.invoker.call(&function, payload, ctx)).await?
     }
 
     async fn send_event(&mut self, target: String, payload: String) -> Result<(), InvokeError> {
         // Room for the depth envelope an Event invoke travels in on Lambda.
         let (function, ctx) = self.prepare(&target, &payload, MAX_EVENT_PAYLOAD - EVENT_ENVELOPE_BYTES)?;
-        bounded(self.call, self.ctx.invoker.send_event(&function, payload, ctx)).await?
+        bounded(self.call, HostCall::Invoke, self.ctx.invoker.send_event(&function, payload, ctx)).await?
     }
 }

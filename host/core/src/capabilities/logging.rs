@@ -13,8 +13,8 @@ const MAX_CONTEXT: usize = 256;
 pub(crate) struct LoggingView<'a> {
     /// The function the guest belongs to.
     pub function: &'a str,
-    /// The request being served.
-    pub request_id: &'a str,
+    /// The call being served (request id and trace, for every line).
+    pub call: &'a super::CallInfo,
 }
 
 struct HasLogging;
@@ -35,10 +35,10 @@ impl logging::Host for LoggingView<'_> {
     async fn log(&mut self, level: Level, mut context: String, mut message: String) -> wasmtime::Result<()> {
         truncate(&mut message, MAX_MESSAGE);
         truncate(&mut context, MAX_CONTEXT);
-        let (function, request_id) = (self.function, self.request_id);
+        let (function, request_id, trace_id) = (self.function, &self.call.request_id, self.call.trace_id());
         macro_rules! emit {
             ($level:ident) => {
-                tracing::$level!(target: "guest", function, request_id, context, "{message}")
+                tracing::$level!(target: "guest", function, request_id, trace_id, context, "{message}")
             };
         }
         match level {

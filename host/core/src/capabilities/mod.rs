@@ -13,6 +13,10 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use crate::telemetry::{HostCall, InvocationMetrics, TraceContext, TraceId};
+
 /// Facts about the invocation in progress that every capability needs.
 #[derive(Debug, Clone)]
 pub struct CallInfo {
@@ -26,6 +30,17 @@ pub struct CallInfo {
     pub request_id: String,
     /// The guest's wall clock, when pinned (a `plugboard test` case's `now`).
     pub clock: Option<std::time::SystemTime>,
+    /// The trace this call belongs to, carried on every message, invoke and request it causes.
+    pub trace: Option<TraceContext>,
+    /// Where the invocation's measurements go, when metrics are on.
+    pub metrics: Option<Arc<InvocationMetrics>>,
+}
+
+impl CallInfo {
+    /// The trace id for log lines (nothing when the call has no trace).
+    pub fn trace_id(&self) -> Option<tracing::field::DisplayValue<TraceId>> {
+        self.trace.as_ref().map(|t| tracing::field::display(t.trace_id()))
+    }
 }
 
 /// Most resource handles (stores, CAS handles, WASI streams, ...) one invocation may hold at
@@ -38,9 +53,19 @@ pub const MAX_HANDLES: usize = 10_000;
 #[error("the invocation's deadline passed")]
 pub struct DeadlineExceeded;
 
-/// Run a host operation, giving up when the invocation's deadline passes.
-pub async fn bounded<T>(call: &CallInfo, work: impl Future<Output = T>) -> Result<T, DeadlineExceeded> {
-    tokio::time::timeout_at(call.deadline, work).await.map_err(|_| DeadlineExceeded)
+/// Run a host operation of `kind`, giving up when the invocation's deadline passes; counted and
+/// timed in the invocation's metrics (a deadline counts as a failure).
+pub async fn bounded<T, E>(
+    call: &CallInfo,
+    kind: HostCall,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<Result<T, E>, DeadlineExceeded> {
+    let started = call.metrics.as_ref().map(|_| std::time::Instant::now());
+    let result = tokio::time::timeout_at(call.deadline, work).await.map_err(|_| DeadlineExceeded);
+    if let (Some(metrics), Some(started)) = (&call.metrics, started) {
+        metrics.host_call(kind, started.elapsed(), !matches!(result, Ok(Ok(_))));
+    }
+    result
 }
 
 /// A capability's error: either what the guest sees as its WIT error, or a trap that stops the

@@ -174,9 +174,11 @@ pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Fun
             "MAX_INVOKE_DEPTH" => limits.insert("max-invoke-depth".into(), number(&name, &value)?),
             "HTTP_REQUESTS" => limits.insert("http-requests".into(), number(&name, &value)?),
             "HTTP_BODY_BYTES" => limits.insert("http-body-bytes".into(), number(&name, &value)?),
-            // Read by the runtime itself (`refresh_secs`, the log setup), not part of a
-            // function's description.
-            "GUEST_REFRESH_SECS" | "LOG" | "LOG_FORMAT" => None,
+            // Read by the runtime itself (`refresh_secs`, the log setup, the Lambda metrics),
+            // not part of a function's description.
+            "GUEST_REFRESH_SECS" | "LOG" | "LOG_FORMAT" | "METRICS" | "METRICS_NAMESPACE" | "METRICS_DIMENSIONS" => {
+                None
+            }
             _ => match suffix.strip_prefix("CONFIG_") {
                 Some(key) if !key.is_empty() => config.insert(key.to_ascii_lowercase(), Value::String(value)),
                 _ => return Err(ConfigError::invalid(ORIGIN, format!("unknown variable {name}"))),

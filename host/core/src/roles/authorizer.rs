@@ -19,13 +19,21 @@ use crate::config::AuthorizerResponse;
 use crate::events::EventResponse;
 use crate::events::authorizer::allows;
 use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+use crate::telemetry::Metric;
 
 impl GuestExport for AuthorizationRequest {
     type Pre = AuthorizerPre<HostState>;
     type Output = Result<Decision, AuthorizeError>;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        pre.instantiate_async(&mut *store).await?.plugboard_host_authorizer_handler().call_authorize(store, self).await
+        let started = std::time::Instant::now();
+        let instance = pre.instantiate_async(&mut *store).await?;
+        store.data().instantiated(started);
+        instance.plugboard_host_authorizer_handler().call_authorize(store, self).await
+    }
+
+    fn is_guest_error(output: &Self::Output) -> bool {
+        matches!(output, Err(AuthorizeError::Failed(_)))
     }
 }
 
@@ -64,6 +72,16 @@ pub(crate) async fn decide(
             Some(deny_all(&request.method_arn))
         }
     };
+    if let Some(metrics) = &invocation.metrics {
+        metrics.count(
+            match &decision {
+                None => Metric::AuthorizerUnauthorized,
+                Some(d) if allows(&policy(d), &request.method_arn) => Metric::AuthorizerAllow,
+                Some(_) => Metric::AuthorizerDeny,
+            },
+            1,
+        );
+    }
     let mode = function.config().authorizer_response;
     Ok(match (decision, api, mode) {
         // REST APIs turn exactly this error message into a 401.

@@ -65,7 +65,10 @@ impl GuestExport for HttpRequest {
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
         match pre {
             HttpHandlerPre::Plugboard(pre) => {
-                pre.instantiate_async(&mut *store).await?.plugboard_host_http_handler().call_handle(store, self).await
+                let started = std::time::Instant::now();
+                let instance = pre.instantiate_async(&mut *store).await?;
+                store.data().instantiated(started);
+                instance.plugboard_host_http_handler().call_handle(store, self).await
             }
             HttpHandlerPre::WasiHttp(pre) => super::wasi_http::call(pre, store, self).await,
         }

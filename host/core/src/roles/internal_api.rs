@@ -14,7 +14,14 @@ impl GuestExport for str {
     type Output = Result<String, GuestError>;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        pre.instantiate_async(&mut *store).await?.plugboard_host_internal_handler().call_handle(store, self).await
+        let started = std::time::Instant::now();
+        let instance = pre.instantiate_async(&mut *store).await?;
+        store.data().instantiated(started);
+        instance.plugboard_host_internal_handler().call_handle(store, self).await
+    }
+
+    fn is_guest_error(output: &Self::Output) -> bool {
+        output.is_err()
     }
 }
 

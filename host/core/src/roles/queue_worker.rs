@@ -14,13 +14,22 @@ use crate::bindings::queue_worker::exports::plugboard::host::queue_handler::Inco
 use crate::capabilities::logging::for_log;
 use crate::events::EventResponse;
 use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
+use crate::telemetry::trace::SQS_TRACE_ATTRIBUTE;
+use crate::telemetry::{Metric, TraceContext};
 
 impl GuestExport for IncomingMessage {
     type Pre = QueueWorkerPre<HostState>;
     type Output = Result<(), String>;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        pre.instantiate_async(&mut *store).await?.plugboard_host_queue_handler().call_handle(store, self).await
+        let started = std::time::Instant::now();
+        let instance = pre.instantiate_async(&mut *store).await?;
+        store.data().instantiated(started);
+        instance.plugboard_host_queue_handler().call_handle(store, self).await
+    }
+
+    fn is_guest_error(output: &Self::Output) -> bool {
+        output.is_err()
     }
 }
 
@@ -54,6 +63,10 @@ pub async fn handle(
         .await;
         failures = ids.iter().zip(outcomes).filter(|(_, ok)| !ok).map(|(id, _)| id.clone()).collect();
     }
+    if let Some(metrics) = &invocation.metrics {
+        metrics.count(Metric::BatchRecords, ids.len() as u64);
+        metrics.count(Metric::BatchItemFailures, failures.len() as u64);
+    }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures
         .into_iter()
@@ -75,16 +88,21 @@ async fn process(
     id: &str,
 ) -> bool {
     let message = incoming(record, id.to_string());
-    let function = runner;
-    match runner.call(pre, &message, runner.call_info(invocation)).await {
+    let mut call = runner.call_info(invocation);
+    // Each record continues the trace of the send that queued it.
+    if let Some(trace) = record.attributes.get(SQS_TRACE_ATTRIBUTE).and_then(|h| TraceContext::from_xray(h)) {
+        call.trace = Some(trace);
+    }
+    let (function, trace_id) = (runner.name(), call.trace_id());
+    match runner.call(pre, &message, call).await {
         Ok(Ok(())) => true,
         Ok(Err(reason)) => {
             let reason = for_log(&reason);
-            tracing::warn!(function = function.name(), message_id = id, %reason, "message failed; it will be retried");
+            tracing::warn!(function, message_id = id, trace_id, %reason, "message failed; it will be retried");
             false
         }
         Err(failure) => {
-            tracing::error!(function = function.name(), message_id = id, %failure, "guest failed on message; it will be retried");
+            tracing::error!(function, message_id = id, trace_id, %failure, "guest failed on message; it will be retried");
             false
         }
     }

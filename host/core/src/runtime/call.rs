@@ -18,6 +18,7 @@ use crate::capabilities::keyvalue::KeyValueCtx;
 use crate::capabilities::queue::QueueCtx;
 use crate::config::FunctionConfig;
 use crate::events::EventKind;
+use crate::telemetry::{InvocationMetrics, Metric, TraceContext};
 
 /// What a function's guest can reach, built once per function and shared by its calls.
 pub struct FunctionEnv {
@@ -50,6 +51,10 @@ pub struct Invocation {
     pub kind: Option<EventKind>,
     /// The guest's wall clock, pinned (a `plugboard test` case's `now`); `None`: the real one.
     pub clock: Option<SystemTime>,
+    /// The trace the event belongs to (Lambda's trace header, a queue record's, a dev request's).
+    pub trace: Option<TraceContext>,
+    /// Where its measurements go (on Lambda, unless metrics are off).
+    pub metrics: Option<Arc<InvocationMetrics>>,
 }
 
 /// A role's export called on a freshly instantiated guest: implemented once per role, for the
@@ -60,12 +65,19 @@ pub trait GuestExport: Sync {
     /// What the export returns.
     type Output;
 
-    /// Instantiate `pre` in `store` and call the role's export with this input.
+    /// Instantiate `pre` in `store` (reporting the time through [`HostState::instantiated`])
+    /// and call the role's export with this input.
     fn call<'a>(
         &'a self,
         pre: &'a Self::Pre,
         store: &'a mut Store<HostState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
+
+    /// Whether `output` is the guest's own error (a failed message, an internal-api error), for
+    /// the metrics; the role decides what it means for the invocation.
+    fn is_guest_error(_output: &Self::Output) -> bool {
+        false
+    }
 }
 
 /// Runs one function's guest calls: its engine and environment.
@@ -100,7 +112,8 @@ impl GuestRunner {
         let deadline = invocation.deadline.map_or(own, |given| given.min(own));
         let budget_ms = deadline.saturating_duration_since(now).as_millis() as u64;
         let request_id = invocation.request_id.clone();
-        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id, clock: invocation.clock }
+        let (trace, metrics) = (invocation.trace.clone(), invocation.metrics.clone());
+        CallInfo { deadline, budget_ms, depth: invocation.depth, request_id, clock: invocation.clock, trace, metrics }
     }
 
     /// A fresh store for one guest call.
@@ -120,10 +133,25 @@ impl GuestRunner {
         let mut store = self.new_store(call);
         let outcome = tokio::time::timeout_at(deadline, input.call(pre, &mut store)).await;
         store.data().log_output();
-        match outcome {
+        let result = match outcome {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => Err(GuestFailure::classify(Some(e), &store)),
             Err(_) => Err(GuestFailure::classify(None, &store)),
+        };
+        if let Some(metrics) = &store.data().call().metrics {
+            metrics.count(outcome_metric::<E>(&result), 1);
         }
+        result
+    }
+}
+
+/// The metric a guest call's outcome counts toward.
+fn outcome_metric<E: GuestExport + ?Sized>(result: &Result<E::Output, GuestFailure>) -> Metric {
+    match result {
+        Ok(output) if E::is_guest_error(output) => Metric::GuestErrors,
+        Ok(_) => Metric::GuestOk,
+        Err(GuestFailure::Deadline { .. }) => Metric::GuestDeadlines,
+        Err(GuestFailure::MemoryCap { .. }) => Metric::GuestMemoryCaps,
+        Err(GuestFailure::Trap { .. }) => Metric::GuestTraps,
     }
 }

@@ -16,6 +16,7 @@ use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::logging::LoggingView;
 use crate::capabilities::queue::QueueView;
 use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
+use crate::telemetry::Metric;
 
 /// Everything one guest instance may touch; a fresh one per invocation and per queue record.
 pub struct HostState {
@@ -96,7 +97,7 @@ impl HostState {
 
     /// The logging view for this call.
     pub(crate) fn logging(&mut self) -> LoggingView<'_> {
-        LoggingView { function: &self.env.name, request_id: &self.call.request_id }
+        LoggingView { function: &self.env.name, call: &self.call }
     }
 
     /// Log what the guest wrote to stdout/stderr during this call, if anything.
@@ -104,12 +105,24 @@ impl HostState {
         let (output, dropped_bytes) = self.output.contents();
         if !output.is_empty() {
             let text = String::from_utf8_lossy(&output);
-            let (function, request_id) = (&self.env.name, &self.call.request_id);
+            let (function, request_id, trace_id) = (&self.env.name, &self.call.request_id, self.call.trace_id());
             if dropped_bytes > 0 {
-                tracing::info!(target: "guest", function, request_id, dropped_bytes, "{} …[output over {MAX_OUTPUT} bytes dropped]", text.trim_end());
+                tracing::info!(target: "guest", function, request_id, trace_id, dropped_bytes, "{} …[output over {MAX_OUTPUT} bytes dropped]", text.trim_end());
             } else {
-                tracing::info!(target: "guest", function, request_id, "{}", text.trim_end());
+                tracing::info!(target: "guest", function, request_id, trace_id, "{}", text.trim_end());
             }
+        }
+    }
+
+    /// The call this store serves.
+    pub(crate) fn call(&self) -> &CallInfo {
+        &self.call
+    }
+
+    /// Report that the guest was instantiated, `started` being when instantiation began.
+    pub(crate) fn instantiated(&self, started: std::time::Instant) {
+        if let Some(metrics) = &self.call.metrics {
+            metrics.time(Metric::GuestInstantiate, started.elapsed());
         }
     }
 
@@ -122,9 +135,7 @@ impl HostState {
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         let (env, call) = (&self.env, &self.call);
-        let hooks = self
-            .http_hooks
-            .get_or_insert_with(|| OutboundHttp::new(env.http.clone(), &env.name, &call.request_id, call.deadline));
+        let hooks = self.http_hooks.get_or_insert_with(|| OutboundHttp::new(env.http.clone(), &env.name, call));
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks }
     }
 }

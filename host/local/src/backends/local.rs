@@ -47,6 +47,7 @@ impl Invoker for LocalInvoker {
             request_id: uuid::Uuid::new_v4().to_string(),
             depth: ctx.depth,
             deadline: Some(ctx.deadline),
+            trace: ctx.trace,
             ..Invocation::default()
         };
         check_json(&payload)?;
@@ -60,8 +61,12 @@ impl Invoker for LocalInvoker {
         let target = self.find(function)?;
         check_json(&payload)?;
         // An Event invoke runs on its own budget, not the caller's: the caller has moved on.
-        let invocation =
-            Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth: ctx.depth, ..Invocation::default() };
+        let invocation = Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            depth: ctx.depth,
+            trace: ctx.trace,
+            ..Invocation::default()
+        };
         tokio::spawn(async move {
             if let Err(e) = target.invoke_json(&payload, invocation).await {
                 tracing::warn!(function = target.name(), error = %e, "event invocation failed");

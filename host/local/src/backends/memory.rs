@@ -12,6 +12,7 @@ use plugboard_core::capabilities::keyvalue::{
     KeyPage, KeyValueBackend, KeyValueTable, KvError, Versioned, next_counter,
 };
 use plugboard_core::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key, is_fifo};
+use plugboard_core::telemetry::TraceContext;
 
 /// Keys per `list-keys` page, small enough that guests meet pagination in tests.
 pub(crate) const PAGE_SIZE: usize = 100;
@@ -162,6 +163,8 @@ pub struct StoredMessage {
     pub id: String,
     /// What was sent.
     pub message: OutgoingMessage,
+    /// The sender's trace, as SQS would keep it in `AWSTraceHeader`.
+    pub trace: Option<TraceContext>,
 }
 
 /// How long a FIFO queue remembers deduplication ids, as SQS does.
@@ -217,6 +220,7 @@ impl QueueBackend for MemoryQueue {
         &self,
         queue: &str,
         messages: Vec<OutgoingMessage>,
+        trace: Option<&TraceContext>,
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let mut queues = self.lock();
         let state = queues.get_mut(queue).ok_or(QueueError::NoSuchQueue)?;
@@ -241,7 +245,7 @@ impl QueueBackend for MemoryQueue {
             if let Some(key) = key {
                 state.seen.insert(key, (now, id.clone()));
             }
-            state.messages.push(StoredMessage { id: id.clone(), message });
+            state.messages.push(StoredMessage { id: id.clone(), message, trace: trace.cloned() });
             results.push(Ok(id));
         }
         Ok(results)

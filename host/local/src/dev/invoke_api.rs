@@ -44,8 +44,13 @@ fn depth(request: &Request) -> u32 {
     context["custom"][DEPTH_KEY].as_str().and_then(|d| d.parse().ok()).unwrap_or(0)
 }
 
-/// Answer one Invoke API request against `functions`.
-pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, Arc<Function>>) -> Response {
+/// Answer one Invoke API request against `functions`, as `invocation` (its ids).
+pub async fn invoke(
+    request: &Request,
+    name: &str,
+    functions: &HashMap<String, Arc<Function>>,
+    mut invocation: Invocation,
+) -> Response {
     let Some(function) = functions.get(name).cloned() else {
         return aws_error(404, "ResourceNotFoundException", &format!("Function not found: {name}"));
     };
@@ -64,8 +69,7 @@ pub async fn invoke(request: &Request, name: &str, functions: &HashMap<String, A
     };
     // As on Lambda: an Event payload sent by a Plugboard host carries its depth in an envelope.
     let (payload, envelope_depth) = unwrap_event(payload);
-    let depth = depth(request).max(envelope_depth);
-    let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), depth, ..Invocation::default() };
+    invocation.depth = depth(request).max(envelope_depth);
     let mut response = match request.header("x-amz-invocation-type").unwrap_or("RequestResponse") {
         "Event" => {
             let payload = payload.to_string();

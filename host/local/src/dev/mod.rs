@@ -28,6 +28,8 @@ use plugboard_core::events::http::{Authorized, Matched, Request, Response, from_
 use plugboard_core::events::route::Router;
 use plugboard_core::function::{Backends, Function, Invocation};
 use plugboard_core::runtime::{Allocator, EngineSettings, GuestLoader, Runtime, Trust};
+use plugboard_core::telemetry::TraceContext;
+use plugboard_core::telemetry::trace::XRAY_HEADER;
 
 pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, serve};
 
@@ -141,13 +143,15 @@ impl DevApp {
 
     /// Answer one HTTP request: the Invoke API, the admin API, or an API Gateway route —
     /// unless `guard` refuses it as not coming from this machine's own tools.
-    pub async fn answer(&self, request: Request, guard: LocalOnly) -> Response {
+    pub async fn answer(&self, mut request: Request, guard: LocalOnly) -> Response {
         let tool_api = invoke_api::target(&request.path).is_some() || request.path.starts_with(admin::PREFIX);
         if let Some(refusal) = guard.refuse(&request, tool_api) {
             return refusal;
         }
+        let invocation = new_invocation(&mut request);
         if let Some(name) = invoke_api::target(&request.path).filter(|_| request.method == "POST") {
-            return self.logged(&name, invoke_api::invoke(&request, &name, &self.functions)).await;
+            let call = invoke_api::invoke(&request, &name, &self.functions, invocation.clone());
+            return self.logged(&name, &invocation, call).await;
         }
         if request.path.starts_with(admin::PREFIX) {
             return admin::answer(self, &request).await;
@@ -175,29 +179,29 @@ impl DevApp {
             Err(e) => return Response::message(400, &format!("Bad Request: {e}")),
         };
         let function = &self.functions[&route.function];
+        // The function logs why it failed (with the request id); the client sees a plain 500.
         let call = async {
-            let invocation = Invocation { request_id: uuid::Uuid::new_v4().to_string(), ..Invocation::default() };
-            match function.invoke(event, invocation).await {
+            match function.invoke(event, invocation.clone()).await {
                 Ok(response) => from_proxy_response(&response),
-                Err(e) => {
-                    tracing::warn!(function = function.name(), error = %e, "function failed");
-                    Response::message(500, "Internal Server Error")
-                }
+                Err(_) => Response::message(500, "Internal Server Error"),
             }
         };
-        self.logged(&route.function, call).await
+        self.logged(&route.function, &invocation, call).await
     }
 
-    /// Run `call` and log one line: function, role, status, duration.
-    async fn logged(&self, function: &str, call: impl Future<Output = Response>) -> Response {
+    /// Run `call` and log the request's one line: function, role, status, ids, duration.
+    async fn logged(&self, function: &str, invocation: &Invocation, call: impl Future<Output = Response>) -> Response {
         let started = Instant::now();
         let response = call.await;
         let role = self.functions.get(function).map(|f| f.role().as_str()).unwrap_or("-");
+        let trace_id = invocation.trace.as_ref().map(|t| tracing::field::display(t.trace_id()));
         tracing::info!(
             function,
             role,
             status = response.status,
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            request_id = invocation.request_id,
+            trace_id,
+            duration_ms = rounded_ms(started.elapsed()),
             "invocation"
         );
         response
@@ -225,4 +229,19 @@ impl DevApp {
         }
         lines.join("\n")
     }
+}
+
+/// A request's ids: a new request id, and the client's trace when it sent a valid
+/// `X-Amzn-Trace-Id`, else a new one — written back into the request's headers, as API Gateway
+/// hands its functions the trace it continues.
+fn new_invocation(request: &mut Request) -> Invocation {
+    let trace = request.header(XRAY_HEADER).and_then(TraceContext::from_xray).unwrap_or_else(TraceContext::new_root);
+    request.headers.retain(|(name, _)| name != XRAY_HEADER);
+    request.headers.push((XRAY_HEADER.to_string(), trace.xray_header()));
+    Invocation { request_id: uuid::Uuid::new_v4().to_string(), trace: Some(trace), ..Invocation::default() }
+}
+
+/// A duration in milliseconds, to the hundredth: what a log line needs, without float noise.
+pub(crate) fn rounded_ms(elapsed: std::time::Duration) -> f64 {
+    (elapsed.as_secs_f64() * 100_000.0).round() / 100.0
 }

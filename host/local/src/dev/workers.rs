@@ -125,7 +125,7 @@ async fn deliver(
         succeeded,
         failed = failures,
         status,
-        duration_ms = started.elapsed().as_millis() as u64,
+        duration_ms = super::rounded_ms(started.elapsed()),
         "invocation"
     );
 }

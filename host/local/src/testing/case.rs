@@ -370,6 +370,7 @@ fn sqs_event(messages: &[Message]) -> Event {
                 visible_ms: 0,
                 receive_count: m.receive_count.unwrap_or(1),
                 first_receive_ms: None,
+                trace: None,
             },
         })
         .collect();

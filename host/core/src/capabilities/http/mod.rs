@@ -19,7 +19,9 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
+use super::CallInfo;
 use crate::config::http::{self as grant, HttpGrant, RequestHost, Scheme};
+use crate::telemetry::{HostCall, InvocationMetrics, TraceContext, trace};
 
 /// The body and error types of the send hook, for other crates' senders.
 pub use wasmtime_wasi_http::{Error as SendError, WasiBody};
@@ -70,13 +72,23 @@ pub(crate) struct OutboundHttp {
     function: String,
     request_id: String,
     deadline: Instant,
+    trace: Option<TraceContext>,
+    metrics: Option<Arc<InvocationMetrics>>,
     sent: u32,
 }
 
 impl OutboundHttp {
     /// The hooks for one call of a function.
-    pub(crate) fn new(ctx: Arc<OutboundHttpCtx>, function: &str, request_id: &str, deadline: Instant) -> Self {
-        OutboundHttp { ctx, function: function.to_string(), request_id: request_id.to_string(), deadline, sent: 0 }
+    pub(crate) fn new(ctx: Arc<OutboundHttpCtx>, function: &str, call: &CallInfo) -> Self {
+        OutboundHttp {
+            ctx,
+            function: function.to_string(),
+            request_id: call.request_id.clone(),
+            deadline: call.deadline,
+            trace: call.trace.clone(),
+            metrics: call.metrics.clone(),
+            sent: 0,
+        }
     }
 
     /// Whether a grant covers `uri`; a refusal is logged with the URL.
@@ -111,7 +123,7 @@ pub(crate) fn target(uri: &http::Uri) -> Result<(Scheme, RequestHost, u16), Erro
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
@@ -134,16 +146,37 @@ impl WasiHttpHooks for OutboundHttp {
             None => self.deadline,
         };
         let limits = SendLimits { deadline: self.deadline, headers_by, max_body_bytes: self.ctx.max_body_bytes };
-        let sender = self.ctx.sender.clone();
+        if let Some(trace) = &self.trace {
+            set_trace_headers(request.headers_mut(), trace);
+        }
+        let (sender, metrics) = (self.ctx.sender.clone(), self.metrics.clone());
         Box::new(async move {
-            granted?;
-            if over_cap {
-                return Err(Error::HttpRequestDenied);
+            let started = std::time::Instant::now();
+            let response = match (granted, over_cap) {
+                (Err(denied), _) => Err(denied),
+                (Ok(()), true) => Err(Error::HttpRequestDenied),
+                (Ok(()), false) => sender.send(request, limits).await,
+            };
+            if let Some(metrics) = metrics {
+                metrics.host_call(HostCall::Http, started.elapsed(), response.is_err());
             }
-            let response = sender.send(request, limits).await?;
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
-            Ok((response, done))
+            Ok((response?, done))
         })
+    }
+}
+
+/// Carry `trace` on an outbound request, as `X-Amzn-Trace-Id` and W3C `traceparent`. They
+/// replace whatever the guest set: the operator's trace is the one that continues downstream.
+fn set_trace_headers(headers: &mut http::HeaderMap, trace: &TraceContext) {
+    let span = uuid::Uuid::new_v4().as_u64_pair().0;
+    for (name, value) in
+        [(trace::XRAY_HEADER, trace.xray_header()), (trace::TRACEPARENT_HEADER, trace.traceparent(span))]
+    {
+        // Both are made of hex digits and `=;:-` only, always a valid header value.
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            headers.insert(http::HeaderName::from_static(name), value);
+        }
     }
 }
 

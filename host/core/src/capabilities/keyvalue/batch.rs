@@ -9,6 +9,7 @@ use wasmtime::component::{Linker, Resource, WasmList, WasmStr};
 
 use super::{Bucket, KeyValueView, KvError, check_item};
 use crate::capabilities::{bounded, guest_result, list_element};
+use crate::telemetry::HostCall;
 
 /// Most keys one batch call may name: DynamoDB's BatchGetItem limit.
 pub const MAX_BATCH_KEYS: usize = 100;
@@ -160,7 +161,7 @@ impl KeyValueView<'_> {
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, KvError> {
         let table = self.table_of(&bucket)?;
-        let found = bounded(self.call, table.get_many(keys)).await??;
+        let found = bounded(self.call, HostCall::KeyValue, table.get_many(keys)).await??;
         check_bytes(found.iter().map(|(key, value)| key.len() + value.as_ref().map_or(0, Vec::len)).sum())?;
         Ok(found)
     }
@@ -168,12 +169,12 @@ impl KeyValueView<'_> {
     /// Write `entries` (already within the batch limits).
     async fn set_many(&mut self, bucket: Resource<Bucket>, entries: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
         let table = self.writable(&bucket)?;
-        bounded(self.call, table.set_many(entries)).await?
+        bounded(self.call, HostCall::KeyValue, table.set_many(entries)).await?
     }
 
     /// Remove `keys` (already within the batch limits).
     async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
         let table = self.writable(&bucket)?;
-        bounded(self.call, table.delete_many(keys)).await?
+        bounded(self.call, HostCall::KeyValue, table.delete_many(keys)).await?
     }
 }

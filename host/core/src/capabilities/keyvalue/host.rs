@@ -8,6 +8,7 @@ use super::{Bucket, Cas, KeyValueTable, KeyValueView, KvError, check_item, push_
 use crate::capabilities::bindings::wasi::keyvalue::{atomics, store};
 use crate::capabilities::bounded;
 use crate::config::Access;
+use crate::telemetry::HostCall;
 
 impl KeyValueView<'_> {
     /// The table behind `bucket`, to read.
@@ -40,7 +41,7 @@ impl store::Host for KeyValueView<'_> {
             tracing::warn!(store = identifier, "guest opened a store it was not granted");
             return Err(KvError::AccessDenied);
         };
-        let table = bounded(self.call, self.ctx.backend.open(table_name)).await??;
+        let table = bounded(self.call, HostCall::KeyValue, self.ctx.backend.open(table_name)).await??;
         push_handle(self.table, Bucket { table, access: *access })
     }
 }
@@ -49,25 +50,25 @@ impl store::HostBucket for KeyValueView<'_> {
     async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>, KvError> {
         let table = self.table_of(&bucket)?;
         check_item(&key, None)?;
-        bounded(self.call, table.get(&key)).await?
+        bounded(self.call, HostCall::KeyValue, table.get(&key)).await?
     }
 
     async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<(), KvError> {
         let table = self.writable(&bucket)?;
         check_item(&key, Some(&value))?;
-        bounded(self.call, table.set(&key, value)).await?
+        bounded(self.call, HostCall::KeyValue, table.set(&key, value)).await?
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), KvError> {
         let table = self.writable(&bucket)?;
         check_item(&key, None)?;
-        bounded(self.call, table.delete(&key)).await?
+        bounded(self.call, HostCall::KeyValue, table.delete(&key)).await?
     }
 
     async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, KvError> {
         let table = self.table_of(&bucket)?;
         check_item(&key, None)?;
-        bounded(self.call, table.exists(&key)).await?
+        bounded(self.call, HostCall::KeyValue, table.exists(&key)).await?
     }
 
     async fn list_keys(
@@ -76,7 +77,7 @@ impl store::HostBucket for KeyValueView<'_> {
         cursor: Option<String>,
     ) -> Result<store::KeyResponse, KvError> {
         let table = self.table_of(&bucket)?;
-        let page = bounded(self.call, table.list_keys(cursor)).await??;
+        let page = bounded(self.call, HostCall::KeyValue, table.list_keys(cursor)).await??;
         Ok(store::KeyResponse { keys: page.keys, cursor: page.cursor })
     }
 
@@ -90,7 +91,7 @@ impl atomics::Host for KeyValueView<'_> {
     async fn increment(&mut self, bucket: Resource<Bucket>, key: String, delta: i64) -> Result<i64, KvError> {
         let table = self.writable(&bucket)?;
         check_item(&key, None)?;
-        bounded(self.call, table.increment(&key, delta)).await?
+        bounded(self.call, HostCall::KeyValue, table.increment(&key, delta)).await?
     }
 
     async fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> wasmtime::Result<Result<(), atomics::CasError>> {
@@ -100,11 +101,11 @@ impl atomics::Host for KeyValueView<'_> {
         }
         // The version the handle saw when it was made: a swap is never an unconditional write.
         let expected = cas.seen;
-        match bounded(self.call, cas.table.swap(&cas.key, expected, value)).await? {
+        match bounded(self.call, HostCall::KeyValue, cas.table.swap(&cas.key, expected, value)).await? {
             Ok(true) => Ok(Ok(())),
             Ok(false) => {
                 // Hand the guest a handle on the latest version, so it can read it and retry.
-                let latest = match bounded(self.call, cas.table.get_versioned(&cas.key)).await? {
+                let latest = match bounded(self.call, HostCall::KeyValue, cas.table.get_versioned(&cas.key)).await? {
                     Ok(latest) => latest.map(|v| v.version),
                     Err(KvError::Trap(t)) => return Err(t),
                     Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
@@ -125,7 +126,7 @@ impl atomics::HostCas for KeyValueView<'_> {
         check_item(&key, None)?;
         // Snapshot the version now: the swap expects it (absent: still absent). Only the version
         // is kept, so a guest holding many handles costs the host a key each, not a value.
-        let seen = bounded(self.call, table.get_versioned(&key)).await??.map(|v| v.version);
+        let seen = bounded(self.call, HostCall::KeyValue, table.get_versioned(&key)).await??.map(|v| v.version);
         push_handle(self.table, Cas { table, key, seen })
     }
 
@@ -135,7 +136,7 @@ impl atomics::HostCas for KeyValueView<'_> {
             (cas.table.clone(), cas.key.clone())
         };
         // The guest now bases its swap on what it reads here: the snapshot moves with it.
-        let current = bounded(self.call, table.get_versioned(&key)).await??;
+        let current = bounded(self.call, HostCall::KeyValue, table.get_versioned(&key)).await??;
         self.table.get_mut(&cas).map_err(|e| KvError::Trap(e.into()))?.seen = current.as_ref().map(|v| v.version);
         Ok(current.map(|v| v.value))
     }

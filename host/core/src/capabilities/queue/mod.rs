@@ -10,6 +10,7 @@ use wasmtime::component::Linker;
 
 use super::{CallInfo, DeadlineExceeded, bounded};
 use crate::capabilities::bindings::plugboard::host::queue::{AttributeValue, Error};
+use crate::telemetry::{HostCall, TraceContext};
 
 pub use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
 
@@ -78,10 +79,12 @@ impl From<QueueError> for Error {
 #[async_trait]
 pub trait QueueBackend: Send + Sync {
     /// Send up to [`MAX_BATCH`] messages to `queue` (a name or URL); one result per message.
+    /// `trace` travels with each message (SQS's `AWSTraceHeader`), so its worker continues it.
     async fn send_batch(
         &self,
         queue: &str,
         messages: Vec<OutgoingMessage>,
+        trace: Option<&TraceContext>,
     ) -> Result<Vec<Result<String, QueueError>>, QueueError>;
 }
 
@@ -193,7 +196,12 @@ impl QueueView<'_> {
     async fn send(&mut self, name: &str, message: OutgoingMessage) -> Result<String, QueueError> {
         let queue = self.resolve(name)?;
         check_message(queue, &message)?;
-        let mut results = bounded(self.call, self.ctx.backend.send_batch(queue, vec![message])).await??;
+        let mut results = bounded(
+            self.call,
+            HostCall::Queue,
+            self.ctx.backend.send_batch(queue, vec![message], self.call.trace.as_ref()),
+        )
+        .await??;
         results.pop().unwrap_or_else(|| Err(QueueError::Other("backend returned no result".into())))
     }
 
@@ -219,7 +227,12 @@ impl QueueView<'_> {
             }
         }
         if !valid.is_empty() {
-            let sent = bounded(self.call, self.ctx.backend.send_batch(&queue, valid)).await??;
+            let sent = bounded(
+                self.call,
+                HostCall::Queue,
+                self.ctx.backend.send_batch(&queue, valid, self.call.trace.as_ref()),
+            )
+            .await??;
             for (position, result) in positions.into_iter().zip(sent) {
                 results[position] = Some(match result {
                     Err(QueueError::Trap(t)) => return Err(QueueError::Trap(t)),

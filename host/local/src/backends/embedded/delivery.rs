@@ -13,6 +13,7 @@ use super::Received;
 use plugboard_core::events::Event;
 use plugboard_core::events::http::{ACCOUNT, REGION};
 use plugboard_core::events::sqs::queue_arn;
+use plugboard_core::telemetry::trace::SQS_TRACE_ATTRIBUTE;
 
 /// The SQS event Lambda's event source would send for `received` from `queue`.
 pub fn sqs_event(queue: &str, received: &[Received]) -> Event {
@@ -27,6 +28,9 @@ pub fn sqs_event(queue: &str, received: &[Received]) -> Event {
                 ("SenderId".to_string(), ACCOUNT.to_string()),
                 ("ApproximateFirstReceiveTimestamp".to_string(), m.first_receive_ms.unwrap_or(m.sent_ms).to_string()),
             ]);
+            if let Some(trace) = &m.trace {
+                attributes.insert(SQS_TRACE_ATTRIBUTE.to_string(), trace.clone());
+            }
             if let Some(group) = &m.group_id {
                 attributes.insert("MessageGroupId".into(), group.clone());
                 if let Some(dedup) = &m.dedup_id {

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use super::{EmbeddedDb, StateError, now_ms};
 use plugboard_core::bindings::plugboard::host::queue::AttributeValue;
 use plugboard_core::capabilities::queue::{OutgoingMessage, QueueBackend, QueueError, dedup_key};
+use plugboard_core::telemetry::TraceContext;
 
 /// Messages: (queue, sequence) -> JSON [`StoredMessage`].
 const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("queue-messages");
@@ -63,6 +64,9 @@ pub struct StoredMessage {
     pub receive_count: u32,
     /// When it was first received.
     pub first_receive_ms: Option<u64>,
+    /// The sender's trace (X-Ray header form), delivered as the `AWSTraceHeader` attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// A received message and the handle that deletes it.
@@ -389,8 +393,10 @@ impl QueueBackend for EmbeddedQueues {
         &self,
         queue: &str,
         messages: Vec<OutgoingMessage>,
+        trace: Option<&TraceContext>,
     ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
         let settings = self.settings.get(queue).ok_or(QueueError::NoSuchQueue)?;
+        let trace = trace.map(TraceContext::xray_header);
         let (fifo, content_based, name) = (settings.fifo, settings.content_based_dedup, queue.to_string());
         let ids = self
             .db
@@ -429,6 +435,7 @@ impl QueueBackend for EmbeddedQueues {
                         visible_ms: now + u64::from(message.delay_seconds.unwrap_or(0)) * 1000,
                         receive_count: 0,
                         first_receive_ms: None,
+                        trace: trace.clone(),
                     };
                     let seq = next_seq(txn)?;
                     txn.open_table(MESSAGES)?.insert((name.as_str(), seq), encode(&stored).as_slice())?;
