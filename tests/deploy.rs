@@ -540,3 +540,49 @@ fn package_refuses_to_print_a_deploy_without_the_bootstrap_zip() {
     assert!(dir.join("guests/hello.wasm").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn alarms_watch_every_dead_letter_queue_and_function_and_lint_with_or_without_a_topic() {
+    let manifest = demo();
+    let template = demo_template();
+    let resources = template["Resources"].as_object().unwrap();
+    let alarms: Vec<&Value> = resources.values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").collect();
+    let dead_letters: BTreeSet<&String> = manifest.queues.values().filter_map(|q| q.dead_letter.as_ref()).collect();
+    assert!(!dead_letters.is_empty());
+    let depth: Vec<&Value> = alarms.iter().copied().filter(|a| a["Properties"]["Namespace"] == "AWS/SQS").collect();
+    assert_eq!(depth.len(), dead_letters.len(), "one depth alarm per dead-letter queue");
+    for alarm in &depth {
+        let queue = alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0].as_str().unwrap();
+        assert!(resources[queue]["Properties"]["MessageRetentionPeriod"].is_number(), "{queue} is a dead-letter queue");
+        assert_eq!(alarm["Properties"]["Threshold"], 0);
+    }
+    let functions = functions(&template);
+    let rates: Vec<&Value> = alarms.iter().copied().filter(|a| a["Properties"]["Metrics"].is_array()).collect();
+    assert_eq!(rates.len(), functions.len(), "one error-rate alarm per function");
+    for (id, function) in &functions {
+        let tracing = function["Properties"]["Tracing"]["Ref"].as_str().expect("Tracing is a parameter");
+        assert_eq!(template["Parameters"][tracing]["AllowedValues"], json!(["Active", "PassThrough"]));
+        let role = function["Properties"]["Role"]["Fn::GetAtt"][0].as_str().unwrap();
+        assert_eq!(
+            resources[role]["Properties"]["ManagedPolicyArns"]["Fn::If"][0],
+            format!("{tracing}Active"),
+            "{id}: X-Ray write access only when traced"
+        );
+        let namespace = &function["Properties"]["Environment"]["Variables"]["PLUGBOARD_METRICS_NAMESPACE"];
+        assert_eq!(namespace["Ref"], "MetricsNamespace");
+    }
+    for alarm in &alarms {
+        assert_eq!(alarm["Properties"]["AlarmActions"]["Fn::If"][0], "HasAlarmTopic");
+    }
+    // The checked-in template (no topic) is linted by the test above; the same with a topic, and
+    // every function traced, must pass too.
+    let mut with_topic = template.clone();
+    with_topic["Parameters"]["AlarmTopicArn"]["Default"] = "arn:aws:sns:us-east-1:123456789012:ops".into();
+    for (_, function) in functions {
+        let tracing = function["Properties"]["Tracing"]["Ref"].as_str().unwrap();
+        with_topic["Parameters"][tracing]["Default"] = "Active".into();
+    }
+    let path = tempdir().join("template.yaml");
+    std::fs::write(&path, serde_json::to_string_pretty(&with_topic).unwrap()).unwrap();
+    check_template(&path).unwrap();
+}

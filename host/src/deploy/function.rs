@@ -1,15 +1,16 @@
 //! One function: its parameters (guest key, version, pins, timeout, reserved concurrency), the
-//! `AWS::Serverless::Function` with its environment, least-privilege policy and events, and a
-//! log group with a retention period.
+//! `AWS::Serverless::Function` with its environment, least-privilege policy and events, a log
+//! group with a retention period, and (from [`super::alarms`]) its error-rate alarm and tracing.
 
 use serde_json::{Map, Value, json};
 
 use super::{
-    HTTP_API, REST_API, Resource, Template, default_guest_key, function_id, get_att, guest_parameters, pascal,
+    HTTP_API, REST_API, Resource, Template, alarms, default_guest_key, function_id, get_att, guest_parameters, pascal,
     queue_id, reference, role_description, sub_escape, table_id,
 };
 use crate::config::env::{self, EnvValue, GrantTarget};
 use crate::config::{FunctionConfig, Role};
+use crate::lambda::telemetry::NAMESPACE_VAR as METRICS_NAMESPACE_VAR;
 use crate::manifest::{Manifest, Payload, SECRET_PREFIX};
 
 /// What the DynamoDB backend calls (`DynamoDbKeyValue`), and nothing else.
@@ -85,12 +86,16 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
 
     let role_id = format!("{id}Role");
     let log_group_id = format!("{}LogGroup", pascal(name));
+    let tracing = alarms::add_function(template, name)?;
+    let mut variables = environment(manifest, config, &guest, &has_version, &refreshes)?;
+    variables.insert(METRICS_NAMESPACE_VAR.into(), reference(alarms::NAMESPACE_PARAM));
     let mut properties = json!({
         "FunctionName": { "Fn::Sub": function_name(name) },
         "Description": format!("{}: {}", name, role_description(config.role)),
         "Timeout": reference(&timeout_param),
         "Role": get_att(&role_id, "Arn"),
-        "Environment": { "Variables": environment(manifest, config, &guest, &has_version, &refreshes)? },
+        "Tracing": reference(&tracing),
+        "Environment": { "Variables": variables },
     });
     let events = events(manifest, name);
     if !events.is_empty() {
@@ -120,6 +125,7 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "AssumeRolePolicyDocument": { "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }] },
         "Policies": [{ "PolicyName": "plugboard-grants", "PolicyDocument": { "Version": "2012-10-17", "Statement": statements } }],
+        "ManagedPolicyArns": alarms::xray_policy(&tracing),
     })))?;
     template.add(
         log_group_id,

@@ -5,6 +5,7 @@
 //! variables ([`crate::config::env`]). Each function's role allows exactly what its manifest
 //! grants name, plus `s3:GetObject` on its own guest key.
 
+mod alarms;
 mod function;
 mod infra;
 
@@ -131,6 +132,7 @@ fn generate(manifest: &Manifest) -> Result<Template, String> {
         outputs: BTreeMap::new(),
     };
     infra::add(&mut template, manifest)?;
+    alarms::add(&mut template, manifest)?;
     for name in manifest.functions.keys() {
         function::add(&mut template, manifest, name)?;
     }
