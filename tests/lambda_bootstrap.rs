@@ -5,6 +5,8 @@
 mod common;
 #[path = "lambda_bootstrap/metrics.rs"]
 mod metrics;
+#[path = "lambda_bootstrap/traces.rs"]
+mod traces;
 
 use std::net::TcpStream;
 use std::path::PathBuf;

@@ -15,6 +15,8 @@ use crate::events::{ErrorType, Event, EventKind, EventResponse, FunctionError};
 use crate::roles;
 pub use crate::runtime::{FunctionEnv, Invocation};
 use crate::runtime::{Guest, GuestRunner, Runtime};
+use crate::telemetry::spans;
+use tracing::Instrument;
 
 /// The backends a function's capabilities are served by.
 #[derive(Clone)]
@@ -105,7 +107,8 @@ impl Function {
     /// response is larger than Lambda returns). What `plugboard dev` and `plugboard test` call.
     pub async fn invoke(&self, event: Event, invocation: Invocation) -> Result<EventResponse, FunctionError> {
         let (kind, started) = (event.kind(), std::time::Instant::now());
-        let result = roles::respond(&self.runner, &self.guest(), event, &invocation).await;
+        let span = self.span(&invocation);
+        let result = roles::respond(&self.runner, &self.guest(), event, &invocation).instrument(span).await;
         let result = result.and_then(|response| response.check_size().map(|()| response));
         self.log_outcome(kind, &invocation, started, result.as_ref().err());
         result
@@ -124,8 +127,11 @@ impl Function {
             }
         };
         let kind = event.kind();
-        let result =
-            roles::respond(&self.runner, &self.guest(), event, &invocation).await.and_then(EventResponse::into_json);
+        let span = self.span(&invocation);
+        let result = roles::respond(&self.runner, &self.guest(), event, &invocation)
+            .instrument(span)
+            .await
+            .and_then(EventResponse::into_json);
         self.log_outcome(kind, &invocation, started, result.as_ref().err());
         result
     }
@@ -135,6 +141,11 @@ impl Function {
     pub async fn handle(&self, event: Value, invocation: Invocation) -> Result<Value, FunctionError> {
         let response = self.invoke_json(&event.to_string(), invocation).await?;
         serde_json::from_str(response.get()).map_err(|e| FunctionError::new(ErrorType::InvalidResponse, e))
+    }
+
+    /// The invocation's span (built only when an exporter wants it).
+    fn span(&self, invocation: &Invocation) -> tracing::Span {
+        spans::invocation(self.name(), self.role().as_str(), &invocation.request_id, invocation.trace.as_ref())
     }
 
     /// One log line per invocation: done, or failed with why.

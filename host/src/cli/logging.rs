@@ -5,6 +5,11 @@
 
 use std::io::IsTerminal;
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
 /// How lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -54,15 +59,19 @@ fn lambda_level(level: &str) -> Option<&'static str> {
 }
 
 /// Install the process's subscriber; `default_filter` applies when the environment names none.
-pub(super) fn init(default_filter: &str) {
+/// Returns the OpenTelemetry provider when spans are exported (see [`super::otel`]).
+pub(super) fn init(default_filter: &str) -> Option<SdkTracerProvider> {
     let settings = LogSettings::from(|name| std::env::var(name).ok(), default_filter, std::io::stderr().is_terminal());
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match settings.format {
-        Format::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init(),
-        Format::Text => builder.with_ansi(settings.ansi).init(),
-    }
+    let output = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let output = match settings.format {
+        Format::Json => output.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed(),
+        Format::Text => output.with_ansi(settings.ansi).boxed(),
+    };
+    let (spans, provider) = super::otel::layer().unzip();
+    tracing_subscriber::registry().with(output.with_filter(filter)).with(spans).init();
+    provider
 }
 
 #[cfg(test)]

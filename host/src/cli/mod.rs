@@ -5,6 +5,7 @@ mod dev;
 mod invoke;
 mod logging;
 mod new;
+mod otel;
 
 pub use new::js_build_args;
 mod publish;
@@ -68,13 +69,23 @@ pub fn main() -> ExitCode {
     // A test run's output is its report; the host's per-invocation lines would bury it. In
     // `plugboard dev` the gateway writes each request's line; the function adds one only when
     // the invocation failed.
-    logging::init(match cli.command {
+    let spans = logging::init(match cli.command {
         Command::Test(_) => "error",
         Command::Dev(_) => "info,plugboard_core::function=warn",
         _ => "info",
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-    let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli)));
+    let flush = spans.clone().map(|provider| -> crate::lambda::Flush {
+        std::sync::Arc::new(move || {
+            if let Err(e) = provider.force_flush() {
+                tracing::warn!(error = %e, "exporting spans failed");
+            }
+        })
+    });
+    let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli, flush)));
+    if let Some(provider) = spans {
+        let _ = provider.shutdown();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -84,7 +95,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, flush: Option<crate::lambda::Flush>) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
         Command::Dev(args) => dev::run(args).await,
@@ -94,7 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::run(args).await,
         Command::New(args) => new::run(args),
         Command::Package(args) => deploy::package(args),
-        Command::Lambda => crate::lambda::run().await.map(|()| ExitCode::SUCCESS),
+        Command::Lambda => crate::lambda::run(flush).await.map(|()| ExitCode::SUCCESS),
         Command::Engine => {
             let tag = crate::runtime::precompiled::published_tag_for_host().map_err(|e| anyhow::anyhow!("{e:#}"))?;
             println!("loads {tag}");

@@ -29,12 +29,19 @@ pub(crate) const SAFETY_MARGIN: Duration = Duration::from_millis(250);
 /// Keys per `list-keys` page from DynamoDB.
 const DYNAMODB_PAGE: i32 = 1000;
 
-/// Build everything once, then serve events until Lambda stops the process.
-pub async fn run() -> anyhow::Result<()> {
+/// Sends what the process's span exporter holds (blocking until it is sent): run after each
+/// invocation, since Lambda may freeze the process once the response is out.
+pub type Flush = Arc<dyn Fn() + Send + Sync>;
+
+/// Build everything once, then serve events until Lambda stops the process; `flush` exports
+/// each invocation's spans before its response.
+pub async fn run(flush: Option<Flush>) -> anyhow::Result<()> {
     let mut cold_start = ColdStart::begin();
     let sdk = sdk_config(None).await;
     cold_start.lap(Metric::InitSdkConfig);
-    let app = Arc::new(LambdaApp::start_timed(std::env::vars(), &sdk, &mut cold_start).await?);
+    let mut app = LambdaApp::start_timed(std::env::vars(), &sdk, &mut cold_start).await?;
+    app.flush = flush;
+    let app = Arc::new(app);
     let phases: Vec<String> = cold_start
         .phases()
         .iter()
@@ -66,6 +73,8 @@ pub struct LambdaApp {
     pub origin: Origin,
     /// Metrics settings, and the cold start still to report.
     pub telemetry: Telemetry,
+    /// Exports the invocation's spans, when an exporter is configured.
+    pub flush: Option<Flush>,
 }
 
 impl LambdaApp {
@@ -108,7 +117,7 @@ impl LambdaApp {
             .map_or_else(|| "plugboard".to_string(), |(_, v)| v.clone());
         let function = Arc::new(Function::new(&name, config, runtime, loaded.guest, backends));
         cold_start.lap(Metric::InitClients);
-        Ok(LambdaApp { function, source, origin: loaded.origin, telemetry })
+        Ok(LambdaApp { function, source, origin: loaded.origin, telemetry, flush: None })
     }
 
     /// Answer one Lambda event (refreshing the guest first when that is due): the event's text
@@ -123,6 +132,10 @@ impl LambdaApp {
         let result = self.function.invoke_json(payload, invocation.clone()).await;
         // Written before the response leaves: Lambda may freeze the process right after it.
         self.telemetry.finish(&self.function, &invocation, started.elapsed(), &result);
+        if let Some(flush) = self.flush.clone() {
+            // Off the async workers: the export blocks until the collector has the spans.
+            let _ = tokio::task::spawn_blocking(move || flush()).await;
+        }
         result.map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
     }
 }

@@ -61,6 +61,7 @@ pub async fn bounded<T, E>(
     work: impl Future<Output = Result<T, E>>,
 ) -> Result<Result<T, E>, DeadlineExceeded> {
     let started = call.metrics.as_ref().map(|_| std::time::Instant::now());
+    let work = tracing::Instrument::instrument(work, crate::telemetry::spans::host_call(kind));
     let result = tokio::time::timeout_at(call.deadline, work).await.map_err(|_| DeadlineExceeded);
     if let (Some(metrics), Some(started)) = (&call.metrics, started) {
         metrics.host_call(kind, started.elapsed(), !matches!(result, Ok(Ok(_))));

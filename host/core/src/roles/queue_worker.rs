@@ -94,7 +94,8 @@ async fn process(
         call.trace = Some(trace);
     }
     let (function, trace_id) = (runner.name(), call.trace_id());
-    match runner.call(pre, &message, call).await {
+    let span = crate::telemetry::spans::record(id, call.trace.as_ref());
+    match tracing::Instrument::instrument(runner.call(pre, &message, call), span).await {
         Ok(Ok(())) => true,
         Ok(Err(reason)) => {
             let reason = for_log(&reason);

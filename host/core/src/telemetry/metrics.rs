@@ -139,6 +139,16 @@ pub enum HostCall {
 }
 
 impl HostCall {
+    /// Its name in spans.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostCall::KeyValue => "keyvalue",
+            HostCall::Queue => "queue",
+            HostCall::Invoke => "invoke",
+            HostCall::Http => "http",
+        }
+    }
+
     /// Its (count, errors, latency) metrics.
     fn metrics(self) -> (Metric, Metric, Metric) {
         match self {

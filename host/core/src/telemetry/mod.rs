@@ -3,6 +3,7 @@
 
 pub mod emf;
 pub mod metrics;
+pub mod spans;
 pub mod trace;
 
 pub use metrics::{HostCall, InvocationMetrics, Metric};

@@ -69,6 +69,21 @@ impl TraceContext {
         TraceId(self.trace_id)
     }
 
+    /// The 128-bit trace id (what OpenTelemetry calls the trace id).
+    pub fn id(&self) -> u128 {
+        self.trace_id
+    }
+
+    /// The id of the segment this work hangs under, when the caller named one.
+    pub fn parent(&self) -> Option<u64> {
+        self.parent
+    }
+
+    /// Whether the caller decided against sampling this trace.
+    pub fn unsampled(&self) -> bool {
+        self.sampled == Some(false)
+    }
+
     /// The W3C form of the trace id: 32 lowercase hex digits.
     pub fn w3c_trace_id(&self) -> String {
         format!("{:032x}", self.trace_id)
@@ -94,7 +109,7 @@ impl TraceContext {
     /// `span` (a fresh id for the request), since W3C requires one; sampled unless decided not.
     pub fn traceparent(&self, span: u64) -> String {
         let parent = self.parent.filter(|p| *p != 0).unwrap_or(span.max(1));
-        let flags = if self.sampled == Some(false) { "00" } else { "01" };
+        let flags = if self.unsampled() { "00" } else { "01" };
         format!("00-{:032x}-{parent:016x}-{flags}", self.trace_id)
     }
 }

@@ -150,19 +150,23 @@ impl WasiHttpHooks for OutboundHttp {
             set_trace_headers(request.headers_mut(), trace);
         }
         let (sender, metrics) = (self.ctx.sender.clone(), self.metrics.clone());
-        Box::new(async move {
-            let started = std::time::Instant::now();
-            let response = match (granted, over_cap) {
-                (Err(denied), _) => Err(denied),
-                (Ok(()), true) => Err(Error::HttpRequestDenied),
-                (Ok(()), false) => sender.send(request, limits).await,
-            };
-            if let Some(metrics) = metrics {
-                metrics.host_call(HostCall::Http, started.elapsed(), response.is_err());
-            }
-            let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
-            Ok((response?, done))
-        })
+        let span = crate::telemetry::spans::host_call(HostCall::Http);
+        Box::new(tracing::Instrument::instrument(
+            async move {
+                let started = std::time::Instant::now();
+                let response = match (granted, over_cap) {
+                    (Err(denied), _) => Err(denied),
+                    (Ok(()), true) => Err(Error::HttpRequestDenied),
+                    (Ok(()), false) => sender.send(request, limits).await,
+                };
+                if let Some(metrics) = metrics {
+                    metrics.host_call(HostCall::Http, started.elapsed(), response.is_err());
+                }
+                let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+                Ok((response?, done))
+            },
+            span,
+        ))
     }
 }
 
