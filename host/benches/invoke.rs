@@ -2,10 +2,12 @@
 //! instantiate + one call per role with a ~1 KiB request (WIT level, pooling and on-demand
 //! allocators); the same from event JSON bytes to response JSON bytes; the http-api handler
 //! written natively in Rust; one key-value get from a guest; a warm outbound HTTP call against
-//! the same call made natively. Run with `scripts/bench.sh`.
+//! the same call made natively; what EMF metrics add per invocation. Run with `scripts/bench.sh`.
 
 #[path = "invoke/outbound.rs"]
 mod outbound;
+#[path = "invoke/telemetry.rs"]
+mod telemetry;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -385,5 +387,20 @@ fn languages(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-criterion_group!(benches, wit_level, event_level, key_value_get, outbound::outbound_call, guest_load, languages);
+/// The latency one invocation's EMF metrics add, per role.
+fn emf_metrics(c: &mut Criterion) {
+    let runtime = Runtime::new(EngineSettings::default()).unwrap();
+    telemetry::emf_overhead(c, &events(&runtime));
+}
+
+criterion_group!(
+    benches,
+    wit_level,
+    event_level,
+    emf_metrics,
+    key_value_get,
+    outbound::outbound_call,
+    guest_load,
+    languages
+);
 criterion_main!(benches);
