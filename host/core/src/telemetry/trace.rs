@@ -144,9 +144,19 @@ fn is_hex(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A lineage value: short, of letters, digits and colons only.
+/// A lineage value as Lambda writes it, short: `|`-separated `<8 hex digits>:<counter>` entries
+/// (`a87bd80c:1|68fd508a:5`).
 fn is_lineage(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_LINEAGE && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':')
+    let entry = |e: &str| {
+        e.split_once(':').is_some_and(|(hash, counter)| {
+            hash.len() == 8
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && !counter.is_empty()
+                && counter.len() <= 10
+                && counter.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    value.len() <= MAX_LINEAGE && value.split('|').all(entry)
 }
 
 #[cfg(test)]
@@ -169,6 +179,8 @@ mod tests {
     fn lineage_is_kept_and_anything_else_dropped() {
         let trace = TraceContext::from_xray(&format!("{HEADER};Lineage=a87bd80c:1;Self=1-abc;X=<script>")).unwrap();
         assert_eq!(trace.xray_header(), format!("{HEADER};Lineage=a87bd80c:1"));
+        let chain = TraceContext::from_xray(&format!("{HEADER};Lineage=a87bd80c:1|68fd508a:5")).unwrap();
+        assert_eq!(chain.xray_header(), format!("{HEADER};Lineage=a87bd80c:1|68fd508a:5"));
         let forged = TraceContext::from_xray(&format!("{HEADER};Lineage=a;b\r\nX-Evil: 1")).unwrap();
         assert_eq!(forged.xray_header(), HEADER, "a lineage with other bytes is dropped");
     }
