@@ -145,3 +145,42 @@ async fn metrics_are_off_with_one_variable() {
     assert_eq!(std::fs::read_to_string(&stdout).unwrap(), "", "no metrics written");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guests_own_metrics_reach_its_document_bounded_and_validated() {
+    let dir = scratch("emf-guest");
+    let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+    let internal = Lambda::start_writing(&chaos("internal-api"), file(&stdout), file(&stderr));
+    let metric = |message: String| json!({ "op": "log.context", "context": "plugboard:metric", "message": message });
+    let mut ops: Vec<Value> = ["orders 2", "orders 3", "render 1.5 ms", "9lives 1", "orders 1 ms", "Invocations"]
+        .into_iter()
+        .map(|m| metric(m.to_string()))
+        .collect();
+    ops.extend((0..11).map(|i| metric(format!("m{i} 1"))));
+    internal.invoke(&json!({ "ops": ops })).unwrap();
+
+    let docs = json_lines(&stdout);
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let doc = &docs[0];
+    check_emf(doc);
+    assert_eq!((value(doc, "guest.orders"), value(doc, "guest.render")), (json!(5), json!(1.5)), "{doc}");
+    assert_eq!(value(doc, "Invocations"), json!(1), "a guest cannot write the host's series");
+    let guest: Vec<&str> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["Name"].as_str())
+        .filter(|n| n.starts_with("guest."))
+        .collect();
+    assert_eq!(guest.len(), 10, "at most ten names per invocation: {guest:?}");
+    assert!(guest.contains(&"guest.m7") && !guest.contains(&"guest.m8"), "{guest:?}");
+    assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function", "role"]]));
+    let refused: Vec<Value> = json_lines(&stderr)
+        .into_iter()
+        .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("metric refused")))
+        .collect();
+    // The bad name, the changed unit, the missing value and m8, m9, m10.
+    assert_eq!(refused.len(), 6, "{refused:?}");
+    assert!(refused.iter().all(|l| l["level"] == "WARN" && l["request_id"] == doc["request_id"]), "{refused:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -233,4 +233,19 @@ pub fn log(level: bindings::wasi::logging::logging::Level, message: &str) {
     bindings::wasi::logging::logging::log(level, "guest", message);
 }
 
+/// Report `n` more of the counter `name` as a CloudWatch metric (`guest.<name>` on Lambda; a log
+/// line locally). A name is 1-64 of `[A-Za-z0-9_.-]`, starting with a letter; at most ten names
+/// per invocation. See the guest guide's "Metrics".
+pub fn count(name: &str, n: u32) {
+    bindings::wasi::logging::logging::log(Level::Info, METRIC_CONTEXT, &format!("{name} {n}"));
+}
+
+/// Report one duration of `name`, in milliseconds, as a CloudWatch metric (as [`count`]).
+pub fn time_ms(name: &str, ms: f64) {
+    bindings::wasi::logging::logging::log(Level::Info, METRIC_CONTEXT, &format!("{name} {ms} ms"));
+}
+
+/// The `wasi:logging` context that makes a line a metric, for guests in any language.
+pub const METRIC_CONTEXT: &str = "plugboard:metric";
+
 pub use bindings::wasi::logging::logging::Level;

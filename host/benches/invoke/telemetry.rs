@@ -22,7 +22,7 @@ async fn with_metrics(f: &Function, event: &str, settings: &EmfSettings) {
     metrics.count(Metric::Errors, u64::from(result.is_err()));
     metrics.time(Metric::Duration, started.elapsed());
     let subject = Subject { function: f.name(), role: f.role().as_str(), request_id: "r-1", trace_id: None };
-    let mut line = emf::document(settings, &subject, &metrics.snapshot(), 1_700_000_000_000);
+    let mut line = emf::document(settings, &subject, &metrics.snapshot(), &metrics.guest_snapshot(), 1_700_000_000_000);
     line.push('\n');
     std::io::sink().write_all(line.as_bytes()).unwrap();
     black_box(result.map(|r| r.get().len()).ok());

@@ -190,9 +190,12 @@ fn op(op: &Value, raw: &str) -> Value {
             log(Level::Info, s(op, "message"));
             json!("ok")
         }
-        // One line with a context of `context-bytes` bytes.
+        // One line with the context `context`, or one of `context-bytes` bytes.
         "log.context" => {
-            let context = "c".repeat(op.get("context-bytes").and_then(Value::as_u64).unwrap_or(0) as usize);
+            let context = match op.get("context").and_then(Value::as_str) {
+                Some(context) => context.to_string(),
+                None => "c".repeat(op.get("context-bytes").and_then(Value::as_u64).unwrap_or(0) as usize),
+            };
             logging::log(Level::Info, &context, s(op, "message"));
             json!("ok")
         }

@@ -113,7 +113,7 @@ impl Telemetry {
             trace_id: invocation.trace.as_ref().map(|t| t.trace_id().to_string()),
         };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let mut line = emf::document(settings, &subject, &metrics.snapshot(), now_ms);
+        let mut line = emf::document(settings, &subject, &metrics.snapshot(), &metrics.guest_snapshot(), now_ms);
         line.push('\n');
         // One write of one line: Lambda takes each stdout line as one log event.
         if let Err(e) = std::io::stdout().lock().write_all(line.as_bytes()) {

@@ -1,8 +1,10 @@
-//! `wasi:logging/logging`: guest log lines become host `tracing` events tagged as guest output.
+//! `wasi:logging/logging`: guest log lines become host `tracing` events tagged as guest output;
+//! lines in the metric context are the guest's own metrics ([`crate::telemetry::guest_metrics`]).
 
 use wasmtime::component::{HasData, Linker};
 
 use crate::capabilities::bindings::wasi::logging::logging::{self, Level};
+use crate::telemetry::guest_metrics::{GuestSample, METRIC_CONTEXT};
 
 /// Longest guest log message kept; the rest is cut so a guest cannot flood the log.
 const MAX_MESSAGE: usize = 16 * 1024;
@@ -33,9 +35,25 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
 
 impl logging::Host for LoggingView<'_> {
     async fn log(&mut self, level: Level, mut context: String, mut message: String) -> wasmtime::Result<()> {
+        let (function, request_id, trace_id) = (self.function, &self.call.request_id, self.call.trace_id());
+        if context == METRIC_CONTEXT {
+            // A metric: recorded on Lambda (its EMF line reports it), logged where none is kept.
+            let recorded = GuestSample::parse(&message).and_then(|sample| match &self.call.metrics {
+                Some(metrics) => metrics.guest(sample).map(|()| true),
+                None => Ok(false),
+            });
+            match recorded {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) => {
+                    let line = for_log(&message);
+                    tracing::warn!(target: "guest", function, request_id, trace_id, %error, "metric refused: {line}");
+                    return Ok(());
+                }
+            }
+        }
         truncate(&mut message, MAX_MESSAGE);
         truncate(&mut context, MAX_CONTEXT);
-        let (function, request_id, trace_id) = (self.function, &self.call.request_id, self.call.trace_id());
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(target: "guest", function, request_id, trace_id, context, "{message}")

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::guest_metrics::GuestSeries;
 use super::metrics::{Metric, Series, Unit};
 
 /// A dimension metrics are split by; fixed names, so no guest or event can add series.
@@ -61,15 +62,22 @@ pub struct Subject<'a> {
     pub trace_id: Option<String>,
 }
 
-/// One EMF document for `metrics`, stamped `timestamp_ms` (epoch milliseconds).
+/// One EMF document for the host's `metrics` and the guest's own `guest` metrics, stamped
+/// `timestamp_ms` (epoch milliseconds).
 pub fn document(
     settings: &EmfSettings,
     subject: &Subject<'_>,
     metrics: &[(Metric, Series)],
+    guest: &[GuestSeries],
     timestamp_ms: u64,
 ) -> String {
+    let all: Vec<(&str, Unit, &Series)> = metrics
+        .iter()
+        .map(|(m, s)| (m.name(), m.unit(), s))
+        .chain(guest.iter().map(|g| (g.name.as_str(), g.unit, &g.series)))
+        .collect();
     let definitions: Vec<Value> =
-        metrics.iter().map(|(m, _)| json!({ "Name": m.name(), "Unit": m.unit().as_str() })).collect();
+        all.iter().map(|(name, unit, _)| json!({ "Name": name, "Unit": unit.as_str() })).collect();
     let dimensions: Vec<&str> = settings.dimensions.iter().map(|d| d.as_str()).collect();
     let mut root = Map::new();
     root.insert(
@@ -94,13 +102,13 @@ pub fn document(
     if let Some(trace_id) = &subject.trace_id {
         root.insert("trace_id".into(), trace_id.as_str().into());
     }
-    for (metric, series) in metrics {
-        let value = match metric.unit() {
+    for (name, unit, series) in all {
+        let value = match unit {
             Unit::Count => json!(series.count),
             Unit::Milliseconds if series.values.len() == 1 => json!(series.values[0]),
             Unit::Milliseconds => json!(series.values),
         };
-        root.insert(metric.name().into(), value);
+        root.insert(name.into(), value);
     }
     Value::Object(root).to_string()
 }
@@ -118,7 +126,7 @@ mod tests {
         ];
         let subject = Subject { function: "items", role: "http-api", request_id: "r-1", trace_id: None };
         let doc: Value =
-            serde_json::from_str(&document(&EmfSettings::default(), &subject, &metrics, 1_700_000_000_000))
+            serde_json::from_str(&document(&EmfSettings::default(), &subject, &metrics, &[], 1_700_000_000_000))
                 .expect("JSON");
         let aws = &doc["_aws"];
         assert_eq!(aws["Timestamp"], 1_700_000_000_000u64);
@@ -128,5 +136,21 @@ mod tests {
         assert_eq!((doc["Invocations"].clone(), doc["Duration"].clone()), (json!(1), json!(2.5)));
         assert_eq!(doc["KeyValueLatency"], json!([0.4, 0.6]));
         assert!(doc.get("trace_id").is_none());
+    }
+
+    #[test]
+    fn guest_metrics_follow_the_hosts_under_the_same_dimensions() {
+        let guest = vec![GuestSeries {
+            name: "guest.orders".into(),
+            unit: Unit::Count,
+            series: Series { count: 3, values: vec![], recorded: true },
+        }];
+        let host = vec![(Metric::Invocations, Series { count: 1, values: vec![], recorded: true })];
+        let subject = Subject { function: "items", role: "http-api", request_id: "r-1", trace_id: None };
+        let doc: Value = serde_json::from_str(&document(&EmfSettings::default(), &subject, &host, &guest, 1)).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Metrics"][1], json!({ "Name": "guest.orders", "Unit": "Count" }));
+        assert_eq!(directive["Dimensions"], json!([["function", "role"]]));
+        assert_eq!((doc["guest.orders"].clone(), doc["Invocations"].clone()), (json!(3), json!(1)));
     }
 }

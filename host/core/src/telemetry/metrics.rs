@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::guest_metrics::{self, GuestMetricError, GuestSample, GuestSeries};
+
 /// Most values kept per timing metric: EMF's limit for one metric in one document. Counts stay
 /// exact past it; only the individual latencies beyond the first hundred are dropped.
 pub const MAX_VALUES: usize = 100;
@@ -175,12 +177,13 @@ pub struct Series {
 #[derive(Debug, Default)]
 pub struct InvocationMetrics {
     series: Mutex<Vec<Series>>,
+    guest: Mutex<Vec<GuestSeries>>,
 }
 
 impl InvocationMetrics {
     /// Nothing measured yet.
     pub fn new() -> Self {
-        InvocationMetrics { series: Mutex::new(vec![Series::default(); Metric::ALL.len()]) }
+        InvocationMetrics { series: Mutex::new(vec![Series::default(); Metric::ALL.len()]), guest: Mutex::default() }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Vec<Series>) -> R) -> R {
@@ -211,6 +214,16 @@ impl InvocationMetrics {
             series[errors as usize].recorded = true;
             push_time(&mut series[latency as usize], elapsed);
         });
+    }
+
+    /// Record a value the guest reported, within the per-invocation bounds.
+    pub fn guest(&self, sample: GuestSample) -> Result<(), GuestMetricError> {
+        guest_metrics::record(&mut self.guest.lock().unwrap_or_else(|e| e.into_inner()), sample)
+    }
+
+    /// The guest's own metrics, in the order first reported.
+    pub fn guest_snapshot(&self) -> Vec<GuestSeries> {
+        self.guest.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// What was measured: each metric something was recorded for, in report order.

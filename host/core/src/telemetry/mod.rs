@@ -2,6 +2,7 @@
 //! causes) and, on Lambda, its metrics. A leaf: it knows nothing of capabilities or roles.
 
 pub mod emf;
+pub mod guest_metrics;
 pub mod metrics;
 pub mod spans;
 pub mod trace;
