@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold start of the Lambda bootstrap, process start to first response, against cargo-lambda's
 # Runtime API emulator: the guest from `.wasm` (compiled), from `.wasm` with this host's compile
-# cache warm, and from a pinned `.cwasm`. Prints the median of RUNS (default 7) per variant.
+# cache warm, and from a pinned `.cwasm` (with EMF metrics, and with them off). Prints the median of RUNS (default 7) per variant.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -51,13 +51,15 @@ try:
             proc.wait()
 
     variants = {}
-    for name in [".wasm, compiled", ".wasm, cache warm", ".cwasm, pinned"]:
+    for name in [".wasm, compiled", ".wasm, cache warm", ".cwasm, pinned", ".cwasm, metrics off"]:
         variants[name] = []
     for _ in range(runs):
         tmp = tempfile.mkdtemp(dir=work)
         variants[".wasm, compiled"].append(first_response({"PLUGBOARD_GUEST": guest, "TMPDIR": tmp}))
         variants[".wasm, cache warm"].append(first_response({"PLUGBOARD_GUEST": guest, "TMPDIR": tmp}))
-        variants[".cwasm, pinned"].append(first_response({"PLUGBOARD_GUEST": cwasm, "PLUGBOARD_GUEST_SHA256": pin, "TMPDIR": tmp}))
+        pinned = {"PLUGBOARD_GUEST": cwasm, "PLUGBOARD_GUEST_SHA256": pin, "TMPDIR": tmp}
+        variants[".cwasm, pinned"].append(first_response(pinned))
+        variants[".cwasm, metrics off"].append(first_response({**pinned, "PLUGBOARD_METRICS": "off"}))
     print(f"\ncold start, process start to first response (chaos guest, median of {runs})")
     for name, times in variants.items():
         print(f"  {name:<20} {statistics.median(times):7.1f} ms")

@@ -114,9 +114,9 @@ impl Telemetry {
         };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let mut line = emf::document(settings, &subject, &metrics.snapshot(), &metrics.guest_snapshot(), now_ms);
-        line.push('\n');
+        line.push(b'\n');
         // One write of one line: Lambda takes each stdout line as one log event.
-        if let Err(e) = std::io::stdout().lock().write_all(line.as_bytes()) {
+        if let Err(e) = std::io::stdout().lock().write_all(&line) {
             tracing::warn!(error = %e, "writing the EMF metrics document failed");
         }
     }

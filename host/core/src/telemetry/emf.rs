@@ -1,8 +1,6 @@
 //! CloudWatch Embedded Metric Format: one JSON document per invocation, which CloudWatch Logs
 //! turns into metrics when Lambda writes it to the function's log (stdout).
 
-use serde_json::{Map, Value, json};
-
 use super::guest_metrics::GuestSeries;
 use super::metrics::{Metric, Series, Unit};
 
@@ -63,58 +61,113 @@ pub struct Subject<'a> {
 }
 
 /// One EMF document for the host's `metrics` and the guest's own `guest` metrics, stamped
-/// `timestamp_ms` (epoch milliseconds).
+/// `timestamp_ms` (epoch milliseconds), as one JSON line's bytes (without the newline). Written
+/// straight into one buffer, not through a `serde_json::Value`: this runs before every response.
 pub fn document(
     settings: &EmfSettings,
     subject: &Subject<'_>,
     metrics: &[(Metric, Series)],
     guest: &[GuestSeries],
     timestamp_ms: u64,
-) -> String {
-    let all: Vec<(&str, Unit, &Series)> = metrics
-        .iter()
-        .map(|(m, s)| (m.name(), m.unit(), s))
-        .chain(guest.iter().map(|g| (g.name.as_str(), g.unit, &g.series)))
-        .collect();
-    let definitions: Vec<Value> =
-        all.iter().map(|(name, unit, _)| json!({ "Name": name, "Unit": unit.as_str() })).collect();
-    let dimensions: Vec<&str> = settings.dimensions.iter().map(|d| d.as_str()).collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": settings.namespace,
-                "Dimensions": [dimensions],
-                "Metrics": definitions,
-            }],
-        }),
-    );
+) -> Vec<u8> {
+    let all = || {
+        metrics
+            .iter()
+            .map(|(m, s)| (m.name(), m.unit(), s))
+            .chain(guest.iter().map(|g| (g.name.as_str(), g.unit, &g.series)))
+    };
+    let mut out = Json(Vec::with_capacity(512 + 48 * (metrics.len() + guest.len())));
+    out.raw(&format!("{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":"));
+    out.string(&settings.namespace);
+    out.raw(",\"Dimensions\":[[");
+    for (i, dimension) in settings.dimensions.iter().enumerate() {
+        out.separator(i);
+        out.string(dimension.as_str());
+    }
+    out.raw("]],\"Metrics\":[");
+    for (i, (name, unit, _)) in all().enumerate() {
+        out.separator(i);
+        out.raw("{\"Name\":");
+        out.string(name);
+        out.raw(",\"Unit\":");
+        out.string(unit.as_str());
+        out.raw("}");
+    }
+    out.raw("]}]}");
     for dimension in &settings.dimensions {
         let value = match dimension {
             Dimension::Function => subject.function,
             Dimension::Role => subject.role,
         };
-        root.insert(dimension.as_str().into(), value.into());
+        out.property(dimension.as_str());
+        out.string(value);
     }
-    root.insert("request_id".into(), subject.request_id.into());
+    out.property("request_id");
+    out.string(subject.request_id);
     if let Some(trace_id) = &subject.trace_id {
-        root.insert("trace_id".into(), trace_id.as_str().into());
+        out.property("trace_id");
+        out.string(trace_id);
     }
-    for (name, unit, series) in all {
-        let value = match unit {
-            Unit::Count => json!(series.count),
-            Unit::Milliseconds if series.values.len() == 1 => json!(series.values[0]),
-            Unit::Milliseconds => json!(series.values),
-        };
-        root.insert(name.into(), value);
+    for (name, unit, series) in all() {
+        out.property(name);
+        match unit {
+            Unit::Count => out.raw(&series.count.to_string()),
+            Unit::Milliseconds if series.values.len() == 1 => out.number(series.values[0]),
+            Unit::Milliseconds => {
+                out.raw("[");
+                for (i, value) in series.values.iter().enumerate() {
+                    out.separator(i);
+                    out.number(*value);
+                }
+                out.raw("]");
+            }
+        }
     }
-    Value::Object(root).to_string()
+    out.raw("}");
+    out.0
+}
+
+/// A JSON text being written.
+struct Json(Vec<u8>);
+
+impl Json {
+    fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// `text` as a JSON string, escaped by serde_json.
+    fn string(&mut self, text: &str) {
+        // Writing a `str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, text);
+    }
+
+    /// A finite number (durations are); anything else as `0`, so the line stays JSON.
+    fn number(&mut self, value: f64) {
+        if value.is_finite() {
+            self.raw(&value.to_string());
+        } else {
+            self.raw("0");
+        }
+    }
+
+    /// `,"name":` after the object's earlier members.
+    fn property(&mut self, name: &str) {
+        self.raw(",");
+        self.string(name);
+        self.raw(":");
+    }
+
+    fn separator(&mut self, index: usize) {
+        if index > 0 {
+            self.raw(",");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]
@@ -126,7 +179,7 @@ mod tests {
         ];
         let subject = Subject { function: "items", role: "http-api", request_id: "r-1", trace_id: None };
         let doc: Value =
-            serde_json::from_str(&document(&EmfSettings::default(), &subject, &metrics, &[], 1_700_000_000_000))
+            serde_json::from_slice(&document(&EmfSettings::default(), &subject, &metrics, &[], 1_700_000_000_000))
                 .expect("JSON");
         let aws = &doc["_aws"];
         assert_eq!(aws["Timestamp"], 1_700_000_000_000u64);
@@ -147,10 +200,26 @@ mod tests {
         }];
         let host = vec![(Metric::Invocations, Series { count: 1, values: vec![], recorded: true })];
         let subject = Subject { function: "items", role: "http-api", request_id: "r-1", trace_id: None };
-        let doc: Value = serde_json::from_str(&document(&EmfSettings::default(), &subject, &host, &guest, 1)).unwrap();
+        let doc: Value =
+            serde_json::from_slice(&document(&EmfSettings::default(), &subject, &host, &guest, 1)).unwrap();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Metrics"][1], json!({ "Name": "guest.orders", "Unit": "Count" }));
         assert_eq!(directive["Dimensions"], json!([["function", "role"]]));
         assert_eq!((doc["guest.orders"].clone(), doc["Invocations"].clone()), (json!(3), json!(1)));
+    }
+
+    #[test]
+    fn text_is_escaped_and_the_line_stays_one_json_object() {
+        let settings = EmfSettings { namespace: "Team \"A\"\n".into(), dimensions: vec![Dimension::Function] };
+        let subject =
+            Subject { function: "f\\n", role: "queue-worker", request_id: "r\u{1}", trace_id: Some("1-a".into()) };
+        let timing = Series { count: 3, values: vec![0.0001, 1e21, f64::NAN], recorded: true };
+        let line = document(&settings, &subject, &[(Metric::QueueLatency, timing)], &[], 7);
+        assert!(!line.contains(&b'\n'), "one line");
+        let doc: Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Team \"A\"\n");
+        assert_eq!((doc["function"].as_str(), doc["request_id"].as_str()), (Some("f\\n"), Some("r\u{1}")));
+        assert_eq!(doc["QueueLatency"], json!([0.0001, 1e21, 0]));
+        assert!(doc.get("role").is_none(), "only the configured dimensions");
     }
 }
