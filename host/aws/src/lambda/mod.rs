@@ -130,11 +130,13 @@ impl LambdaApp {
         invocation.depth = invocation.depth.max(envelope_depth);
         invocation.metrics = self.telemetry.begin();
         let result = self.function.invoke_json(payload, invocation.clone()).await;
+        let deadline = invocation.deadline;
         // Written before the response leaves: Lambda may freeze the process right after it.
-        self.telemetry.finish(&self.function, &invocation, started.elapsed(), &result);
-        if let Some(flush) = self.flush.clone() {
-            // Off the async workers: the export blocks until the collector has the spans.
-            let _ = tokio::task::spawn_blocking(move || flush()).await;
+        self.telemetry.finish(&self.function, invocation, started.elapsed(), &result);
+        if let Some(flush) = self.flush.clone()
+            && !flush_by(flush, deadline).await
+        {
+            tracing::warn!("the span export did not finish by the invocation's deadline; answering without waiting");
         }
         result.map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
     }
@@ -151,6 +153,18 @@ pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
         deadline: deadline(context.deadline, now_ms),
         trace: context.xray_trace_id.as_deref().and_then(TraceContext::from_xray),
         ..Invocation::default()
+    }
+}
+
+/// Run `flush` off the async workers (the export blocks until the collector has the spans),
+/// waiting no later than `deadline`: a collector that hangs must not hold the response past the
+/// invocation's time. The export carries on in its thread; what it still holds goes with a
+/// later flush. Without a deadline the exporter's own timeout bounds it. Whether it finished.
+async fn flush_by(flush: Flush, deadline: Option<tokio::time::Instant>) -> bool {
+    let export = tokio::task::spawn_blocking(move || flush());
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, export).await.is_ok(),
+        None => export.await.is_ok(),
     }
 }
 
@@ -183,6 +197,18 @@ mod tests {
 
     fn left(deadline_ms: u64) -> Option<Duration> {
         deadline(deadline_ms, NOW_MS).map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    #[tokio::test]
+    async fn a_hanging_span_export_does_not_hold_the_response_past_the_deadline() {
+        let hang: Flush = Arc::new(|| std::thread::sleep(Duration::from_secs(5)));
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        assert!(!flush_by(hang, Some(deadline)).await, "reported as unfinished");
+        assert!(started.elapsed() < Duration::from_secs(2), "waited {:?}", started.elapsed());
+        let quick: Flush = Arc::new(|| ());
+        assert!(flush_by(quick.clone(), Some(tokio::time::Instant::now() + Duration::from_secs(5))).await);
+        assert!(flush_by(quick, None).await);
     }
 
     #[test]

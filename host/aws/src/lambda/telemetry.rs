@@ -4,12 +4,12 @@
 //! and `PLUGBOARD_METRICS_DIMENSIONS` (`function`, `role`, comma-separated) shape it.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use plugboard_core::events::FunctionError;
 use plugboard_core::function::{Function, Invocation};
-use plugboard_core::telemetry::emf::{self, Dimension, EmfSettings, Subject};
+use plugboard_core::telemetry::emf::{Dimension, EmfSettings, InvocationIds, Preamble};
 use plugboard_core::telemetry::{InvocationMetrics, Metric};
 
 /// Turns metrics off.
@@ -52,10 +52,17 @@ impl ColdStart {
     }
 }
 
-/// The metrics settings of this process and the cold start still to report.
+/// Most recorders kept for reuse: one per invocation in flight on a warm process is enough.
+const SPARE_RECORDERS: usize = 8;
+
+/// The metrics settings of this process, the cold start still to report, and the recorders of
+/// finished invocations, kept so a warm invocation allocates nothing for its metrics.
 pub struct Telemetry {
     emf: Option<EmfSettings>,
     cold_start: Mutex<Option<(ColdStart, Duration)>>,
+    spare: Mutex<Vec<Arc<InvocationMetrics>>>,
+    /// What the function's documents share, written on its first.
+    preamble: OnceLock<Preamble>,
 }
 
 impl Telemetry {
@@ -66,7 +73,7 @@ impl Telemetry {
             None | Some("") | Some("emf") | Some("on") | Some("true") | Some("1") => Some(settings(&var)?),
             Some(other) => anyhow::bail!("{METRICS_VAR}={other}: expected `off` or `emf`"),
         };
-        Ok(Telemetry { emf, cold_start: Mutex::new(None) })
+        Ok(Telemetry { emf, cold_start: Mutex::new(None), spare: Mutex::default(), preamble: OnceLock::new() })
     }
 
     /// Whether metrics are written.
@@ -80,20 +87,35 @@ impl Telemetry {
         *self.cold_start.lock().unwrap_or_else(|e| e.into_inner()) = Some((cold_start, total));
     }
 
-    /// A recorder for one invocation, when metrics are on.
+    /// A recorder for one invocation (a finished one's, reset), when metrics are on.
     pub fn begin(&self) -> Option<Arc<InvocationMetrics>> {
-        self.emf.as_ref().map(|_| Arc::new(InvocationMetrics::new()))
+        self.emf.as_ref()?;
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Some(spare.unwrap_or_else(|| Arc::new(InvocationMetrics::new())))
     }
 
     /// Record the invocation's own metrics and write its document to stdout.
     pub fn finish<T>(
         &self,
         function: &Function,
-        invocation: &Invocation,
+        invocation: Invocation,
         elapsed: Duration,
         result: &Result<T, FunctionError>,
     ) {
-        let (Some(settings), Some(metrics)) = (&self.emf, &invocation.metrics) else { return };
+        self.finish_into(function, invocation, elapsed, result, std::io::stdout().lock());
+    }
+
+    /// [`Telemetry::finish`], the document written to `out`; the recorder is kept for the next
+    /// invocation unless something still holds it (a task the guest left running).
+    pub fn finish_into<T>(
+        &self,
+        function: &Function,
+        mut invocation: Invocation,
+        elapsed: Duration,
+        result: &Result<T, FunctionError>,
+        out: impl Write,
+    ) {
+        let (Some(settings), Some(metrics)) = (&self.emf, invocation.metrics.take()) else { return };
         metrics.count(Metric::Invocations, 1);
         // 0 too: an error rate needs every invocation's value.
         metrics.count(Metric::Errors, u64::from(result.is_err()));
@@ -105,19 +127,36 @@ impl Telemetry {
                 metrics.time(phase, took);
             }
         }
-        let role = function.role();
-        let subject = Subject {
-            function: function.name(),
-            role: role.as_str(),
+        let (name, role) = (function.name(), function.role().as_str());
+        let ids = InvocationIds {
             request_id: &invocation.request_id,
-            trace_id: invocation.trace.as_ref().map(|t| t.trace_id().to_string()),
+            trace_id: invocation.trace.as_ref().map(|t| t.trace_id()),
         };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let mut line = emf::document(settings, &subject, &metrics.snapshot(), &metrics.guest_snapshot(), now_ms);
-        line.push(b'\n');
+        // The function's preamble, written once; another function's (a test's) built anew.
+        let cached = self.preamble.get_or_init(|| Preamble::new(settings, name, role));
+        let other;
+        let preamble = if cached.is_for(name, role) {
+            cached
+        } else {
+            other = Preamble::new(settings, name, role);
+            &other
+        };
         // One write of one line: Lambda takes each stdout line as one log event.
-        if let Err(e) = std::io::stdout().lock().write_all(&line) {
+        if let Err(e) = metrics.write_document(preamble, &ids, now_ms, out) {
             tracing::warn!(error = %e, "writing the EMF metrics document failed");
+        }
+        self.recycle(metrics);
+    }
+
+    /// Keep a finished invocation's recorder, reset, unless something still holds it.
+    fn recycle(&self, mut metrics: Arc<InvocationMetrics>) {
+        if let Some(recorder) = Arc::get_mut(&mut metrics) {
+            recorder.reset();
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.len() < SPARE_RECORDERS {
+                spare.push(metrics);
+            }
         }
     }
 }
@@ -162,6 +201,21 @@ mod tests {
         assert!(!telemetry(&[(METRICS_VAR, "off")]).unwrap().enabled());
         assert!(telemetry(&[(METRICS_VAR, "off")]).unwrap().begin().is_none(), "no recorder when off");
         assert!(telemetry(&[(METRICS_VAR, "loud")]).is_err());
+    }
+
+    #[test]
+    fn a_finished_recorder_is_reused_empty_unless_something_still_holds_it() {
+        let t = telemetry(&[]).unwrap();
+        let first = t.begin().unwrap();
+        first.count(Metric::Invocations, 1);
+        let address = Arc::as_ptr(&first);
+        t.recycle(first);
+        let second = t.begin().unwrap();
+        assert_eq!(Arc::as_ptr(&second), address, "reused");
+        assert!(second.snapshot().is_empty(), "and reset: {:?}", second.snapshot());
+        let held = second.clone();
+        t.recycle(second);
+        assert_ne!(Arc::as_ptr(&t.begin().unwrap()), Arc::as_ptr(&held), "still held: not handed out again");
     }
 
     #[test]

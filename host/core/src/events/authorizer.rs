@@ -80,14 +80,19 @@ pub fn request_event(request: &Request, method_arn: &str, resource: &str) -> Res
 
 /// Whether `policy` lets the caller invoke `arn`: an explicit deny wins, else any allow.
 pub fn allows(policy: &ApiGatewayCustomAuthorizerPolicy, arn: &str) -> bool {
-    let matching = |effect: IamPolicyEffect| {
-        policy
-            .statement
-            .iter()
-            .filter(|s| s.effect == effect)
-            .any(|s| s.resource.iter().any(|pattern| wildcard_match(pattern, arn)))
+    statements_allow(policy.statement.iter().map(|s| (s.effect == IamPolicyEffect::Allow, s.resource.as_slice())), arn)
+}
+
+/// [`allows`] over statements given as (whether it allows, its resource patterns), so a
+/// guest's decision is evaluated by the same rule without being turned into a policy first.
+pub fn statements_allow<'a>(statements: impl Iterator<Item = (bool, &'a [String])> + Clone, arn: &str) -> bool {
+    let matching = |allow: bool| {
+        statements
+            .clone()
+            .filter(|(allows, _)| *allows == allow)
+            .any(|(_, resources)| resources.iter().any(|pattern| wildcard_match(pattern, arn)))
     };
-    !matching(IamPolicyEffect::Deny) && matching(IamPolicyEffect::Allow)
+    !matching(false) && matching(true)
 }
 
 /// The verdict of an authorizer's policy response for `method_arn`.

@@ -17,7 +17,7 @@ use crate::bindings::plugboard::host::policy::{Decision, Effect, Statement};
 use crate::bindings::plugboard::host::types::ContextValue;
 use crate::config::AuthorizerResponse;
 use crate::events::EventResponse;
-use crate::events::authorizer::allows;
+use crate::events::authorizer::statements_allow;
 use crate::runtime::{GuestExport, GuestRunner, HostState, Invocation};
 use crate::telemetry::Metric;
 
@@ -26,9 +26,7 @@ impl GuestExport for AuthorizationRequest {
     type Output = Result<Decision, AuthorizeError>;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        let started = std::time::Instant::now();
-        let instance = pre.instantiate_async(&mut *store).await?;
-        store.data().instantiated(started);
+        let instance = HostState::instantiate(store, async |s| pre.instantiate_async(s).await).await?;
         instance.plugboard_host_authorizer_handler().call_authorize(store, self).await
     }
 
@@ -76,7 +74,7 @@ pub(crate) async fn decide(
         metrics.count(
             match &decision {
                 None => Metric::AuthorizerUnauthorized,
-                Some(d) if allows(&policy(d), &request.method_arn) => Metric::AuthorizerAllow,
+                Some(d) if decision_allows(d, &request.method_arn) => Metric::AuthorizerAllow,
                 Some(_) => Metric::AuthorizerDeny,
             },
             1,
@@ -89,7 +87,7 @@ pub(crate) async fn decide(
         (None, Api::HttpApi, AuthorizerResponse::Simple) => simple(false, Map::new()),
         (None, Api::HttpApi, AuthorizerResponse::Iam) => iam_v2(&deny_all(&request.method_arn)),
         (Some(d), Api::HttpApi, AuthorizerResponse::Simple) => {
-            simple(allows(&policy(&d), &request.method_arn), context_json(&d))
+            simple(decision_allows(&d, &request.method_arn), context_json(&d))
         }
         (Some(d), Api::HttpApi, AuthorizerResponse::Iam) => iam_v2(&d),
         (Some(d), Api::Rest, _) => iam_v1(&d),
@@ -118,6 +116,15 @@ fn context_json(decision: &Decision) -> Map<String, Value> {
             (k.clone(), value)
         })
         .collect()
+}
+
+/// Whether the guest's decision lets the caller invoke `arn` (the rule API Gateway applies to
+/// the policy the decision becomes).
+fn decision_allows(decision: &Decision, arn: &str) -> bool {
+    statements_allow(
+        decision.statements.iter().map(|s| (matches!(s.effect, Effect::Allow), s.resources.as_slice())),
+        arn,
+    )
 }
 
 fn policy(decision: &Decision) -> ApiGatewayCustomAuthorizerPolicy {
@@ -222,5 +229,33 @@ pub fn from_http_api(e: ApiGatewayV2CustomAuthorizerV2Request) -> AuthorizationR
         request_id: ctx.request_id.clone(),
         source_ip: ctx.http.source_ip.clone(),
         ..empty_request(e.route_arn.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::authorizer::allows;
+
+    #[test]
+    fn a_decision_is_judged_exactly_as_the_policy_it_becomes() {
+        let arn = "arn:aws:execute-api:us-east-1:1:abc/prod/GET/items/lamp";
+        let statement = |effect, resources: &[&str]| Statement {
+            effect,
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+        };
+        let cases = [
+            (vec![statement(Effect::Allow, &["arn:aws:execute-api:*:*:abc/prod/GET/items/*"])], true),
+            (vec![statement(Effect::Allow, &["*"]), statement(Effect::Deny, &[arn])], false),
+            (vec![statement(Effect::Allow, &[]), statement(Effect::Deny, &["*/POST/*"])], false),
+            (vec![statement(Effect::Deny, &["*/POST/*"]), statement(Effect::Allow, &["*/GET/*"])], true),
+            (vec![], false),
+        ];
+        for (statements, expected) in cases {
+            let decision =
+                Decision { principal_id: "p".into(), statements, context: vec![], usage_identifier_key: None };
+            assert_eq!(decision_allows(&decision, arn), expected, "{:?}", decision.statements);
+            assert_eq!(allows(&policy(&decision), arn), expected);
+        }
     }
 }

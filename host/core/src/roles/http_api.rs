@@ -65,9 +65,7 @@ impl GuestExport for HttpRequest {
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
         match pre {
             HttpHandlerPre::Plugboard(pre) => {
-                let started = std::time::Instant::now();
-                let instance = pre.instantiate_async(&mut *store).await?;
-                store.data().instantiated(started);
+                let instance = HostState::instantiate(store, async |s| pre.instantiate_async(s).await).await?;
                 instance.plugboard_host_http_handler().call_handle(store, self).await
             }
             HttpHandlerPre::WasiHttp(pre) => super::wasi_http::call(pre, store, self).await,

@@ -22,9 +22,7 @@ impl GuestExport for IncomingMessage {
     type Output = Result<(), String>;
 
     async fn call(&self, pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self::Output> {
-        let started = std::time::Instant::now();
-        let instance = pre.instantiate_async(&mut *store).await?;
-        store.data().instantiated(started);
+        let instance = HostState::instantiate(store, async |s| pre.instantiate_async(s).await).await?;
         instance.plugboard_host_queue_handler().call_handle(store, self).await
     }
 

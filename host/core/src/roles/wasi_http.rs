@@ -36,9 +36,7 @@ pub(crate) async fn call(
     let view = store.data_mut();
     let incoming = view.http().new_incoming_request(Scheme::Https, incoming)?;
     let outparam = view.http().new_response_outparam(sender)?;
-    let started = std::time::Instant::now();
-    let proxy = pre.instantiate_async(&mut *store).await?;
-    store.data().instantiated(started);
+    let proxy = HostState::instantiate(store, async |s| pre.instantiate_async(s).await).await?;
     // The guest may write its body after setting the response: read it while the call runs.
     let handle = proxy.wasi_http_incoming_handler().call_handle(&mut *store, incoming, outparam);
     let read = async {

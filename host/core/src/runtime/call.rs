@@ -65,7 +65,7 @@ pub trait GuestExport: Sync {
     /// What the export returns.
     type Output;
 
-    /// Instantiate `pre` in `store` (reporting the time through [`HostState::instantiated`])
+    /// Instantiate `pre` in `store` (through [`HostState::instantiate`], which times it)
     /// and call the role's export with this input.
     fn call<'a>(
         &'a self,

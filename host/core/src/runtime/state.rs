@@ -119,11 +119,18 @@ impl HostState {
         &self.call
     }
 
-    /// Report that the guest was instantiated, `started` being when instantiation began.
-    pub(crate) fn instantiated(&self, started: std::time::Instant) {
-        if let Some(metrics) = &self.call.metrics {
+    /// Run `instantiate` on `store`, timed as the guest's instantiate time when metrics are
+    /// on (no clock read when they are off): every role's export call starts with it.
+    pub async fn instantiate<I>(
+        store: &mut Store<HostState>,
+        instantiate: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<I>,
+    ) -> wasmtime::Result<I> {
+        let started = store.data().call.metrics.is_some().then(std::time::Instant::now);
+        let instance = instantiate(&mut *store).await?;
+        if let (Some(metrics), Some(started)) = (&store.data().call.metrics, started) {
             metrics.time(Metric::GuestInstantiate, started.elapsed());
         }
+        Ok(instance)
     }
 
     /// Whether the guest tried to grow past its memory cap.

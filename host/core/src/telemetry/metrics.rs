@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::emf::{self, InvocationIds, Preamble};
 use super::guest_metrics::{self, GuestMetricError, GuestSample, GuestSeries};
 
 /// Most values kept per timing metric: EMF's limit for one metric in one document. Counts stay
@@ -52,6 +53,16 @@ macro_rules! metrics {
             pub fn unit(self) -> Unit {
                 match self {
                     $(Metric::$name => Unit::$unit,)*
+                }
+            }
+
+            /// Its entry in an EMF directive's metric list, written once at compile time
+            /// (the unit's variant name is its CloudWatch name).
+            pub fn directive(self) -> &'static str {
+                match self {
+                    $(Metric::$name => concat!(
+                        "{\"Name\":\"", stringify!($name), "\",\"Unit\":\"", stringify!($unit), "\"}"
+                    ),)*
                 }
             }
         }
@@ -174,16 +185,35 @@ pub struct Series {
 }
 
 /// What one invocation measured; shared by every guest call and host call it makes.
+/// Reusable: [`InvocationMetrics::reset`] keeps every buffer's capacity, so a warm process
+/// records and reports an invocation without allocating.
 #[derive(Debug, Default)]
 pub struct InvocationMetrics {
     series: Mutex<Vec<Series>>,
     guest: Mutex<Vec<GuestSeries>>,
+    /// The buffer the document is written into.
+    line: Mutex<Vec<u8>>,
 }
 
 impl InvocationMetrics {
     /// Nothing measured yet.
     pub fn new() -> Self {
-        InvocationMetrics { series: Mutex::new(vec![Series::default(); Metric::ALL.len()]), guest: Mutex::default() }
+        InvocationMetrics {
+            series: Mutex::new(vec![Series::default(); Metric::ALL.len()]),
+            guest: Mutex::default(),
+            line: Mutex::new(Vec::with_capacity(1024)),
+        }
+    }
+
+    /// Forget what was measured, for the next invocation; buffers keep their capacity.
+    pub fn reset(&mut self) {
+        for series in self.series.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            series.count = 0;
+            series.values.clear();
+            series.recorded = false;
+        }
+        self.guest.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        self.line.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Vec<Series>) -> R) -> R {
@@ -221,17 +251,34 @@ impl InvocationMetrics {
         guest_metrics::record(&mut self.guest.lock().unwrap_or_else(|e| e.into_inner()), sample)
     }
 
-    /// The guest's own metrics, in the order first reported.
-    pub fn guest_snapshot(&self) -> Vec<GuestSeries> {
-        self.guest.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// What was measured: each metric something was recorded for, in report order.
     pub fn snapshot(&self) -> Vec<(Metric, Series)> {
-        self.with(|series| {
-            Metric::ALL.iter().zip(series.iter()).filter(|(_, s)| s.recorded).map(|(m, s)| (*m, s.clone())).collect()
-        })
+        self.with(|series| recorded(series).map(|(m, s)| (m, s.clone())).collect())
     }
+
+    /// Write the invocation's EMF document ([`emf::document`]) and a newline to `out` in one
+    /// write, from the aggregates in place, through this recorder's own buffer.
+    pub fn write_document(
+        &self,
+        preamble: &Preamble,
+        ids: &InvocationIds<'_>,
+        timestamp_ms: u64,
+        mut out: impl std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        line.clear();
+        {
+            let guest = self.guest.lock().unwrap_or_else(|e| e.into_inner());
+            self.with(|series| emf::document(&mut line, preamble, ids, recorded(series), &guest, timestamp_ms));
+        }
+        line.push(b'\n');
+        out.write_all(&line)
+    }
+}
+
+/// The metrics of `series` (indexed by [`Metric`]) something was recorded for, in report order.
+fn recorded(series: &[Series]) -> impl Iterator<Item = (Metric, &Series)> + Clone {
+    Metric::ALL.iter().copied().zip(series).filter(|(_, s)| s.recorded)
 }
 
 fn push_time(series: &mut Series, elapsed: Duration) {
@@ -257,6 +304,14 @@ mod tests {
     }
 
     #[test]
+    fn each_directive_entry_names_the_metric_and_its_cloudwatch_unit() {
+        for metric in Metric::ALL {
+            let entry: serde_json::Value = serde_json::from_str(metric.directive()).unwrap();
+            assert_eq!(entry, serde_json::json!({ "Name": metric.name(), "Unit": metric.unit().as_str() }));
+        }
+    }
+
+    #[test]
     fn timings_keep_at_most_the_emf_limit_and_counts_stay_exact() {
         let metrics = InvocationMetrics::new();
         for _ in 0..150 {
@@ -272,5 +327,25 @@ mod tests {
         assert_eq!((latency.count, latency.values.len(), latency.values[0]), (151, MAX_VALUES, 1.5));
         assert_eq!(get(Metric::Errors).map(|s| s.count), Some(0), "a count of zero is reported");
         assert_eq!(get(Metric::QueueCalls), None, "nothing recorded, nothing reported");
+    }
+
+    #[test]
+    fn a_reset_recorder_reports_only_what_came_after() {
+        let mut metrics = InvocationMetrics::new();
+        metrics.host_call(HostCall::Queue, Duration::from_millis(3), true);
+        metrics.guest(GuestSample::parse("orders 2").unwrap()).unwrap();
+        let preamble = Preamble::new(&emf::EmfSettings::default(), "f", "queue-worker");
+        let ids = InvocationIds { request_id: "r-1", trace_id: None };
+        let mut before = Vec::new();
+        metrics.write_document(&preamble, &ids, 1, &mut before).unwrap();
+        assert!(before.ends_with(b"}\n") && before.windows(10).any(|w| w == b"QueueCalls"));
+        metrics.reset();
+        metrics.count(Metric::Invocations, 1);
+        let mut after = Vec::new();
+        metrics.write_document(&preamble, &ids, 2, &mut after).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&after).unwrap();
+        let names = &doc["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert_eq!(names, &serde_json::json!([{ "Name": "Invocations", "Unit": "Count" }]), "{doc}");
+        assert!(doc.get("QueueCalls").is_none() && doc.get("guest.orders").is_none());
     }
 }
