@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/build-guests.sh >/dev/null
 scripts/test-env.sh >/dev/null
-# The test command's own build (same features, so nothing is recompiled after it).
+# The test command's own build, so nothing is recompiled after it (the release profile with
+# default features: figures for this host, not the size-optimised `dist` build that ships).
 cargo test --release --locked --workspace --no-run >/dev/null 2>&1 || cargo test --release --locked --workspace --no-run
 target=${CARGO_TARGET_DIR:-$root/target}
 exec .venv/bin/python3 - "$target/release/plugboard" "${RUNS:-7}" <<'PY'

@@ -2,9 +2,12 @@
 //! costs no busy polling, a message that kills the process still reaches the dead-letter queue
 //! after the maximum receives (the receive count survives the kill), a kill during a FIFO batch
 //! keeps the group in order, and the Scalable Webhook loses and double-counts nothing across a
-//! SIGKILL under load (`webhook_load`).
+//! SIGKILL under load (`webhook_load`); `plugboard queue send` and `plugboard kv` work a running
+//! server, and SIGTERM stops it cleanly (`tools`).
 
 mod common;
+#[path = "dev_queues/tools.rs"]
+mod tools;
 #[path = "dev_queues/webhook_load.rs"]
 mod webhook_load;
 

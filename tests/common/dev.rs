@@ -67,14 +67,39 @@ impl Dev {
 
     /// `plugboard queue ARGS --url` as a process; its stdout.
     pub fn queue_cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_plugboard"))
-            .arg("queue")
+        self.cli("queue", args)
+    }
+
+    /// `plugboard COMMAND ARGS --url` (a tool that talks to this server) as a process; its
+    /// stdout, asserting it succeeded.
+    pub fn cli(&self, command: &str, args: &[&str]) -> String {
+        let out = self.cli_output(command, args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// [`Dev::cli`], however it ended.
+    pub fn cli_output(&self, command: &str, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .arg(command)
             .args(args)
             .args(["--url", &self.url])
             .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .unwrap()
+    }
+
+    /// Stop the server with SIGTERM, as a process manager would; how it exited (within 20 s).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "still running 20 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Wait until `check` holds for the queue stats, or panic after 20 s.

@@ -1,10 +1,10 @@
-//! `plugboard dev` and `plugboard queue`: run the app locally, and look into its queues.
+//! `plugboard dev`: run the app locally.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::dev::{DevApp, admin, serve};
+use crate::dev::{DevApp, serve};
 use crate::manifest::Manifest;
 
 /// Arguments of `plugboard dev`.
@@ -37,74 +37,28 @@ pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let _ = writeln!(std::io::stdout().lock(), "{}", app.banner(&url));
     tokio::select! {
         served = serve(app.clone(), listener) => served?,
-        _ = tokio::signal::ctrl_c() => {
+        signal = stop_signal() => {
             // Receives and deletes are committed lazily; make them durable before leaving.
             app.queues.flush().await?;
-            eprintln!("plugboard dev: stopped; state saved in {}", app.manifest.app.state_dir.display());
+            eprintln!("plugboard dev: stopped by {signal}; state saved in {}", app.manifest.app.state_dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `plugboard queue` does.
-#[derive(clap::Subcommand)]
-pub enum QueueCommand {
-    /// Every queue with its depth: visible, in flight, delayed.
-    List,
-    /// The first messages of a queue, without receiving them.
-    Peek {
-        /// The queue.
-        queue: String,
-        /// How many.
-        #[arg(long, default_value_t = 10)]
-        limit: usize,
-    },
-    /// Move every message of a dead-letter queue back to the queue that feeds it.
-    Redrive {
-        /// The dead-letter queue.
-        queue: String,
-    },
-}
-
-/// Arguments of `plugboard queue`.
-#[derive(clap::Args)]
-pub struct QueueArgs {
-    #[command(subcommand)]
-    command: QueueCommand,
-    /// The running dev server.
-    #[arg(long, default_value = "http://127.0.0.1:3000", global = true)]
-    url: String,
-}
-
-/// Ask the running dev server and print its answer.
-pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
-    match args.command {
-        QueueCommand::List => {
-            let stats = admin::call(&args.url, "GET", "queues").await?;
-            println!("{:<28} {:>8} {:>9} {:>8}", "queue", "visible", "in-flight", "delayed");
-            for q in stats.as_array().into_iter().flatten() {
-                println!(
-                    "{:<28} {:>8} {:>9} {:>8}",
-                    q["name"].as_str().unwrap_or_default(),
-                    q["visible"],
-                    q["in_flight"],
-                    q["delayed"]
-                );
-            }
+/// Wait for Ctrl-C (SIGINT) or SIGTERM (what `kill`, process managers and containers send):
+/// both stop the server the same way, state made durable first. Which one came.
+async fn stop_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
         }
-        QueueCommand::Peek { queue, limit } => {
-            let messages = admin::call(&args.url, "GET", &format!("queues/{queue}/messages?limit={limit}")).await?;
-            println!("{}", serde_json::to_string_pretty(&messages)?);
-        }
-        QueueCommand::Redrive { queue } => {
-            let moved = admin::call(&args.url, "POST", &format!("queues/{queue}/redrive")).await?;
-            println!(
-                "moved {} message(s) from {} to {}",
-                moved["moved"],
-                moved["from"].as_str().unwrap_or_default(),
-                moved["to"].as_str().unwrap_or_default()
-            );
-        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
     }
-    Ok(ExitCode::SUCCESS)
 }

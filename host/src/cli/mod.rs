@@ -2,6 +2,7 @@
 
 mod deploy;
 mod dev;
+mod dev_tools;
 mod invoke;
 mod logging;
 mod new;
@@ -35,8 +36,10 @@ enum Command {
     Lambda,
     /// Run the app of a manifest locally: HTTP routes, authorizers, queues, Invoke API.
     Dev(dev::DevArgs),
-    /// Look into the queues of a running `plugboard dev`.
-    Queue(dev::QueueArgs),
+    /// Look into and feed the queues of a running `plugboard dev`.
+    Queue(dev_tools::QueueArgs),
+    /// Read and change the key-value stores of a running `plugboard dev`.
+    Kv(dev_tools::KvArgs),
     /// Upload a guest to S3 with precompiled artifacts for x86_64 and aarch64; print the pins.
     Publish(publish::PublishArgs),
     /// Scaffold a guest crate for a role, with the SDK and WIT vendored and a first test case.
@@ -99,7 +102,8 @@ async fn run(cli: Cli, flush: Option<crate::lambda::Flush>) -> anyhow::Result<Ex
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
         Command::Dev(args) => dev::run(args).await,
-        Command::Queue(args) => dev::queue(args).await,
+        Command::Queue(args) => dev_tools::queue(args).await,
+        Command::Kv(args) => dev_tools::kv(args).await,
         Command::Publish(args) => publish::run(args).await,
         Command::DeployTemplate(args) => deploy::template(args),
         Command::Test(args) => test::run(args).await,

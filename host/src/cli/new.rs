@@ -156,7 +156,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
             "npm install && npm run build".to_string()
         }
     };
-    println!("created {} ({role} guest). Next:", dir.display());
+    println!(
+        "created {} ({role} guest). Next (`plugboard` on PATH: scripts/install.sh in the Plugboard checkout):",
+        dir.display()
+    );
     println!("  cd {}", dir.display());
     println!("  {next}");
     println!("  plugboard test cases");

@@ -133,10 +133,12 @@ impl LambdaApp {
         let deadline = invocation.deadline;
         // Written before the response leaves: Lambda may freeze the process right after it.
         self.telemetry.finish(&self.function, invocation, started.elapsed(), &result);
-        if let Some(flush) = self.flush.clone()
-            && !flush_by(flush, deadline).await
-        {
-            tracing::warn!("the span export did not finish by the invocation's deadline; answering without waiting");
+        if let Some(flush) = self.flush.clone() {
+            match flush_by(flush, deadline.map(flush_deadline)).await {
+                FlushOutcome::Done => {}
+                FlushOutcome::Late => tracing::warn!("the span export was not done in time; answering without it"),
+                FlushOutcome::Panicked => tracing::warn!("the span export panicked"),
+            }
         }
         result.map_err(|e| Diagnostic { error_type: e.error_type.into(), error_message: e.error_message })
     }
@@ -156,16 +158,42 @@ pub fn invocation(context: &Context, now: SystemTime) -> Invocation {
     }
 }
 
+/// Time kept back from Lambda's own deadline for posting the response after a span export.
+const RESPONSE_RESERVE: Duration = Duration::from_millis(50);
+
+/// How a span export ended, as far as the response is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum FlushOutcome {
+    /// Everything was handed to the collector.
+    Done,
+    /// Not done by the deadline; the response went without waiting.
+    Late,
+    /// The exporter panicked.
+    Panicked,
+}
+
+/// The latest a span export may hold the response: Lambda's own deadline (the guest's deadline
+/// plus its [`SAFETY_MARGIN`]) less [`RESPONSE_RESERVE`] — so a guest stopped at its deadline,
+/// whose spans matter most, still leaves the export time.
+fn flush_deadline(guest_deadline: tokio::time::Instant) -> tokio::time::Instant {
+    guest_deadline + SAFETY_MARGIN.saturating_sub(RESPONSE_RESERVE)
+}
+
 /// Run `flush` off the async workers (the export blocks until the collector has the spans),
 /// waiting no later than `deadline`: a collector that hangs must not hold the response past the
-/// invocation's time. The export carries on in its thread; what it still holds goes with a
-/// later flush. Without a deadline the exporter's own timeout bounds it. Whether it finished.
-async fn flush_by(flush: Flush, deadline: Option<tokio::time::Instant>) -> bool {
+/// invocation's time. The export carries on in its thread; spans it had not taken yet go with
+/// a later flush, a batch it was sending when Lambda froze the process may be lost. Without a
+/// deadline the exporter's own timeout bounds it.
+async fn flush_by(flush: Flush, deadline: Option<tokio::time::Instant>) -> FlushOutcome {
     let export = tokio::task::spawn_blocking(move || flush());
-    match deadline {
-        Some(at) => tokio::time::timeout_at(at, export).await.is_ok(),
-        None => export.await.is_ok(),
-    }
+    let joined = match deadline {
+        Some(at) => match tokio::time::timeout_at(at, export).await {
+            Ok(joined) => joined,
+            Err(_) => return FlushOutcome::Late,
+        },
+        None => export.await,
+    };
+    if joined.is_ok() { FlushOutcome::Done } else { FlushOutcome::Panicked }
 }
 
 /// Longest a Lambda invocation can run: no real deadline lies further back than this.
@@ -201,14 +229,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_hanging_span_export_does_not_hold_the_response_past_the_deadline() {
-        let hang: Flush = Arc::new(|| std::thread::sleep(Duration::from_secs(5)));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = std::sync::Mutex::new(hold);
+        let hang: Flush = Arc::new(move || {
+            let _ = hold.lock().unwrap().recv();
+        });
         let started = std::time::Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
-        assert!(!flush_by(hang, Some(deadline)).await, "reported as unfinished");
+        assert_eq!(flush_by(hang, Some(deadline)).await, FlushOutcome::Late);
         assert!(started.elapsed() < Duration::from_secs(2), "waited {:?}", started.elapsed());
+        drop(release);
         let quick: Flush = Arc::new(|| ());
-        assert!(flush_by(quick.clone(), Some(tokio::time::Instant::now() + Duration::from_secs(5))).await);
-        assert!(flush_by(quick, None).await);
+        assert_eq!(flush_by(quick.clone(), None).await, FlushOutcome::Done);
+        let panics: Flush = Arc::new(|| panic!("exporter bug"));
+        assert_eq!(flush_by(panics, None).await, FlushOutcome::Panicked);
+        // A guest stopped at its deadline: the export still has Lambda's margin.
+        let guest_deadline = tokio::time::Instant::now();
+        assert_eq!(flush_by(quick, Some(flush_deadline(guest_deadline))).await, FlushOutcome::Done);
     }
 
     #[test]

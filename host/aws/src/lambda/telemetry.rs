@@ -102,7 +102,8 @@ impl Telemetry {
         elapsed: Duration,
         result: &Result<T, FunctionError>,
     ) {
-        self.finish_into(function, invocation, elapsed, result, std::io::stdout().lock());
+        // Unlocked: `write_all` locks once, for the one line, and only when metrics are on.
+        self.finish_into(function, invocation, elapsed, result, std::io::stdout());
     }
 
     /// [`Telemetry::finish`], the document written to `out`; the recorder is kept for the next

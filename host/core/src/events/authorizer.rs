@@ -84,15 +84,18 @@ pub fn allows(policy: &ApiGatewayCustomAuthorizerPolicy, arn: &str) -> bool {
 }
 
 /// [`allows`] over statements given as (whether it allows, its resource patterns), so a
-/// guest's decision is evaluated by the same rule without being turned into a policy first.
-pub fn statements_allow<'a>(statements: impl Iterator<Item = (bool, &'a [String])> + Clone, arn: &str) -> bool {
-    let matching = |allow: bool| {
-        statements
-            .clone()
-            .filter(|(allows, _)| *allows == allow)
-            .any(|(_, resources)| resources.iter().any(|pattern| wildcard_match(pattern, arn)))
-    };
-    !matching(false) && matching(true)
+/// guest's decision is judged by the same rule without being turned into a policy first.
+pub(crate) fn statements_allow<'a>(statements: impl Iterator<Item = (bool, &'a [String])>, arn: &str) -> bool {
+    let mut allowed = false;
+    for (allows, resources) in statements {
+        if resources.iter().any(|pattern| wildcard_match(pattern, arn)) {
+            if !allows {
+                return false;
+            }
+            allowed = true;
+        }
+    }
+    allowed
 }
 
 /// The verdict of an authorizer's policy response for `method_arn`.

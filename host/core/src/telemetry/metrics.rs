@@ -187,12 +187,18 @@ pub struct Series {
 /// What one invocation measured; shared by every guest call and host call it makes.
 /// Reusable: [`InvocationMetrics::reset`] keeps every buffer's capacity, so a warm process
 /// records and reports an invocation without allocating.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InvocationMetrics {
     series: Mutex<Vec<Series>>,
     guest: Mutex<Vec<GuestSeries>>,
     /// The buffer the document is written into.
     line: Mutex<Vec<u8>>,
+}
+
+impl Default for InvocationMetrics {
+    fn default() -> Self {
+        InvocationMetrics::new()
+    }
 }
 
 impl InvocationMetrics {

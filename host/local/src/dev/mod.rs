@@ -45,6 +45,8 @@ pub struct DevApp {
     gates: HashMap<String, Arc<AuthorizerGate>>,
     /// The app's durable queues.
     pub queues: Arc<EmbeddedQueues>,
+    /// The app's durable key-value tables.
+    pub keyvalue: Arc<EmbeddedKeyValue>,
     loader: GuestLoader,
     faults: std::sync::Mutex<workers::InjectedFailures>,
 }
@@ -105,7 +107,7 @@ impl DevApp {
             .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
             .collect();
         let faults = std::sync::Mutex::new(workers::InjectedFailures::default());
-        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, loader, faults }))
+        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, keyvalue, loader, faults }))
     }
 
     /// The function called `name`.

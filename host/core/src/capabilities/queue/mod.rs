@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use wasmtime::component::Linker;
 
 use super::{CallInfo, DeadlineExceeded, bounded};
-use crate::capabilities::bindings::plugboard::host::queue::{AttributeValue, Error};
+use crate::capabilities::bindings::plugboard::host::queue::Error;
 use crate::telemetry::{HostCall, TraceContext};
 
-pub use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
+pub use crate::capabilities::bindings::plugboard::host::queue::{AttributeValue, OutgoingMessage};
 
 /// SQS's limit on one message, body and attributes together, and on one batch.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -111,7 +111,7 @@ pub(crate) fn message_size(message: &OutgoingMessage) -> usize {
 }
 
 /// Check one message against SQS's rules for `queue`.
-pub(crate) fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), QueueError> {
+pub fn check_message(queue: &str, message: &OutgoingMessage) -> Result<(), QueueError> {
     let invalid = |m: String| Err(QueueError::InvalidMessage(m));
     let size = message_size(message);
     if message.body.is_empty() {

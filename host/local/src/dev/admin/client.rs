@@ -1,42 +1,12 @@
-//! The dev server's admin API under `/_plugboard/` (queue depths, peek, redrive, authorizer
-//! calls) and the client `plugboard queue` uses to reach it.
+//! The admin API's client, for `plugboard queue`, `plugboard kv` and tests.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::DevApp;
-use plugboard_core::events::http::{Request, Response};
-
-/// The admin API's path prefix.
-pub(crate) const PREFIX: &str = "/_plugboard/";
-
-/// Answer an admin request.
-pub async fn answer(app: &DevApp, request: &Request) -> Response {
-    let rest = request.path.trim_start_matches(PREFIX);
-    let parts: Vec<&str> = rest.split('/').collect();
-    match (request.method.as_str(), parts.as_slice()) {
-        ("GET", ["queues"]) => Response::json(200, &json!(app.queues.stats())),
-        ("GET", ["queues", name, "messages"]) => {
-            let limit = form_urlencoded::parse(request.query.as_bytes())
-                .find(|(k, _)| k == "limit")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(10);
-            match app.queues.peek(name, limit) {
-                Ok(messages) => Response::json(200, &json!(messages)),
-                Err(e) => Response::message(404, &e.to_string()),
-            }
-        }
-        ("POST", ["queues", name, "redrive"]) => match app.queues.redrive(name).await {
-            Ok((to, moved)) => Response::json(200, &json!({ "from": name, "to": to, "moved": moved })),
-            Err(e) => Response::message(400, &e.to_string()),
-        },
-        ("GET", ["authorizers"]) => Response::json(200, &json!(app.authorizer_calls())),
-        _ => Response::message(404, "Not Found"),
-    }
-}
+use super::PREFIX;
 
 /// An HTTP response as [`request`] returns it.
 pub struct HttpAnswer {
@@ -78,13 +48,35 @@ pub async fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Ve
     Ok(HttpAnswer { status, headers, body })
 }
 
-/// Call the admin API of the dev server at `base` (e.g. `http://127.0.0.1:3000`).
+/// Call the admin API of the dev server at `base` (e.g. `http://127.0.0.1:3000`) with a JSON
+/// answer.
 pub async fn call(base: &str, method: &str, path: &str) -> anyhow::Result<Value> {
+    call_with(base, method, path, "application/json", Vec::new()).await.map(|answer| answer.json())
+}
+
+/// [`call`] with a body of `content_type`, the answer as it came; a status of 300 or more is an
+/// error with the server's message.
+pub async fn call_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<HttpAnswer> {
     let uri = format!("{}{PREFIX}{path}", base.trim_end_matches('/'));
-    let answer = request(method, &uri, &[], Vec::new())
+    let answer = request(method, &uri, &[("content-type", content_type)], body)
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the dev server at {base} (is `plugboard dev` running?): {e}"))?;
-    let value = answer.json();
-    anyhow::ensure!(answer.status < 300, "{uri}: {} {}", answer.status, value["message"].as_str().unwrap_or_default());
-    Ok(value)
+    anyhow::ensure!(
+        answer.status < 300,
+        "{method} {uri}: {} {}",
+        answer.status,
+        answer.json()["message"].as_str().unwrap_or_default()
+    );
+    Ok(answer)
+}
+
+/// `key` as a query parameter value.
+pub fn encode_key(key: &str) -> String {
+    form_urlencoded::byte_serialize(key.as_bytes()).collect()
 }
