@@ -294,3 +294,34 @@ fn new_python_guests_of_every_role_pass_their_first_case() {
         );
     });
 }
+
+#[test]
+fn without_arguments_plugboard_test_runs_the_cases_folder_here() {
+    let run = |dir: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("test").current_dir(dir).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, stdout) = run(&root().join("guests/quotes"));
+    assert!(ok && stdout.starts_with("cases (internal-api)") && stdout.contains(" passed, 0 failed"), "{stdout}");
+    let (ok, stdout) = run(&root().join("guests"));
+    assert!(!ok && stdout.contains("cases: no such suite folder"), "{stdout}");
+}
+
+#[test]
+fn a_failed_queue_case_shows_the_guests_own_reason() {
+    let dir = std::env::temp_dir().join(format!("plugboard-cases-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let guest = root().join("guests/dist/chaos.wasm");
+    std::fs::write(
+        dir.join("function.toml"),
+        format!("role = \"queue-worker\"\nguest = {:?}\n", guest.display().to_string()),
+    )
+    .unwrap();
+    // Expects the message to succeed; the guest fails it with its own words.
+    std::fs::write(dir.join("fails.toml"), "[[messages]]\nbody = \"fail\"\n[expect]\nbatch-failures = []\n").unwrap();
+    let (out, stdout) = plugboard_test(&[dir.to_str().unwrap()]);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("FAILED  fails"), "{stdout}");
+    assert!(stdout.contains("log:") && stdout.contains("chaos: asked to fail"), "the guest's reason: {stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -162,7 +162,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     );
     println!("  cd {}", dir.display());
     println!("  {next}");
-    println!("  plugboard test cases");
+    println!("  plugboard test");
     Ok(ExitCode::SUCCESS)
 }
 

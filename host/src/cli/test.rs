@@ -12,8 +12,9 @@ use crate::testing::Suite;
 /// Arguments of `plugboard test`.
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Suite folders: each holds function.toml and one .toml file per case.
-    #[arg(required = true)]
+    /// Suite folders: each holds function.toml and one .toml file per case (default: `cases`,
+    /// where `plugboard new` puts a guest's suite).
+    #[arg(default_value = "cases")]
     suites: Vec<PathBuf>,
     /// Run only cases whose name contains this.
     #[arg(long)]
@@ -32,6 +33,11 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed, mut updated) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for dir in &args.suites {
+        if !dir.is_dir() {
+            writeln!(out, "{}: no such suite folder (name one: plugboard test SUITE...)", dir.display())?;
+            failed += 1;
+            continue;
+        }
         let suite = match Suite::load(dir, &loader) {
             Ok(suite) => suite,
             Err(e) => {
@@ -58,6 +64,10 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  FAILED  {name} ({ms:.1} ms)")?;
                 for line in &result.failures {
                     writeln!(out, "          {line}")?;
+                }
+                // Why, in the guest's and the role's own words (a failed message, a denial).
+                for line in &result.logs {
+                    writeln!(out, "          log: {line}")?;
                 }
                 failed += 1;
             }

@@ -5,6 +5,7 @@
 //! A suite folder holds `function.toml` (the function schema; `guest` relative to the folder)
 //! and one `<case>.toml` per case ([`case::Case`]).
 
+mod captured;
 pub mod case;
 pub mod check;
 mod http_stubs;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::Value;
 
+use self::captured::CapturedLogs;
 use self::case::{Case, CaseEvent, Effect, Expect, Invoked, Sent};
 use self::http_stubs::StubSender;
 use self::stubs::StubInvoker;
@@ -57,6 +59,8 @@ pub struct CaseResult {
     pub outcome: Expect,
     /// How long the invocation took.
     pub elapsed: Duration,
+    /// What the invocation logged at WARN and above (the guest's own error text among it).
+    pub logs: Vec<String>,
 }
 
 impl Suite {
@@ -91,9 +95,12 @@ impl Suite {
     pub async fn run(&self, case: &Case) -> CaseResult {
         match self.try_run(case).await {
             Ok(result) => result,
-            Err(e) => {
-                CaseResult { failures: vec![format!("{e:#}")], outcome: Expect::default(), elapsed: Duration::ZERO }
-            }
+            Err(e) => CaseResult {
+                failures: vec![format!("{e:#}")],
+                outcome: Expect::default(),
+                elapsed: Duration::ZERO,
+                logs: Vec::new(),
+            },
         }
     }
 
@@ -142,14 +149,18 @@ impl Suite {
         let clock = case.now.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
         let invocation = Invocation { request_id: "plugboard-test".into(), clock, ..Invocation::default() };
         let started = Instant::now();
-        let result = match event {
-            CaseEvent::Typed(event) => function.invoke(event, invocation).await,
-            // A whole event is parsed as Lambda would: a malformed one fails the invocation.
-            CaseEvent::Json(text) => match Event::parse(&text, self.config.role, None) {
-                Ok(event) => function.invoke(event, invocation).await,
-                Err(e) => Err(e),
-            },
+        let logs = CapturedLogs::default();
+        let invoke = async {
+            match event {
+                CaseEvent::Typed(event) => function.invoke(event, invocation).await,
+                // A whole event is parsed as Lambda would: a malformed one fails the invocation.
+                CaseEvent::Json(text) => match Event::parse(&text, self.config.role, None) {
+                    Ok(event) => function.invoke(event, invocation).await,
+                    Err(e) => Err(e),
+                },
+            }
         };
+        let result = tracing::instrument::WithSubscriber::with_subscriber(invoke, logs.dispatch()).await;
         let elapsed = started.elapsed();
 
         let mut outcome = self.outcome(case, &result);
@@ -198,7 +209,7 @@ impl Suite {
                 }
             }
         }
-        Ok(CaseResult { failures, outcome, elapsed })
+        Ok(CaseResult { failures, outcome, elapsed, logs: logs.lines() })
     }
 
     /// The role-specific part of the outcome.
