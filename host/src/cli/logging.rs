@@ -59,8 +59,9 @@ fn lambda_level(level: &str) -> Option<&'static str> {
 }
 
 /// Install the process's subscriber; `default_filter` applies when the environment names none.
-/// Returns the OpenTelemetry provider when spans are exported (see [`super::otel`]).
-pub(super) fn init(default_filter: &str) -> Option<SdkTracerProvider> {
+/// Returns the OpenTelemetry provider when spans are exported (see [`super::otel`]), whose exports
+/// run on `runtime`.
+pub(super) fn init(default_filter: &str, runtime: &tokio::runtime::Handle) -> Option<SdkTracerProvider> {
     let settings = LogSettings::from(|name| std::env::var(name).ok(), default_filter, std::io::stderr().is_terminal());
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -69,7 +70,7 @@ pub(super) fn init(default_filter: &str) -> Option<SdkTracerProvider> {
         Format::Json => output.json().flatten_event(true).with_current_span(false).with_span_list(false).boxed(),
         Format::Text => output.with_ansi(settings.ansi).boxed(),
     };
-    let (spans, provider) = super::otel::layer().unzip();
+    let (spans, provider) = super::otel::layer(runtime).unzip();
     tracing_subscriber::registry().with(output.with_filter(filter)).with(spans).init();
     provider
 }

@@ -72,12 +72,21 @@ pub fn main() -> ExitCode {
     // A test run's output is its report; the host's per-invocation lines would bury it. In
     // `plugboard dev` the gateway writes each request's line; the function adds one only when
     // the invocation failed.
-    let spans = logging::init(match cli.command {
-        Command::Test(_) => "error",
-        Command::Dev(_) => "info,plugboard_core::function=warn",
-        _ => "info",
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("plugboard: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let spans = logging::init(
+        match cli.command {
+            Command::Test(_) => "error",
+            Command::Dev(_) => "info,plugboard_core::function=warn",
+            _ => "info",
+        },
+        runtime.handle(),
+    );
     let flush = spans.clone().map(|provider| -> crate::lambda::Flush {
         std::sync::Arc::new(move || {
             if let Err(e) = provider.force_flush() {
@@ -85,7 +94,7 @@ pub fn main() -> ExitCode {
             }
         })
     });
-    let result = runtime.context("starting the async runtime").and_then(|rt| rt.block_on(run(cli, flush)));
+    let result = runtime.block_on(run(cli, flush));
     if let Some(provider) = spans {
         let _ = provider.shutdown();
     }
