@@ -3,7 +3,6 @@
 //! the same server on 127.0.0.1.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use http_body_util::{BodyExt, Empty, Full};
@@ -47,16 +46,11 @@ pub fn outbound_call(c: &mut Criterion) {
         b.to_async(&rt).iter_custom(|iters| {
             let (f, fetches, noops) = (f.clone(), fetches.clone(), noops.clone());
             async move {
-                let (mut with_fetches, mut without) = (Duration::ZERO, Duration::ZERO);
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    black_box(f.handle(fetches.clone(), Invocation::default()).await.unwrap());
-                    with_fetches += t.elapsed();
-                    let t = Instant::now();
-                    black_box(f.handle(noops.clone(), Invocation::default()).await.unwrap());
-                    without += t.elapsed();
-                }
-                with_fetches.saturating_sub(without) / N
+                let with_fetches =
+                    async || drop(black_box(f.handle(fetches.clone(), Invocation::default()).await.unwrap()));
+                let noops_only =
+                    async || drop(black_box(f.handle(noops.clone(), Invocation::default()).await.unwrap()));
+                super::interleaved_difference(iters, N, with_fetches, noops_only).await
             }
         })
     });

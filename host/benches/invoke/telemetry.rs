@@ -37,19 +37,9 @@ pub fn emf_overhead(c: &mut Criterion, events: &[(Arc<Function>, Vec<u8>)]) {
             b.to_async(&rt).iter_custom(|iters| {
                 let (f, on, off) = (f.clone(), &on, &off);
                 async move {
-                    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
-                    for _ in 0..iters {
-                        let t = Instant::now();
-                        as_the_bootstrap(&f, text, on).await;
-                        with += t.elapsed();
-                        let t = Instant::now();
-                        as_the_bootstrap(&f, text, off).await;
-                        without += t.elapsed();
-                    }
-                    // For the cheapest role the difference is within one loop's noise and can
-                    // come out negative: report it as (nearly) nothing rather than zero time,
-                    // which criterion refuses.
-                    with.saturating_sub(without).max(Duration::from_nanos(iters))
+                    let metrics_on = async || as_the_bootstrap(&f, text, on).await;
+                    super::interleaved_difference(iters, 1, metrics_on, async || as_the_bootstrap(&f, text, off).await)
+                        .await
                 }
             })
         });

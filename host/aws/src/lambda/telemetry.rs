@@ -213,7 +213,12 @@ mod tests {
         t.recycle(first);
         let second = t.begin().unwrap();
         assert_eq!(Arc::as_ptr(&second), address, "reused");
-        assert!(second.snapshot().is_empty(), "and reset: {:?}", second.snapshot());
+        let mut document = Vec::new();
+        let preamble = Preamble::new(&EmfSettings::default(), "f", "http-api");
+        let ids = InvocationIds { request_id: "r-2", trace_id: None };
+        second.write_document(&preamble, &ids, 0, &mut document).unwrap();
+        let document = String::from_utf8(document).unwrap();
+        assert!(!document.contains("Invocations"), "and reset: {document}");
         let held = second.clone();
         t.recycle(second);
         assert_ne!(Arc::as_ptr(&t.begin().unwrap()), Arc::as_ptr(&held), "still held: not handed out again");

@@ -257,8 +257,10 @@ impl InvocationMetrics {
         guest_metrics::record(&mut self.guest.lock().unwrap_or_else(|e| e.into_inner()), sample)
     }
 
-    /// What was measured: each metric something was recorded for, in report order.
-    pub fn snapshot(&self) -> Vec<(Metric, Series)> {
+    /// What was measured: each metric something was recorded for, in report order (the tests'
+    /// view; the host writes the document from the aggregates in place).
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> Vec<(Metric, Series)> {
         self.with(|series| recorded(series).map(|(m, s)| (m, s.clone())).collect())
     }
 
