@@ -1,12 +1,12 @@
 //! `plugboard test`: every example guest passes the cases it ships; a failing case is reported
 //! with its differences and fails the run; `--update` records outcomes; `--filter` selects.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use common::root;
 
 fn plugboard_test(args: &[&str]) -> (Output, String) {
     let out =
@@ -154,26 +154,40 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
             let code = source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).count();
             assert!(code <= 10, "the http-api template is {code} lines of code:\n{source}");
         }
-        let build = Command::new("cargo")
-            .args(["build", "--release", "--target", "wasm32-wasip2"])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(build.status.success(), "{role}: {}", String::from_utf8_lossy(&build.stderr));
-        // Where the scaffold's cases/function.toml expects the component.
-        let file = format!("{}.wasm", name.replace('-', "_"));
-        let expected = dir.join("target/wasm32-wasip2/release");
-        std::fs::create_dir_all(&expected).unwrap();
-        // Moved out, so scripts/build-guests.sh does not take it for an example guest.
-        let built = target.join("wasm32-wasip2/release").join(&file);
-        std::fs::copy(&built, expected.join(&file)).unwrap();
-        std::fs::remove_file(&built).unwrap();
         suites.push(dir.join("cases").display().to_string());
     }
+    // `plugboard test` builds each crate first; with the example guests' target dir, cargo puts
+    // the component there and `plugboard test` copies it where the suite expects it.
+    let test_in = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .arg("test")
+            .args(args)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
     let args: Vec<&str> = suites.iter().map(String::as_str).collect();
-    let (out, stdout) = plugboard_test(&args);
-    assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}");
+    let (ok, stdout, stderr) = test_in(&args);
+    assert!(ok && stdout.contains("4 passed, 0 failed"), "{stdout}{stderr}");
+    assert!(stderr.contains("cargo build --release --target wasm32-wasip2"), "says what it builds: {stderr}");
+    let built = base.join("my-http-api/target/wasm32-wasip2/release/my_http_api.wasm");
+    assert!(built.is_file(), "copied where the suite expects it");
+    // A change to the source is what the next run tests; --no-build tests the file as it is.
+    let http = base.join("my-http-api");
+    let source = std::fs::read_to_string(http.join("src/lib.rs")).unwrap();
+    assert!(source.contains("\"hello, {}\""), "{source}");
+    std::fs::write(http.join("src/lib.rs"), source.replace("\"hello, {}\"", "\"goodbye, {}\"")).unwrap();
+    let cases = http.join("cases").display().to_string();
+    let (ok, stdout, _) = test_in(&["--no-build", &cases]);
+    assert!(ok && stdout.contains("1 passed, 0 failed"), "the old build still passes: {stdout}");
+    let (ok, stdout, stderr) = test_in(&[&cases]);
+    assert!(!ok && stdout.contains("goodbye, Ada"), "rebuilt from the changed source: {stdout}{stderr}");
+    // Out of the shared target dir, so scripts/build-guests.sh does not take them for example guests.
+    for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
+        std::fs::remove_file(target.join(format!("wasm32-wasip2/release/my_{}.wasm", role.replace('-', "_")))).ok();
+    }
     let again = Command::new(env!("CARGO_BIN_EXE_plugboard"))
         .args(["new", "--role", "http-api", "--dir"])
         .arg(base.join("my-http-api"))
@@ -186,28 +200,13 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
 
 /// The shell lines of docs/guest-guide.md's ```sh blocks.
 fn guide_commands() -> Vec<String> {
-    let guide = std::fs::read_to_string(root().join("docs/guest-guide.md")).unwrap();
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for line in guide.lines() {
-        match (inside, line.trim()) {
-            (false, "```sh") => inside = true,
-            (true, "```") => inside = false,
-            (true, command) if !command.is_empty() => lines.push(command.to_string()),
-            _ => {}
-        }
-    }
-    lines
+    common::sh_lines(&std::fs::read_to_string(root().join("docs/guest-guide.md")).unwrap())
 }
 
 #[test]
 fn the_guest_guide_commands_run() {
     let commands = guide_commands();
-    let scaffold = [
-        "plugboard new --role http-api hello-api",
-        "cargo build --release --target wasm32-wasip2",
-        "plugboard test cases",
-    ];
+    let scaffold = ["plugboard new --role http-api hello-api", "cd hello-api", "plugboard test"];
     for line in scaffold {
         assert!(commands.iter().any(|c| c == line), "the guide's first steps changed: {commands:?}");
     }
@@ -221,6 +220,23 @@ fn the_guest_guide_commands_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The guide's Python recipe is the one a Python scaffold's README gives.
+    let python: Vec<&str> = commands
+        .iter()
+        .find(|c| c.starts_with("plugboard new") && c.contains("--lang python"))
+        .expect("the guide scaffolds a Python guest")
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_plugboard")).args(&python).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = python.last().unwrap();
+    let readme = std::fs::read_to_string(dir.join(name).join("README.md")).unwrap();
+    let recipe = common::sh_lines(&readme);
+    assert!(recipe.len() >= 2, "{readme}");
+    for line in &recipe {
+        assert!(commands.contains(line), "the scaffold's `{line}` is not the guide's recipe: {commands:?}");
+    }
     std::fs::remove_dir_all(&dir).ok();
     // The example-suite commands, as written, from the repository root.
     let suites: Vec<&String> = commands.iter().filter(|c| c.starts_with("plugboard test guests/")).collect();
@@ -234,9 +250,10 @@ fn the_guest_guide_commands_run() {
     }
 }
 
-/// `plugboard new --lang LANG` for every role, built with the project's own tools (from
-/// scripts/guest-tools.sh), passes the same first case as the Rust scaffold.
-fn other_language_scaffolds_pass_their_first_case(lang: &str, build: impl Fn(&Path, &str, &str)) {
+/// `plugboard new --lang LANG` for every role (each checked by `check`), built by `plugboard test`
+/// itself with the project's own tools from scripts/guest-tools.sh (`tools`, a folder put first
+/// on PATH), passes the same first case as the Rust scaffold.
+fn other_language_scaffolds_pass_their_first_case(lang: &str, tools: &Path, check: impl Fn(&Path, &str, &str)) {
     let base = std::env::temp_dir().join(format!("plugboard-new-{lang}-{}", uuid::Uuid::new_v4().simple()));
     let mut suites = Vec::new();
     for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
@@ -249,49 +266,35 @@ fn other_language_scaffolds_pass_their_first_case(lang: &str, build: impl Fn(&Pa
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        build(&dir, role, &name.replace('-', "_"));
+        check(&dir, role, &name.replace('-', "_"));
         suites.push(dir.join("cases").display().to_string());
     }
-    let args: Vec<&str> = suites.iter().map(String::as_str).collect();
-    let (out, stdout) = plugboard_test(&args);
-    assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}");
+    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_plugboard")).arg("test").args(&suites).env("PATH", path).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("4 passed, 0 failed"), "{stdout}{stderr}");
+    assert_eq!(stderr.matches("building ").count(), 4, "each guest built first: {stderr}");
     std::fs::remove_dir_all(&base).ok();
-}
-
-fn run_ok(command: &mut Command, what: &str) {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
 fn new_javascript_guests_of_every_role_pass_their_first_case() {
-    other_language_scaffolds_pass_their_first_case("js", |dir, role, file| {
-        // What `npm run build` runs, with the project's jco instead of a fresh npm install.
+    let tools = root().join("guests/js/node_modules/.bin");
+    other_language_scaffolds_pass_their_first_case("js", &tools, |dir, role, file| {
+        // What `npm run build` runs (with the project's jco instead of a fresh npm install).
         let package: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
         let script = package["scripts"]["build"].as_str().unwrap().to_string();
         assert_eq!(script, format!("jco {}", plugboard::cli::js_build_args(role.parse().unwrap(), file)));
-        let jco = root().join("guests/js/node_modules/.bin/jco");
-        run_ok(Command::new(jco).args(script.split_whitespace().skip(1)).current_dir(dir), role);
     });
 }
 
 #[test]
 fn new_python_guests_of_every_role_pass_their_first_case() {
-    other_language_scaffolds_pass_their_first_case("python", |dir, role, file| {
-        let componentize = root().join(".venv-guests/bin/componentize-py");
-        let out = format!("{file}.wasm");
-        run_ok(
-            Command::new(componentize)
-                .args(["-d", "wit", "-w", role, "componentize", "app", "-o", &out])
-                .current_dir(dir),
-            role,
-        );
+    let tools = root().join(".venv-guests/bin");
+    other_language_scaffolds_pass_their_first_case("python", &tools, |dir, _, _| {
+        assert!(dir.join("app.py").is_file() && dir.join(".gitignore").is_file());
     });
 }
 

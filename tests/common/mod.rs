@@ -19,6 +19,22 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The non-empty lines of `markdown`'s ```sh blocks, in order: the commands a document tells
+/// its reader to run.
+pub fn sh_lines(markdown: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in markdown.lines() {
+        match (inside, line.trim()) {
+            (false, "```sh") => inside = true,
+            (true, "```") => inside = false,
+            (true, command) if !command.is_empty() => lines.push(command.to_string()),
+            _ => {}
+        }
+    }
+    lines
+}
+
 /// The bytes of guest `name` (e.g. `items_api`), built by `scripts/build-guests.sh`.
 pub fn guest(name: &str) -> Vec<u8> {
     let dir = std::env::var_os("PLUGBOARD_GUESTS_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("guests/dist"));

@@ -138,10 +138,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
         Lang::Rust => rust_files(&dir, role, &fill)?,
         Lang::Python => {
             write(&dir, "app.py", &fill(python_source(role)))?;
-            write(&dir, ".gitignore", "*.wasm\n__pycache__/\n")?;
-            let build = format!("componentize-py -d wit -w {role} componentize app -o {file}.wasm");
-            write(&dir, "README.md", &guest_readme(name, role, "pip install componentize-py==0.25.1", &build))?;
-            build
+            write(&dir, ".gitignore", "*.wasm\n__pycache__/\n.venv/\n")?;
+            let build = format!(".venv/bin/componentize-py -d wit -w {role} componentize app -o {file}.wasm");
+            write(&dir, "README.md", &guest_readme(name, role, PYTHON_TOOLCHAIN, &build))?;
+            PYTHON_TOOLCHAIN.to_string()
         }
         Lang::Js => {
             write(&dir, "guest.js", &fill(js_source(role)))?;
@@ -153,7 +153,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
             });
             write(&dir, "package.json", &format!("{:#}\n", package))?;
             write(&dir, "README.md", &guest_readme(name, role, "npm install", "npm run build"))?;
-            "npm install && npm run build".to_string()
+            "npm install".to_string()
         }
     };
     println!(
@@ -166,7 +166,13 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Rust crate: manifest, lock, source and the vendored SDK; the build command.
+/// Python's toolchain, the one recipe the guide and every scaffold give: componentize-py in a
+/// virtual environment in the guest's folder (a bare `pip install` fails on an externally
+/// managed system Python).
+const PYTHON_TOOLCHAIN: &str = "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1";
+
+/// The Rust crate: manifest, lock, source and the vendored SDK; the one-time setup command
+/// (`plugboard test` builds the crate itself).
 fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::Result<String> {
     let source = match role {
         Role::HttpApi => include_str!("../../templates/rust/http-api.rs"),
@@ -184,7 +190,7 @@ fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::
         // In the guests' workspace the WIT folder is two levels up; here it is inside the SDK.
         write(&dir.join("sdk"), path, &text.replace("\"../../wit\"", "\"wit\""))?;
     }
-    Ok("cargo build --release --target wasm32-wasip2".to_string())
+    Ok("rustup target add wasm32-wasip2".to_string())
 }
 
 fn python_source(role: Role) -> &'static str {
@@ -208,8 +214,9 @@ fn js_source(role: Role) -> &'static str {
 /// The README of a Python or JavaScript guest.
 fn guest_readme(name: &str, role: Role, install: &str, build: &str) -> String {
     format!(
-        "# {name}\n\nA Plugboard `{role}` guest, scaffolded by `plugboard new`.\n\n```sh\n{install}\n{build}\nplugboard test cases\n```\n\n\
-`wit/` is the WIT package it builds against. `cases/function.toml` is the function under test;\n\
+        "# {name}\n\nA Plugboard `{role}` guest, scaffolded by `plugboard new`.\n\n```sh\n{install}\nplugboard test\n```\n\n\
+`plugboard test` builds the guest first (`{build}`), then runs the cases in `cases/` against it;\n\
+`--no-build` tests the file as it is. `wit/` is the WIT package it builds against. `cases/function.toml` is the function under test;\n\
 each other `cases/*.toml` is a case (`plugboard test cases --update` records current outcomes).\n"
     )
 }

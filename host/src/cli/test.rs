@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::runtime::precompiled::CompileCache;
 use crate::runtime::{EngineSettings, GuestLoader, Runtime};
 use crate::testing::Suite;
+use crate::testing::build::GuestBuild;
 
 /// Arguments of `plugboard test`.
 #[derive(clap::Args)]
@@ -22,6 +23,10 @@ pub struct TestArgs {
     /// Record each case's current outcome as its expectation (review the diff before committing).
     #[arg(long)]
     update: bool,
+    /// Test the guest file as it is: do not build it first (see `GuestBuild` for when a
+    /// suite's guest is built).
+    #[arg(long)]
+    no_build: bool,
 }
 
 /// Run every selected case; exit 1 when one failed or a suite could not load.
@@ -37,6 +42,17 @@ pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}: no such suite folder (name one: plugboard test SUITE...)", dir.display())?;
             failed += 1;
             continue;
+        }
+        // The source as it is now, when the suite's guest is its project's build output.
+        if !args.no_build
+            && let Some(build) = GuestBuild::for_suite(dir)
+        {
+            eprintln!("building {} ({})", build.project.display(), build.describe());
+            if let Err(e) = build.run() {
+                writeln!(out, "{}: cannot build its guest: {e:#}", dir.display())?;
+                failed += 1;
+                continue;
+            }
         }
         let suite = match Suite::load(dir, &loader) {
             Ok(suite) => suite,

@@ -5,6 +5,7 @@
 //! A suite folder holds `function.toml` (the function schema; `guest` relative to the folder)
 //! and one `<case>.toml` per case ([`case::Case`]).
 
+pub mod build;
 mod captured;
 pub mod case;
 pub mod check;
