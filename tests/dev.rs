@@ -4,6 +4,8 @@
 //! `aws-sdk-lambda`, the dead-letter queue and redrive, a restart, and hot reload.
 
 mod common;
+#[path = "dev/try_it.rs"]
+mod try_it;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -45,19 +45,26 @@ pub enum QueueCommand {
     },
 }
 
+/// Which running dev server the tools talk to.
+#[derive(clap::Args)]
+struct DevServer {
+    /// The running dev server.
+    #[arg(long, env = "PLUGBOARD_URL", default_value = "http://127.0.0.1:3000", global = true)]
+    url: String,
+}
+
 /// Arguments of `plugboard queue`.
 #[derive(clap::Args)]
 pub struct QueueArgs {
     #[command(subcommand)]
     command: QueueCommand,
-    /// The running dev server.
-    #[arg(long, default_value = "http://127.0.0.1:3000", global = true)]
-    url: String,
+    #[command(flatten)]
+    server: DevServer,
 }
 
 /// Ask the running dev server and print its answer.
 pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
-    let url = &args.url;
+    let url = &args.server.url;
     match args.command {
         QueueCommand::List => {
             let stats = admin::call(url, "GET", "queues").await?;
@@ -144,14 +151,13 @@ pub enum KvCommand {
 pub struct KvArgs {
     #[command(subcommand)]
     command: KvCommand,
-    /// The running dev server.
-    #[arg(long, default_value = "http://127.0.0.1:3000", global = true)]
-    url: String,
+    #[command(flatten)]
+    server: DevServer,
 }
 
 /// Read or change a running dev server's key-value tables.
 pub async fn kv(args: KvArgs) -> anyhow::Result<ExitCode> {
-    let url = &args.url;
+    let url = &args.server.url;
     let value_path = |store: &str, key: &str| format!("stores/{store}/value?key={}", encode_key(key));
     match args.command {
         KvCommand::Stores => {
