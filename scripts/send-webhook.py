@@ -4,9 +4,10 @@
 Usage: scripts/send-webhook.py BODY [--url URL] [--secret SECRET] [--key KEY]
 
 The signature is `x-signature: sha256=<hex>`, the HMAC-SHA256 of `{timestamp}.{key}.{body}`
-under the webhook secret (plugboard.toml's `[secrets.webhook-secret]` dev value by default),
-with `x-webhook-timestamp` the current Unix time. KEY is the idempotency key, sent as the
-`idempotency-key` header when given; without it the ingest takes the body's `id`.
+under the webhook secret (default: the example app's dev value, `demo-webhook-secret`, as
+plugboard.toml's `[secrets.webhook-secret]` gives it), with `x-webhook-timestamp` the current
+Unix time. KEY is the idempotency key (default: the body's string `id`), always sent as the
+`idempotency-key` header.
 URL defaults to $PLUGBOARD_URL, else http://127.0.0.1:3000. Prints the status and the answer;
 exits 1 unless the webhook was accepted (202).
 """
@@ -33,9 +34,11 @@ def main() -> int:
     key = args.key
     if key is None:
         try:
-            key = str(json.loads(args.body)["id"])
+            key = json.loads(args.body)["id"]
         except (ValueError, KeyError, TypeError):
-            print("send-webhook: the body has no \"id\": pass --key", file=sys.stderr)
+            key = None
+        if not isinstance(key, str):
+            print("send-webhook: the body has no string \"id\": pass --key", file=sys.stderr)
             return 2
     timestamp = str(int(time.time()))
     signed = f"{timestamp}.{key}.{args.body}".encode()
@@ -43,9 +46,8 @@ def main() -> int:
         "content-type": "application/json",
         "x-webhook-timestamp": timestamp,
         "x-signature": "sha256=" + hmac.new(args.secret.encode(), signed, hashlib.sha256).hexdigest(),
+        "idempotency-key": key,
     }
-    if args.key is not None:
-        headers["idempotency-key"] = args.key
     request = urllib.request.Request(
         args.url.rstrip("/") + "/webhooks", data=args.body.encode(), headers=headers, method="POST"
     )

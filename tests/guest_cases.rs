@@ -128,6 +128,17 @@ fn update_records_the_outcome_and_filter_selects_cases() {
     assert!(!out.status.success() && stdout.contains("status: expected 500, got 200"), "{stdout}");
 }
 
+/// Files removed when dropped, however the test ends.
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            std::fs::remove_file(file).ok();
+        }
+    }
+}
+
 #[test]
 fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_case() {
     let base = std::env::temp_dir().join(format!("plugboard-new-{}", uuid::Uuid::new_v4().simple()));
@@ -136,6 +147,13 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
     let target = std::env::var_os("PLUGBOARD_GUEST_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("guests/target"));
+    // Out of the shared target dir however the test ends, so scripts/build-guests.sh does not
+    // take them for example guests.
+    let _cleanup = RemoveOnDrop(
+        ["http-api", "queue-worker", "authorizer", "internal-api"]
+            .map(|role| target.join(format!("wasm32-wasip2/release/my_{}.wasm", role.replace('-', "_"))))
+            .to_vec(),
+    );
     let mut suites = Vec::new();
     for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
         let name = format!("my-{role}");
@@ -184,10 +202,6 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
     assert!(ok && stdout.contains("1 passed, 0 failed"), "the old build still passes: {stdout}");
     let (ok, stdout, stderr) = test_in(&[&cases]);
     assert!(!ok && stdout.contains("goodbye, Ada"), "rebuilt from the changed source: {stdout}{stderr}");
-    // Out of the shared target dir, so scripts/build-guests.sh does not take them for example guests.
-    for role in ["http-api", "queue-worker", "authorizer", "internal-api"] {
-        std::fs::remove_file(target.join(format!("wasm32-wasip2/release/my_{}.wasm", role.replace('-', "_")))).ok();
-    }
     let again = Command::new(env!("CARGO_BIN_EXE_plugboard"))
         .args(["new", "--role", "http-api", "--dir"])
         .arg(base.join("my-http-api"))

@@ -23,8 +23,8 @@ pub struct TestArgs {
     /// Record each case's current outcome as its expectation (review the diff before committing).
     #[arg(long)]
     update: bool,
-    /// Test the guest file as it is: do not build it first (see `GuestBuild` for when a
-    /// suite's guest is built).
+    /// Test the guest file as it is. Without this, a guest that is the build output of the
+    /// project above the suite (Cargo, componentize-py app.py, npm build script) is built first.
     #[arg(long)]
     no_build: bool,
 }

@@ -6,6 +6,7 @@
 //! it) — what `plugboard new` writes. A guest anywhere else (a `dist/` folder, another project's
 //! output) is loaded as it is.
 
+use std::os::fd::AsFd as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -59,8 +60,11 @@ impl GuestBuild {
     /// build, or when function.toml does not load (loading the suite reports why).
     pub fn for_suite(dir: &Path) -> Option<GuestBuild> {
         let config = FunctionConfig::from_file(&dir.join(FUNCTION_FILE)).ok()?;
+        // Through the file system, as the suite's guest is opened: a symlinked `cases/`
+        // belongs to the project its target sits in.
+        let dir = std::fs::canonicalize(dir).ok()?;
         let guest = dir.join(config.guest.as_deref()?);
-        GuestBuild::detect(dir, &guest, config.role)
+        GuestBuild::detect(&dir, &guest, config.role)
     }
 
     /// The build that produces `guest` (the suite's resolved guest path) for the suite in
@@ -118,11 +122,13 @@ impl GuestBuild {
         } else {
             program
         };
+        // The tool's own output goes to stderr: stdout is the test report.
+        let stdout = if cargo { Stdio::piped() } else { Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?) };
         let child = Command::new(&program)
             .args(&args)
             .current_dir(&self.project)
             .stdin(Stdio::null())
-            .stdout(if cargo { Stdio::piped() } else { Stdio::inherit() })
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn();
         let child = match child {
@@ -146,7 +152,13 @@ impl GuestBuild {
         if cargo {
             let built = cargo_artifact(&out.stdout, &self.output)
                 .with_context(|| format!("cargo built no {}", self.output.display()))?;
-            if normalized(&built) != self.output {
+            // The same file by another path (a symlink) must not be copied onto itself: that
+            // would empty it.
+            let same = match (std::fs::canonicalize(&built), std::fs::canonicalize(&self.output)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if !same {
                 if let Some(parent) = self.output.parent() {
                     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
                 }
