@@ -23,6 +23,7 @@ fi
 scripts/build-guests.sh
 scripts/test-env.sh
 scripts/deploy-env.sh >/dev/null   # cfn-lint, SAM CLI and translator for tests/deploy.rs
+scripts/browser-env.sh             # Chromium and playwright-core for the dashboard test
 state=$(mktemp)
 dynalite_state=$(mktemp)
 trap 'scripts/moto.sh stop "$state"; scripts/dynalite.sh stop "$dynalite_state"' EXIT

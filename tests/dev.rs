@@ -3,7 +3,11 @@
 //! pattern, the gatekeeper's 401/403 and decision cache, the Invoke API through
 //! `aws-sdk-lambda`, the dead-letter queue and redrive, a restart, and hot reload.
 
+#[path = "dev/browser.rs"]
+mod browser;
 mod common;
+#[path = "dev/dashboard.rs"]
+mod dashboard;
 #[path = "dev/try_it.rs"]
 mod try_it;
 
@@ -488,14 +492,15 @@ async fn a_pinned_cwasm_runs_in_dev_as_on_lambda_and_an_unpinned_one_is_refused(
     assert!(manifest.contains(&quotes));
     let write = |guest: &str| std::fs::write(dir.join("plugboard.toml"), manifest.replace(&quotes, guest)).unwrap();
     write(&format!("guest = \"quotes.cwasm\"\nguest-sha256 = \"{digest}\""));
-    let app =
-        DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true).await.expect("a pinned .cwasm loads");
+    let app = DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true, Default::default())
+        .await
+        .expect("a pinned .cwasm loads");
     let quote = json!({ "sku": "lamp", "unit_price": 2.0, "quantity": 3 });
     let answer = app.function("quotes").unwrap().handle(quote, Default::default()).await.expect("it serves");
     assert!(answer.get("total").is_some(), "{answer}");
     drop(app);
     write("guest = \"quotes.cwasm\"");
-    let refused = DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true).await;
+    let refused = DevApp::load(Manifest::load(&dir.join("plugboard.toml")).unwrap(), true, Default::default()).await;
     let err = format!("{:#}", refused.err().expect("an unpinned .cwasm is refused"));
     assert!(err.contains("precompiled"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,17 +1,23 @@
 //! `plugboard dev` as a process: started on a free port, driven over HTTP and its CLI.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plugboard::dev::admin::{self, HttpAnswer};
+use plugboard::dev::admin::token::AdminToken;
+use plugboard::dev::admin::{self, AdminClient, HttpAnswer};
+use plugboard::manifest::Manifest;
 use serde_json::Value;
 
 /// A running `plugboard dev` on a free port; killed (not stopped) when dropped.
 pub struct Dev {
     /// Where it listens.
     pub url: String,
+    /// Its state directory, which holds its admin token.
+    pub state_dir: PathBuf,
+    /// The dashboard URL of its banner (with the admin token).
+    pub dashboard: String,
     child: Child,
 }
 
@@ -50,11 +56,24 @@ impl Dev {
         let mut first = String::new();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         stdout.read_line(&mut first).unwrap();
+        // The banner ends with the dashboard line.
+        let mut dashboard = String::new();
+        while !dashboard.trim_start().starts_with("dashboard ") {
+            dashboard.clear();
+            assert!(stdout.read_line(&mut dashboard).unwrap() > 0, "the banner has no dashboard line");
+        }
+        let dashboard = dashboard.split_whitespace().last().unwrap_or_default().to_string();
         // Keep reading, so the server's later output never meets a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let url = first.split_whitespace().last().unwrap_or_default().to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "banner: {first}");
-        Dev { url, child }
+        let state_dir = Manifest::load(&dir.join("plugboard.toml")).unwrap().app.state_dir;
+        Dev { url, state_dir, dashboard, child }
+    }
+
+    /// This server's admin API, with the token it wrote.
+    pub fn admin_client(&self) -> AdminClient {
+        AdminClient::new(&self.url, AdminToken::read(&self.state_dir).unwrap())
     }
 
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
@@ -62,7 +81,7 @@ impl Dev {
     }
 
     pub async fn admin(&self, method: &str, path: &str) -> Value {
-        admin::call(&self.url, method, path).await.unwrap()
+        self.admin_client().call(method, path).await.unwrap()
     }
 
     /// `plugboard queue ARGS --url` as a process; its stdout.
@@ -84,6 +103,7 @@ impl Dev {
             .arg(command)
             .args(args)
             .args(["--url", &self.url])
+            .env("PLUGBOARD_STATE_DIR", &self.state_dir)
             .output()
             .unwrap()
     }

@@ -26,10 +26,10 @@ pub struct DevArgs {
 }
 
 /// Load the app, print the banner, serve until stopped.
-pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DevArgs, activity: std::sync::Arc<crate::dev::activity::Activity>) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&args.manifest)?;
     let port = args.port.unwrap_or(manifest.app.port);
-    let app = DevApp::load(manifest, args.reset).await?;
+    let app = DevApp::load(manifest, args.reset, activity).await?;
     app.inject_failures(args.inject_failures);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -4,7 +4,8 @@
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
 
-use crate::dev::admin::{self, SendRequest, client::encode_key};
+use crate::dev::admin::token::AdminToken;
+use crate::dev::admin::{AdminClient, SendRequest, client::encode_key};
 
 /// What `plugboard queue` does.
 #[derive(clap::Subcommand)]
@@ -45,12 +46,22 @@ pub enum QueueCommand {
     },
 }
 
-/// Which running dev server the tools talk to.
+/// Which running dev server the tools talk to, and where its admin token is.
 #[derive(clap::Args)]
 struct DevServer {
     /// The running dev server.
     #[arg(long, env = "PLUGBOARD_URL", default_value = "http://127.0.0.1:3000", global = true)]
     url: String,
+    /// Its state directory (the manifest's `app.state-dir`), which holds its admin token.
+    #[arg(long, env = "PLUGBOARD_STATE_DIR", default_value = ".plugboard", global = true)]
+    state_dir: std::path::PathBuf,
+}
+
+impl DevServer {
+    /// The server's admin API, with the token it wrote.
+    fn admin(&self) -> anyhow::Result<AdminClient> {
+        Ok(AdminClient::new(&self.url, AdminToken::read(&self.state_dir)?))
+    }
 }
 
 /// Arguments of `plugboard queue`.
@@ -64,10 +75,10 @@ pub struct QueueArgs {
 
 /// Ask the running dev server and print its answer.
 pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
-    let url = &args.server.url;
+    let admin = args.server.admin()?;
     match args.command {
         QueueCommand::List => {
-            let stats = admin::call(url, "GET", "queues").await?;
+            let stats = admin.call("GET", "queues").await?;
             println!("{:<28} {:>8} {:>9} {:>8}", "queue", "visible", "in-flight", "delayed");
             for q in stats.as_array().into_iter().flatten() {
                 println!(
@@ -80,19 +91,17 @@ pub async fn queue(args: QueueArgs) -> anyhow::Result<ExitCode> {
             }
         }
         QueueCommand::Peek { queue, limit } => {
-            let messages = admin::call(url, "GET", &format!("queues/{queue}/messages?limit={limit}")).await?;
+            let messages = admin.call("GET", &format!("queues/{queue}/messages?limit={limit}")).await?;
             println!("{}", serde_json::to_string_pretty(&messages)?);
         }
         QueueCommand::Send { queue, body, attributes, group, dedup, delay } => {
             let send = SendRequest { body, attributes: attributes.into_iter().collect(), group, dedup, delay };
             let body = serde_json::to_vec(&send)?;
-            let sent =
-                admin::client::call_with(url, "POST", &format!("queues/{queue}/messages"), "application/json", body)
-                    .await?;
+            let sent = admin.call_with("POST", &format!("queues/{queue}/messages"), "application/json", body).await?;
             println!("{}", sent.json()["id"].as_str().unwrap_or_default());
         }
         QueueCommand::Redrive { queue } => {
-            let moved = admin::call(url, "POST", &format!("queues/{queue}/redrive")).await?;
+            let moved = admin.call("POST", &format!("queues/{queue}/redrive")).await?;
             println!(
                 "moved {} message(s) from {} to {}",
                 moved["moved"],
@@ -157,11 +166,11 @@ pub struct KvArgs {
 
 /// Read or change a running dev server's key-value tables.
 pub async fn kv(args: KvArgs) -> anyhow::Result<ExitCode> {
-    let url = &args.server.url;
+    let admin = args.server.admin()?;
     let value_path = |store: &str, key: &str| format!("stores/{store}/value?key={}", encode_key(key));
     match args.command {
         KvCommand::Stores => {
-            let stores = admin::call(url, "GET", "stores").await?;
+            let stores = admin.call("GET", "stores").await?;
             stores["stores"]
                 .as_array()
                 .into_iter()
@@ -169,7 +178,7 @@ pub async fn kv(args: KvArgs) -> anyhow::Result<ExitCode> {
                 .for_each(|s| println!("{}", s.as_str().unwrap_or_default()));
         }
         KvCommand::List { store } => {
-            let listed = admin::call(url, "GET", &format!("stores/{store}/keys")).await?;
+            let listed = admin.call("GET", &format!("stores/{store}/keys")).await?;
             listed["keys"]
                 .as_array()
                 .into_iter()
@@ -180,8 +189,7 @@ pub async fn kv(args: KvArgs) -> anyhow::Result<ExitCode> {
             }
         }
         KvCommand::Get { store, key } => {
-            let value =
-                admin::client::call_with(url, "GET", &value_path(&store, &key), "application/json", Vec::new()).await?;
+            let value = admin.call_with("GET", &value_path(&store, &key), "application/json", Vec::new()).await?;
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&value.body)?;
             if stdout.is_terminal() {
@@ -196,10 +204,10 @@ pub async fn kv(args: KvArgs) -> anyhow::Result<ExitCode> {
             } else {
                 value.into_bytes()
             };
-            admin::client::call_with(url, "PUT", &value_path(&store, &key), "application/octet-stream", bytes).await?;
+            admin.call_with("PUT", &value_path(&store, &key), "application/octet-stream", bytes).await?;
         }
         KvCommand::Delete { store, key } => {
-            admin::client::call_with(url, "DELETE", &value_path(&store, &key), "application/json", Vec::new()).await?;
+            admin.call_with("DELETE", &value_path(&store, &key), "application/json", Vec::new()).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

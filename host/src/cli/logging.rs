@@ -60,8 +60,14 @@ fn lambda_level(level: &str) -> Option<&'static str> {
 
 /// Install the process's subscriber; `default_filter` applies when the environment names none.
 /// Returns the OpenTelemetry provider when spans are exported (see [`super::otel`]), whose exports
-/// run on `runtime`.
-pub(super) fn init(default_filter: &str, runtime: &tokio::runtime::Handle) -> Option<SdkTracerProvider> {
+/// run on `runtime`; `activity` (for `plugboard dev`'s dashboard) sees every event at INFO and
+/// above, whatever the filter of the printed lines (not below: that would enable every debug
+/// callsite, and the TRACE-level spans, for nothing).
+pub(super) fn init(
+    default_filter: &str,
+    runtime: &tokio::runtime::Handle,
+    activity: Option<crate::dev::activity::ActivityLayer>,
+) -> Option<SdkTracerProvider> {
     let settings = LogSettings::from(|name| std::env::var(name).ok(), default_filter, std::io::stderr().is_terminal());
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -71,7 +77,11 @@ pub(super) fn init(default_filter: &str, runtime: &tokio::runtime::Handle) -> Op
         Format::Text => output.with_ansi(settings.ansi).boxed(),
     };
     let (spans, provider) = super::otel::layer(runtime).unzip();
-    tracing_subscriber::registry().with(output.with_filter(filter)).with(spans).init();
+    tracing_subscriber::registry()
+        .with(output.with_filter(filter))
+        .with(spans)
+        .with(activity.map(|a| a.with_filter(tracing_subscriber::filter::LevelFilter::INFO)))
+        .init();
     provider
 }
 

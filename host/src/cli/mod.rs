@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::dev::activity::Activity;
 use crate::runtime::{EngineSettings, Runtime};
 
 /// Run WebAssembly guests as serverless microservice roles.
@@ -69,9 +70,6 @@ pub fn main() -> ExitCode {
     // As Lambda's `bootstrap`, the binary is started with no arguments.
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1;
     let cli = if on_lambda { Cli { command: Command::Lambda } } else { Cli::parse() };
-    // A test run's output is its report; the host's per-invocation lines would bury it. In
-    // `plugboard dev` the gateway writes each request's line; the function adds one only when
-    // the invocation failed.
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -79,6 +77,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `plugboard dev`'s dashboard reads what each function did from the log events.
+    let activity = matches!(cli.command, Command::Dev(_)).then(|| std::sync::Arc::new(Activity::default()));
+    // A test run's output is its report; the host's per-invocation lines would bury it. In
+    // `plugboard dev` the gateway writes each request's line; the function adds one only when
+    // the invocation failed.
     let spans = logging::init(
         match cli.command {
             Command::Test(_) => "error",
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
             _ => "info",
         },
         runtime.handle(),
+        activity.as_ref().map(|a| a.layer()),
     );
     let flush = spans.clone().map(|provider| -> crate::lambda::Flush {
         std::sync::Arc::new(move || {
@@ -94,7 +98,7 @@ pub fn main() -> ExitCode {
             }
         })
     });
-    let result = runtime.block_on(run(cli, flush));
+    let result = runtime.block_on(run(cli, flush, activity.unwrap_or_default()));
     if let Some(provider) = spans {
         let _ = provider.shutdown();
     }
@@ -107,10 +111,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, flush: Option<crate::lambda::Flush>) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    flush: Option<crate::lambda::Flush>,
+    activity: std::sync::Arc<Activity>,
+) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Invoke(args) => invoke::run(args).await,
-        Command::Dev(args) => dev::run(args).await,
+        Command::Dev(args) => dev::run(args, activity).await,
         Command::Queue(args) => dev_tools::queue(args).await,
         Command::Kv(args) => dev_tools::kv(args).await,
         Command::Publish(args) => publish::run(args).await,

@@ -13,6 +13,9 @@ use plugboard_core::events::authorizer::{PolicyResponse, Verdict, evaluate, requ
 use plugboard_core::events::http::Request;
 use plugboard_core::function::{Function, Invocation};
 
+/// Characters of a cached identity (a token) the dashboard shows.
+const IDENTITY_SHOWN: usize = 12;
+
 /// One authorizer with its decision cache.
 pub(crate) struct AuthorizerGate {
     settings: Authorizer,
@@ -30,6 +33,33 @@ impl AuthorizerGate {
     /// How many times the authorizer function ran (cache misses).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The decisions cached now, for the dashboard (an identity shown by its first characters).
+    pub(crate) fn cached(&self) -> Vec<serde_json::Value> {
+        let ttl = Duration::from_secs(self.settings.cache_ttl_secs);
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cached: Vec<_> = cache
+            .iter()
+            .filter(|(_, (at, _))| at.elapsed() < ttl)
+            .map(|(identity, (at, policy))| {
+                let shown: String = identity.chars().take(IDENTITY_SHOWN).collect();
+                let shown = if shown.len() < identity.len() { format!("{shown}…") } else { shown };
+                serde_json::json!({
+                    "identity": shown,
+                    "principal": policy.principal_id,
+                    "expires_in_secs": ttl.saturating_sub(at.elapsed()).as_secs(),
+                    "policy": policy.policy_document,
+                })
+            })
+            .collect();
+        cached.sort_by_key(|d| d["expires_in_secs"].as_u64());
+        cached
+    }
+
+    /// The function it calls.
+    pub(crate) fn function_name(&self) -> &str {
+        self.function.name()
     }
 
     /// Forget every cached decision of the authorizer function `function` (its guest changed).

@@ -2,6 +2,7 @@
 //! authorizers, the Lambda Invoke API, durable key-value and queues with throttled workers, and
 //! hot reload — running the very guests and role adapters Lambda runs.
 
+pub mod activity;
 pub mod admin;
 pub mod authorizer;
 mod guard;
@@ -49,14 +50,25 @@ pub struct DevApp {
     pub keyvalue: Arc<EmbeddedKeyValue>,
     loader: GuestLoader,
     faults: std::sync::Mutex<workers::InjectedFailures>,
+    /// What each function did, for the dashboard.
+    activity: Arc<activity::Activity>,
+    /// This server's admin token (written to the state directory).
+    admin_token: admin::token::AdminToken,
 }
 
 impl DevApp {
-    /// Open the state (emptied first with `reset`), create the granted tables and load every
-    /// function's guest (compiled once, cached under the state directory).
-    pub async fn load(manifest: Manifest, reset: bool) -> anyhow::Result<Arc<DevApp>> {
+    /// Open the state (emptied first with `reset`), write a fresh admin token there, create the
+    /// granted tables and load every function's guest (compiled once, cached under the state
+    /// directory). `activity` is what the dashboard shows (fed by [`activity::Activity::layer`]).
+    pub async fn load(
+        manifest: Manifest,
+        reset: bool,
+        activity: Arc<activity::Activity>,
+    ) -> anyhow::Result<Arc<DevApp>> {
         let state = manifest.app.state_dir.clone();
         let db = EmbeddedDb::open(&state, reset)?;
+        let admin_token = admin::token::AdminToken::create(&state)
+            .with_context(|| format!("writing the admin token to {}", state.display()))?;
         let keyvalue = Arc::new(EmbeddedKeyValue::new(db.clone()));
         for table in manifest.tables() {
             keyvalue.create_table(&table).await.map_err(|e| anyhow::anyhow!("creating table {table}: {e}"))?;
@@ -107,7 +119,18 @@ impl DevApp {
             .map(|(name, a)| (name.clone(), Arc::new(AuthorizerGate::new(a.clone(), functions[&a.function].clone()))))
             .collect();
         let faults = std::sync::Mutex::new(workers::InjectedFailures::default());
-        Ok(Arc::new(DevApp { manifest, functions, router, gates, queues, keyvalue, loader, faults }))
+        Ok(Arc::new(DevApp {
+            manifest,
+            functions,
+            router,
+            gates,
+            queues,
+            keyvalue,
+            loader,
+            faults,
+            activity,
+            admin_token,
+        }))
     }
 
     /// The function called `name`.
@@ -229,6 +252,7 @@ impl DevApp {
                 q.batch_size, q.max_concurrency
             ));
         }
+        lines.push(format!("  dashboard {url}{}?token={}", admin::PREFIX, self.admin_token.secret()));
         lines.join("\n")
     }
 }

@@ -7,6 +7,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use super::PREFIX;
+use super::token::AdminToken;
 
 /// An HTTP response as [`request`] returns it.
 pub struct HttpAnswer {
@@ -48,32 +49,46 @@ pub async fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Ve
     Ok(HttpAnswer { status, headers, body })
 }
 
-/// Call the admin API of the dev server at `base` (e.g. `http://127.0.0.1:3000`) with a JSON
-/// answer.
-pub async fn call(base: &str, method: &str, path: &str) -> anyhow::Result<Value> {
-    call_with(base, method, path, "application/json", Vec::new()).await.map(|answer| answer.json())
+/// A running dev server's admin API, called with its admin token.
+pub struct AdminClient {
+    base: String,
+    token: AdminToken,
 }
 
-/// [`call`] with a body of `content_type`, the answer as it came; a status of 300 or more is an
-/// error with the server's message.
-pub async fn call_with(
-    base: &str,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<HttpAnswer> {
-    let uri = format!("{}{PREFIX}{path}", base.trim_end_matches('/'));
-    let answer = request(method, &uri, &[("content-type", content_type)], body)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the dev server at {base} (is `plugboard dev` running?): {e}"))?;
-    anyhow::ensure!(
-        answer.status < 300,
-        "{method} {uri}: {} {}",
-        answer.status,
-        answer.json()["message"].as_str().unwrap_or_default()
-    );
-    Ok(answer)
+impl AdminClient {
+    /// The admin API of the dev server at `base` (e.g. `http://127.0.0.1:3000`).
+    pub fn new(base: &str, token: AdminToken) -> AdminClient {
+        AdminClient { base: base.trim_end_matches('/').to_string(), token }
+    }
+
+    /// Call `path` (under the admin prefix) with a JSON answer.
+    pub async fn call(&self, method: &str, path: &str) -> anyhow::Result<Value> {
+        self.call_with(method, path, "application/json", Vec::new()).await.map(|answer| answer.json())
+    }
+
+    /// [`AdminClient::call`] with a body of `content_type`, the answer as it came; a status of
+    /// 300 or more is an error with the server's message.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<HttpAnswer> {
+        let uri = format!("{}{PREFIX}{path}", self.base);
+        let bearer = format!("Bearer {}", self.token.secret());
+        let headers = [("content-type", content_type), ("authorization", bearer.as_str())];
+        let answer = request(method, &uri, &headers, body).await.map_err(|e| {
+            anyhow::anyhow!("cannot reach the dev server at {} (is `plugboard dev` running?): {e}", self.base)
+        })?;
+        anyhow::ensure!(
+            answer.status < 300,
+            "{method} {uri}: {} {}",
+            answer.status,
+            answer.json()["message"].as_str().unwrap_or_default()
+        );
+        Ok(answer)
+    }
 }
 
 /// `key` as a query parameter value.

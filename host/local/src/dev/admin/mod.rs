@@ -1,9 +1,13 @@
 //! The dev server's admin API under `/_plugboard/`: queue depths, peek, send and redrive,
-//! key-value stores, authorizer calls — what `plugboard queue` and `plugboard kv` call. The
-//! server's [`super::LocalOnly`] guard keeps web pages out of it.
+//! key-value stores, authorizer calls — what `plugboard queue`, `plugboard kv` and the
+//! dashboard call. The server's [`super::LocalOnly`] guard keeps web pages of other sites out
+//! of it, and every request needs the server's [`token::AdminToken`] (a bearer token or the
+//! dashboard's cookie).
 //!
 //! | method | path | what |
 //! |---|---|---|
+//! | GET | `` (the prefix itself) | the dashboard page; `?token=T` sets its cookie |
+//! | GET | `overview` | functions (counts, p50/p99, last error, log lines), routes, authorizers and their cached decisions, queues |
 //! | GET | `queues` | every queue's depths |
 //! | GET | `queues/Q/messages?limit=N` | the first messages, not received |
 //! | POST | `queues/Q/messages` | send one (JSON [`SendRequest`]) → `{"id"}` |
@@ -14,7 +18,9 @@
 //! | GET | `authorizers` | authorizer function runs (cache misses) |
 
 pub mod client;
+mod page;
 mod stores;
+pub mod token;
 
 use std::collections::BTreeMap;
 
@@ -25,7 +31,7 @@ use super::DevApp;
 use plugboard_core::capabilities::queue::{AttributeValue, OutgoingMessage, QueueBackend, QueueError, check_message};
 use plugboard_core::events::http::{Request, Response};
 
-pub use client::{HttpAnswer, call, request};
+pub use client::{AdminClient, HttpAnswer, request};
 
 /// The admin API's path prefix.
 pub(crate) const PREFIX: &str = "/_plugboard/";
@@ -53,8 +59,17 @@ pub struct SendRequest {
 /// Answer an admin request.
 pub async fn answer(app: &DevApp, request: &Request) -> Response {
     let rest = request.path.trim_start_matches(PREFIX);
+    if rest.is_empty() && request.method == "GET" {
+        return page::answer(&app.admin_token, request);
+    }
+    if !app.admin_token.admits(request) {
+        let path = app.manifest.app.state_dir.join(token::FILE);
+        let hint = format!("the admin token is required (Authorization: Bearer <the token in {}>)", path.display());
+        return Response::message(401, &hint);
+    }
     let parts: Vec<&str> = rest.split('/').collect();
     match (request.method.as_str(), parts.as_slice()) {
+        ("GET", ["overview"]) => Response::json(200, &page::overview(app)),
         ("GET", ["queues"]) => Response::json(200, &json!(app.queues.stats())),
         ("GET", ["queues", name, "messages"]) => {
             let limit = query_value(request, "limit").and_then(|v| v.parse().ok()).unwrap_or(10);
