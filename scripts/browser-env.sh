@@ -11,6 +11,9 @@ if ! [ -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
 fi
 cd "$root/tests/browser"
-if ! [ -d node_modules/playwright-core ]; then
-    npm ci --no-audit --no-fund --silent >&2
+# Again whenever the installed playwright-core is not the locked one.
+locked=$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+installed=$(node -p 'try { require("./node_modules/playwright-core/package.json").version } catch { "" }')
+if [ "$installed" != "$locked" ]; then
+    npm ci --no-audit --no-fund --silent --ignore-scripts >&2
 fi

@@ -17,7 +17,7 @@ try {
   page.setDefaultTimeout(15000);
   await page.goto(dashboard);
   if (page.url().includes("token=")) throw new Error(`the token stayed in the address bar: ${page.url()}`);
-  step("the page loaded without the token in its URL");
+  step("the page took the token out of its URL");
 
   const count = () => page.locator('tr[data-function="items"] td.invocations').textContent().then(Number);
   await page.locator('tr[data-function="items"]').waitFor();

@@ -1,12 +1,13 @@
 //! The dashboard and the admin token: the admin API answers only with the token the server
-//! wrote (mode 0600) or the cookie the banner's URL swaps it for; the Invoke API needs none;
-//! the overview shows what each function did and the page's redrive moves messages.
+//! wrote (mode 0600) as a bearer token — the banner's URL carries it in its fragment for the
+//! page; the Invoke API needs none; the overview shows what each function did and the page's
+//! redrive moves messages.
 
 use std::os::unix::fs::PermissionsExt as _;
 
 use super::app_dir;
 use crate::common::dev::Dev;
-use plugboard::dev::admin::token::{AdminToken, COOKIE, FILE};
+use plugboard::dev::admin::token::{AdminToken, FILE};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -15,25 +16,20 @@ async fn the_dashboard_needs_the_token_and_shows_what_the_functions_did() {
     let mode = std::fs::metadata(dev.state_dir.join(FILE)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the token file is this user's only");
     let token = AdminToken::read(&dev.state_dir).unwrap();
-    assert!(dev.dashboard.ends_with(&format!("/_plugboard/?token={}", token.secret())), "{}", dev.dashboard);
+    assert!(dev.dashboard.ends_with(&format!("/_plugboard/#token={}", token.secret())), "{}", dev.dashboard);
 
-    // No token, a wrong one: refused, page and API alike.
+    // No token, a wrong one, a cookie: refused.
     assert_eq!(dev.send("GET", "/_plugboard/queues", &[], "").await.status, 401);
     assert_eq!(dev.send("GET", "/_plugboard/queues", &[("authorization", "Bearer nope")], "").await.status, 401);
-    assert_eq!(dev.send("GET", "/_plugboard/", &[], "").await.status, 401);
-    assert_eq!(dev.send("GET", "/_plugboard/?token=nope", &[], "").await.status, 401);
-
-    // The banner's URL swaps the token for a strict cookie and leaves the address bar.
-    let path = &dev.dashboard[dev.url.len()..];
-    let swap = dev.send("GET", path, &[], "").await;
-    assert_eq!((swap.status, swap.header("location")), (303, Some("/_plugboard/")));
-    let set_cookie = swap.header("set-cookie").unwrap();
-    assert!(set_cookie.contains("SameSite=Strict") && set_cookie.contains("HttpOnly"), "{set_cookie}");
-    let cookie = format!("{COOKIE}={}", token.secret());
-    let page = dev.send("GET", "/_plugboard/", &[("cookie", &cookie)], "").await;
+    let cookie = format!("plugboard_admin={}", token.secret());
+    assert_eq!(dev.send("GET", "/_plugboard/overview", &[("cookie", &cookie)], "").await.status, 401);
+    // The page holds no data and no secret: served to anyone local, without the token.
+    let page = dev.send("GET", "/_plugboard/", &[], "").await;
     assert_eq!(page.status, 200);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
-    assert!(String::from_utf8_lossy(&page.body).contains("setInterval(refresh"), "the live page");
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("setInterval(refresh") && !html.contains(token.secret()), "the live page, no token in it");
+    assert!(page.header("content-security-policy").is_some_and(|csp| csp.contains("connect-src 'self'")));
 
     // What a client does shows: a route, and a failed direct invoke (no token for the Invoke API).
     assert_eq!(dev.send("GET", "/items", &[], "").await.status, 200);
@@ -42,15 +38,10 @@ async fn the_dashboard_needs_the_token_and_shows_what_the_functions_did() {
         .send("POST", "/2015-03-31/functions/quotes/invocations", &[("content-type", "application/json")], bad_quote)
         .await;
     assert_eq!((invoked.status, invoked.header("x-amz-function-error").is_some()), (200, true));
-    let overview = |cookie: String| {
-        let dev = &dev;
-        async move {
-            let answer = dev.send("GET", "/_plugboard/overview", &[("cookie", &cookie)], "").await;
-            assert_eq!(answer.status, 200);
-            answer.json()
-        }
-    };
-    let view = overview(cookie.clone()).await;
+    let bearer = format!("Bearer {}", token.secret());
+    let overview = dev.send("GET", "/_plugboard/overview", &[("authorization", &bearer)], "").await;
+    assert_eq!(overview.status, 200);
+    let view = overview.json();
     let function = |view: &Value, name: &str| {
         view["functions"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned().unwrap()
     };
@@ -65,12 +56,13 @@ async fn the_dashboard_needs_the_token_and_shows_what_the_functions_did() {
     assert!(view["routes"].as_array().unwrap().iter().any(|r| r["path"] == "/items/{id}"));
     assert!(view["authorizers"]["gatekeeper"]["cached"].is_array());
 
-    // The page's redrive: same origin, the cookie, JSON content type.
+    // The page's redrive: same origin, the bearer token, JSON content type.
     let admin = dev.admin_client();
     let body = serde_json::json!({ "body": "from the dlq" }).to_string().into_bytes();
     admin.call_with("POST", "queues/plugboard-events-dlq/messages", "application/json", body).await.unwrap();
     let origin = dev.url.clone();
-    let headers = [("cookie", cookie.as_str()), ("origin", origin.as_str()), ("content-type", "application/json")];
+    let headers =
+        [("authorization", bearer.as_str()), ("origin", origin.as_str()), ("content-type", "application/json")];
     let moved = dev.send("POST", "/_plugboard/queues/plugboard-events-dlq/redrive", &headers, "").await;
     assert_eq!(
         (moved.status, moved.json()["moved"].as_u64()),

@@ -1,9 +1,12 @@
 //! What each function of the running app did, for the dashboard: invocations, errors, latency
 //! percentiles over the recent ones, the last error, and the recent log lines. Taken from the
 //! log events the host already writes (one `invocation done` / `invocation failed` per
-//! invocation from `plugboard_core::function`, the guest's own lines under target `guest`,
-//! warnings naming a function) by a tracing layer, so every path — routes, the Invoke API,
-//! queue workers, authorizers, nested invokes — is counted in one place. Memory stays bounded:
+//! invocation from `plugboard_core::function`, the guest's own lines under target `guest` at
+//! INFO and above, warnings naming a function) by a tracing layer, so every path — routes,
+//! the Invoke API, queue workers, authorizers, nested invokes — is counted in one place. An
+//! error is a failed invocation, or a guest failure its role answered for (an HTTP guest's trap
+//! answered 500, an authorizer's failure answered with a deny, a failed queue message): the
+//! events with a `failure` or `reason` field. Memory stays bounded:
 //! [`RECENT_DURATIONS`] durations and [`RECENT_LINES`] lines per function.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -95,10 +98,18 @@ impl Activity {
                 f.durations_ms.pop_front();
             }
             f.durations_ms.push_back(duration_ms);
-            if let Some(error) = error {
-                f.errors += 1;
-                f.last_error = Some(LogLine { at_ms: now_ms(), level: "WARN".into(), text: error });
-            }
+        });
+        if let Some(error) = error {
+            self.failure(function, "WARN", error);
+        }
+    }
+
+    /// Count one failure of `function` (a failed invocation, or a guest failure its role
+    /// answered for), `text` saying why.
+    pub fn failure(&self, function: &str, level: &str, text: String) {
+        self.with(function, |f| {
+            f.errors += 1;
+            f.last_error = Some(LogLine { at_ms: now_ms(), level: level.to_string(), text });
         });
     }
 
@@ -157,7 +168,10 @@ pub struct ActivityLayer {
 struct Fields {
     function: Option<String>,
     message: String,
+    /// `error`: why an invocation (or a host step) failed.
     error: Option<String>,
+    /// `failure` or `reason`: why the guest failed where its role answered for it.
+    failure: Option<String>,
     elapsed_us: Option<u64>,
 }
 
@@ -166,6 +180,7 @@ impl Visit for Fields {
         match field.name() {
             "function" => self.function = Some(value.to_string()),
             "error" => self.error = Some(value.to_string()),
+            "failure" | "reason" => self.failure = Some(value.to_string()),
             "message" => self.message = value.to_string(),
             _ => {}
         }
@@ -182,6 +197,7 @@ impl Visit for Fields {
         match field.name() {
             "message" => self.message = text(),
             "error" => self.error = Some(text()),
+            "failure" | "reason" => self.failure = Some(text()),
             "function" => self.function = Some(text().trim_matches('"').to_string()),
             _ => {}
         }
@@ -197,7 +213,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ActivityLayer {
         let level = *metadata.level();
         let guest = metadata.target() == "guest";
         let per_invocation = metadata.target() == FUNCTION_TARGET;
-        // Guest lines at any level, the host's warnings and errors, and the invocation lines.
+        // Guest lines (INFO and above reach this layer), the host's warnings and errors, and the
+        // invocation lines.
         if !(guest || per_invocation || level <= tracing::Level::WARN) {
             return;
         }
@@ -213,8 +230,11 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ActivityLayer {
                 return;
             }
         }
-        let text = match &fields.error {
-            Some(error) => format!("{}: {error}", fields.message),
+        if let Some(failure) = &fields.failure {
+            self.activity.failure(function, level.as_str(), format!("{}: {failure}", fields.message));
+        }
+        let text = match fields.error.as_ref().or(fields.failure.as_ref()) {
+            Some(why) => format!("{}: {why}", fields.message),
             None => fields.message.clone(),
         };
         self.activity.line(function, level.as_str(), text);
@@ -238,6 +258,9 @@ mod tests {
             tracing::info!(target: "guest", function = "items", "hello from the guest");
             tracing::info!(target: "plugboard_local::dev", function = "items", "invocation"); // the gateway's line
             tracing::warn!(function = "gatekeeper", error = "bad token", "authorizer failed");
+            tracing::info!(target: "plugboard_core::function", function = "web", elapsed_us = 500u64, "invocation done");
+            let failure = "wasm trap: unreachable";
+            tracing::error!(function = "web", %failure, "http guest failed; answering 500");
             tracing::warn!("no function named");
         });
         let summaries = activity.summaries();
@@ -247,7 +270,10 @@ mod tests {
         assert_eq!(items.last_error.as_deref(), Some("trap: unreachable"));
         assert_eq!(items.lines, ["WARN invocation failed: trap: unreachable", "INFO hello from the guest"]);
         assert_eq!(summaries["gatekeeper"].lines, ["WARN authorizer failed: bad token"]);
-        assert_eq!(summaries.len(), 2);
+        let web = &summaries["web"];
+        assert_eq!((web.invocations, web.errors), (1, 1), "a trap answered 500 is an error");
+        assert_eq!(web.last_error.as_deref(), Some("http guest failed; answering 500: wasm trap: unreachable"));
+        assert_eq!(summaries.len(), 3);
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl DevApp {
                 q.batch_size, q.max_concurrency
             ));
         }
-        lines.push(format!("  dashboard {url}{}?token={}", admin::PREFIX, self.admin_token.secret()));
+        lines.push(format!("  dashboard {url}{}#token={}", admin::PREFIX, self.admin_token.secret()));
         lines.join("\n")
     }
 }

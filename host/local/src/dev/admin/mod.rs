@@ -1,12 +1,12 @@
 //! The dev server's admin API under `/_plugboard/`: queue depths, peek, send and redrive,
 //! key-value stores, authorizer calls — what `plugboard queue`, `plugboard kv` and the
 //! dashboard call. The server's [`super::LocalOnly`] guard keeps web pages of other sites out
-//! of it, and every request needs the server's [`token::AdminToken`] (a bearer token or the
-//! dashboard's cookie).
+//! of it, and every request but the page's needs the server's [`token::AdminToken`] as a
+//! bearer token.
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | GET | `` (the prefix itself) | the dashboard page; `?token=T` sets its cookie |
+//! | GET | `` (the prefix itself) | the dashboard page (no token: it holds no data) |
 //! | GET | `overview` | functions (counts, p50/p99, last error, log lines), routes, authorizers and their cached decisions, queues |
 //! | GET | `queues` | every queue's depths |
 //! | GET | `queues/Q/messages?limit=N` | the first messages, not received |
@@ -60,7 +60,7 @@ pub struct SendRequest {
 pub async fn answer(app: &DevApp, request: &Request) -> Response {
     let rest = request.path.trim_start_matches(PREFIX);
     if rest.is_empty() && request.method == "GET" {
-        return page::answer(&app.admin_token, request);
+        return page::answer();
     }
     if !app.admin_token.admits(request) {
         let path = app.manifest.app.state_dir.join(token::FILE);

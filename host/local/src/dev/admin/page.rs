@@ -1,46 +1,23 @@
 //! The dashboard: `GET /_plugboard/` serves one page (plain HTML and JavaScript inside the
-//! binary, no build step) that polls `GET /_plugboard/overview` every second and uses the
-//! admin API for the dead-letter queues' peek and redrive. `/_plugboard/?token=T` (the start
-//! banner's URL) swaps the token for the admin cookie and redirects to the page.
+//! binary, no build step; it holds no data and no secret, so it needs no token) that polls
+//! `GET /_plugboard/overview` every second and uses the admin API for the dead-letter queues'
+//! peek and redrive. The banner's URL carries the token in its fragment (`#token=T`); the page
+//! moves it to `sessionStorage` (this origin's only, so this port's), takes it out of the
+//! address bar, and sends it as `Authorization: Bearer`.
 
 use serde_json::{Value, json};
 
-use super::token::AdminToken;
 use crate::dev::DevApp;
 use crate::dev::activity::FunctionSummary;
-use plugboard_core::events::http::{Request, Response};
+use plugboard_core::events::http::Response;
 
 /// The page.
 const PAGE: &str = include_str!("page.html");
 
-/// Answer `GET /_plugboard/`: the page for an admitted browser; for the banner's `?token=`,
-/// the cookie and a redirect (so the token leaves the address bar and history); else 401.
-pub(super) fn answer(token: &AdminToken, request: &Request) -> Response {
-    let offered = form_urlencoded::parse(request.query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v);
-    if let Some(offered) = offered {
-        if !token.matches(&offered) {
-            return html(401, UNAUTHORIZED);
-        }
-        return Response {
-            status: 303,
-            headers: vec![
-                ("location".into(), super::PREFIX.into()),
-                ("set-cookie".into(), token.cookie()),
-                ("cache-control".into(), "no-store".into()),
-            ],
-            body: Vec::new(),
-        };
-    }
-    if !token.admits(request) {
-        return html(401, UNAUTHORIZED);
-    }
+/// Answer `GET /_plugboard/`: the page.
+pub(super) fn answer() -> Response {
     html(200, PAGE)
 }
-
-/// The page for a browser without the token.
-const UNAUTHORIZED: &str = "<!doctype html><title>plugboard dev</title><p>Open the dashboard URL \
-    <code>plugboard dev</code> printed when it started: it carries the admin token (also in \
-    <code>&lt;state-dir&gt;/admin-token</code>).</p>";
 
 fn html(status: u16, body: &str) -> Response {
     Response {

@@ -1,20 +1,20 @@
 //! The admin token: the dashboard and the admin API are for this machine's user only. Each
 //! `plugboard dev` start writes a fresh random token to `<state-dir>/admin-token` (mode 0600,
-//! so other local users cannot read it), shows it in the banner's dashboard URL, and accepts it
-//! as `Authorization: Bearer <token>` (`plugboard queue`, `plugboard kv`) or as the
-//! [`COOKIE`] the dashboard URL swaps it for (`HttpOnly`, `SameSite=Strict`: no other site's
-//! page can send it). The Invoke API takes no token: the AWS SDK cannot send one.
+//! so other local users cannot read it), shows it in the fragment of the banner's dashboard URL
+//! (`#token=`: a fragment is never sent to a server nor in a `Referer`), and accepts it only as
+//! `Authorization: Bearer <token>` — from `plugboard queue`, `plugboard kv` and the dashboard
+//! page, which keeps it in `sessionStorage`. No cookie: cookies are scoped by host, not port,
+//! so a cookie for 127.0.0.1 would reach every other local server's pages too. The Invoke API
+//! takes no token: the AWS SDK cannot send one.
 
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use plugboard_core::events::http::Request;
 
 /// The token file's name in the state directory.
 pub const FILE: &str = "admin-token";
-/// The cookie the dashboard URL's `?token=` is swapped for.
-pub const COOKIE: &str = "plugboard_admin";
 
 /// One server's admin token.
 #[derive(Clone)]
@@ -28,14 +28,23 @@ impl std::fmt::Debug for AdminToken {
 
 impl AdminToken {
     /// A fresh random token (244 bits from the OS's generator), written to `state_dir`'s
-    /// [`FILE`] with mode 0600, replacing the previous server's.
+    /// [`FILE`] with mode 0600, replacing the previous server's. Written to a new file (never
+    /// an existing one, so never through a symlink planted at the name) and renamed over it, so a
+    /// reader sees the old token or the new one, whole.
     pub fn create(state_dir: &Path) -> std::io::Result<AdminToken> {
         let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        let path = state_dir.join(FILE);
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
-        // An older file keeps its mode when opened: set it.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(token.as_bytes())?;
+        let fresh = state_dir.join(format!(".{FILE}.{}", uuid::Uuid::new_v4().simple()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&fresh)
+            .and_then(|mut file| file.write_all(token.as_bytes()))
+            .and_then(|()| std::fs::rename(&fresh, state_dir.join(FILE)));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&fresh);
+            return Err(e);
+        }
         Ok(AdminToken(token))
     }
 
@@ -63,29 +72,17 @@ impl AdminToken {
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
     }
 
-    /// Whether `request` carries the token, as a bearer token or the dashboard's cookie.
+    /// Whether `request` carries the token as `Authorization: Bearer`.
     pub fn admits(&self, request: &Request) -> bool {
         let bearer = request.header("authorization").and_then(|v| v.strip_prefix("Bearer "));
-        if bearer.is_some_and(|t| self.matches(t.trim())) {
-            return true;
-        }
-        request
-            .headers
-            .iter()
-            .filter(|(name, _)| name == "cookie")
-            .flat_map(|(_, value)| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .any(|(name, value)| name == COOKIE && self.matches(value))
-    }
-
-    /// The `Set-Cookie` value that lets the dashboard page call the admin API.
-    pub fn cookie(&self) -> String {
-        format!("{COOKIE}={}; Path=/_plugboard/; HttpOnly; SameSite=Strict", self.0)
+        bearer.is_some_and(|t| self.matches(t.trim()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
     use super::*;
 
     fn request(headers: &[(&str, &str)]) -> Request {
@@ -98,28 +95,32 @@ mod tests {
     }
 
     #[test]
-    fn the_file_is_private_and_the_token_admits_only_itself() {
+    fn the_file_is_private_replaced_whole_and_the_token_admits_only_itself() {
         let dir = std::env::temp_dir().join(format!("plugboard-token-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(FILE), "old").unwrap();
-        std::fs::set_permissions(dir.join(FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A symlink planted at the name is replaced, not written through.
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(FILE)).unwrap();
         let token = AdminToken::create(&dir).unwrap();
-        let mode = std::fs::metadata(dir.join(FILE)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "readable by this user only");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        let meta = std::fs::symlink_metadata(dir.join(FILE)).unwrap();
+        assert!(meta.is_file() && meta.permissions().mode() & 0o777 == 0o600, "a private regular file");
         assert_eq!(AdminToken::read(&dir).unwrap().secret(), token.secret());
         assert_eq!(token.secret().len(), 64);
         assert_ne!(AdminToken::create(&dir).unwrap().secret(), token.secret(), "fresh per start");
+        let leftovers =
+            std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "victim").count();
+        assert_eq!(leftovers, 1, "no temporary files left");
 
         let token = AdminToken::read(&dir).unwrap();
         let bearer = format!("Bearer {}", token.secret());
         assert!(token.admits(&request(&[("authorization", &bearer)])));
-        let cookie = format!("theme=dark; {COOKIE}={}", token.secret());
-        assert!(token.admits(&request(&[("cookie", &cookie)])));
         assert!(!token.admits(&request(&[])));
         assert!(!token.admits(&request(&[("authorization", "Bearer nope")])));
-        let short = format!("{COOKIE}={}", &token.secret()[..63]);
-        assert!(!token.admits(&request(&[("cookie", &short)])));
-        assert!(token.cookie().contains("SameSite=Strict") && token.cookie().contains("HttpOnly"));
+        let short = format!("Bearer {}", &token.secret()[..63]);
+        assert!(!token.admits(&request(&[("authorization", &short)])));
+        assert!(!token.admits(&request(&[("cookie", &format!("plugboard_admin={}", token.secret()))])), "no cookie");
         assert!(AdminToken::read(&dir.join("missing")).is_err());
     }
 }
