@@ -528,7 +528,8 @@ fn package_refuses_to_print_a_deploy_without_the_bootstrap_zip() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success(), "exit 0 without a zip: {}", String::from_utf8_lossy(&missing.stdout));
     assert!(
-        stderr.contains("bootstrap.zip does not exist") && stderr.contains("scripts/package.sh x86_64"),
+        stderr.contains("bootstrap.zip does not exist")
+            && stderr.contains(&format!("{}/scripts/bootstrap-zip.sh x86_64 ", root().display())),
         "{stderr}"
     );
     // With the zip in place, the same command lays the guests out and prints the steps.

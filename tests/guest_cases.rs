@@ -169,6 +169,8 @@ fn new_guests_of_every_role_build_outside_the_repository_and_pass_their_first_ca
         assert!(!dir.join("wit").exists() && dir.join("sdk/wit/worlds.wit").exists(), "{role}: WIT beside the guest");
         if role == "http-api" {
             let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+            // The guest, not the test module after it.
+            let source = source.split("#[cfg(test)]").next().unwrap();
             let code = source.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")).count();
             assert!(code <= 10, "the http-api template is {code} lines of code:\n{source}");
         }
@@ -310,6 +312,43 @@ fn new_python_guests_of_every_role_pass_their_first_case() {
     other_language_scaffolds_pass_their_first_case("python", &tools, |dir, _, _| {
         assert!(dir.join("app.py").is_file() && dir.join(".gitignore").is_file());
     });
+}
+
+#[test]
+fn the_standalone_app_quickstart_runs_in_an_empty_folder() {
+    let guide = std::fs::read_to_string(root().join("docs/guest-guide.md")).unwrap();
+    let commands = common::section_sh_lines(&guide, "A standalone app, end to end");
+    // A free port instead of 3000, and a stand-in for the cross-build (minutes; its own script).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let cross_build = commands.iter().filter(|c| c.contains("scripts/bootstrap-zip.sh arm64 deploy/dist")).count();
+    assert_eq!(cross_build, 1, "{commands:?}");
+    let script: Vec<String> = commands
+        .iter()
+        .map(|c| {
+            if c.contains("scripts/bootstrap-zip.sh") {
+                "mkdir -p deploy/dist && printf stand-in > deploy/dist/bootstrap.zip".to_string()
+            } else {
+                c.replace("3000", &port)
+            }
+        })
+        .collect();
+    let base = std::env::temp_dir().join(format!("plugboard-app-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&base).unwrap();
+    // The example guests' target dir, so the guest's dependencies are already built.
+    let target = std::env::var_os("PLUGBOARD_GUEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("guests/target"));
+    let _cleanup = RemoveOnDrop(vec![target.join("wasm32-wasip2/release/hello_api.wasm")]);
+    let (target, src) = (target.display().to_string(), root().display().to_string());
+    let env = [("CARGO_TARGET_DIR", target.as_str()), ("PLUGBOARD_SRC", src.as_str())];
+    let (status, out, err) = common::run_bash(&script.join("\n"), &base, &env, std::time::Duration::from_secs(300));
+    assert!(status.success(), "{status}\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("1 passed, 0 failed"), "the cases pass: {out}");
+    assert!(out.contains(r#""message":"hello, you""#), "plugboard dev answered: {out}");
+    assert!(out.contains("sam deploy"), "package printed the deploy: {out}");
+    let app = base.join("my-app");
+    assert!(app.join("deploy/template.yaml").is_file() && app.join("deploy/dist/guests/hello.wasm").is_file());
+    std::fs::remove_dir_all(&base).ok();
 }
 
 #[test]

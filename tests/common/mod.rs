@@ -3,9 +3,12 @@
 
 pub mod dev;
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::Read;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use plugboard::app::LocalApp;
 use plugboard::config::FunctionConfig;
@@ -33,6 +36,54 @@ pub fn sh_lines(markdown: &str) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The [`sh_lines`] of `markdown`'s section headed `## {heading}` (up to the next `## `).
+pub fn section_sh_lines(markdown: &str, heading: &str) -> Vec<String> {
+    let start = markdown.find(&format!("\n## {heading}\n")).unwrap_or_else(|| panic!("no section `## {heading}`"));
+    let section = &markdown[start + 1..];
+    let end = section[1..].find("\n## ").map_or(section.len(), |i| i + 1);
+    sh_lines(&section[..end])
+}
+
+/// `script` run by bash (`-euo pipefail`) in `dir` with the test's `plugboard` first on PATH
+/// and `env` set, killed with everything it started after `limit`: its exit status, stdout and
+/// stderr.
+pub fn run_bash(script: &str, dir: &Path, env: &[(&str, &str)], limit: Duration) -> (ExitStatus, String, String) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_plugboard")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut child = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills what it started too (curl, a server).
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).ok();
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, out.join().unwrap(), err.join().unwrap())
 }
 
 /// The bytes of guest `name` (e.g. `items_api`), built by `scripts/build-guests.sh`.

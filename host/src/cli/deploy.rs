@@ -74,18 +74,30 @@ pub fn template(args: TemplateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The script that builds the Lambda bootstrap zip, in the sources this binary was built from.
+fn bootstrap_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).join("scripts/bootstrap-zip.sh")
+}
+
 /// Copy each function's guest as `guests/<function>.wasm` with its artifacts, and print the
 /// deploy, upload and pin commands.
 pub fn package(args: PackageArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::load(&args.manifest)?;
     // The template's CodeUri: without it the printed deploy command cannot work.
     let zip = base(&args.manifest).join("deploy/dist/bootstrap.zip");
-    anyhow::ensure!(
-        zip.is_file(),
-        "{} does not exist: build the Lambda bootstrap first with `scripts/package.sh {}` (it builds the zip, then runs this command)",
-        zip.display(),
-        args.arch
-    );
+    if !zip.is_file() {
+        let dist = zip.parent().unwrap_or(Path::new("."));
+        anyhow::bail!(
+            "{} does not exist: build the Lambda bootstrap first with `{} {} {}` (in the checkout this \
+             plugboard was built from; the bootstrap is the same for every app), or with `scripts/package.sh {}` \
+             for that checkout's own app",
+            zip.display(),
+            bootstrap_script().display(),
+            args.arch,
+            dist.display(),
+            args.arch
+        );
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut overrides = vec![format!("Architecture={}", args.arch)];
     for (name, function) in &manifest.functions {
