@@ -344,6 +344,7 @@ fn the_standalone_app_quickstart_runs_in_an_empty_folder() {
     let (status, out, err) = common::run_bash(&script.join("\n"), &base, &env, std::time::Duration::from_secs(300));
     assert!(status.success(), "{status}\nstdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("1 passed, 0 failed"), "the cases pass: {out}");
+    assert!(out.contains("test tests::hello_greets_by_name_and_counts_visits ... ok"), "cargo test ran: {out}");
     assert!(out.contains(r#""message":"hello, you""#), "plugboard dev answered: {out}");
     assert!(out.contains("sam deploy"), "package printed the deploy: {out}");
     let app = base.join("my-app");

@@ -134,3 +134,53 @@ fn quote(request: &HttpRequest, params: &Params) -> HttpResult {
         Err(e) => Err(HttpResponse::error(502, &format!("quotes service failed: {e:?}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugboard_guest::testing;
+
+    fn json_body(response: &HttpResponse) -> Value {
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn a_created_item_is_read_back_and_a_second_create_conflicts() {
+        testing::reset();
+        let create = || testing::request("POST", "/items").with_body(r#"{"id":"lamp","price":20}"#);
+        let created = ItemsApi::handle(create());
+        assert_eq!(created.status, 201);
+        assert_eq!(
+            created.headers,
+            [
+                ("content-type".to_string(), "application/json".to_string()),
+                ("location".to_string(), "/items/lamp".to_string())
+            ]
+        );
+        assert_eq!(ItemsApi::handle(create()).status, 409);
+        let read = ItemsApi::handle(testing::request("GET", "/items/lamp"));
+        assert_eq!(json_body(&read), json!({ "id": "lamp", "price": 20 }));
+    }
+
+    #[test]
+    fn a_quote_asks_the_quotes_function_and_passes_its_validation_error_on() {
+        testing::reset();
+        testing::seed_json("items", "lamp", &json!({ "id": "lamp", "price": 20.0 }));
+        testing::stub_invoke("quotes", &json!({ "total": 190.0 }));
+        let quoted = ItemsApi::handle(testing::request("GET", "/items/lamp/quote?quantity=10"));
+        assert_eq!((quoted.status, json_body(&quoted)), (200, json!({ "total": 190.0 })));
+        let calls = testing::invocations();
+        assert_eq!(calls.len(), 1);
+        assert_eq!((calls[0].target.as_str(), calls[0].is_event), ("quotes", false));
+        assert_eq!(
+            serde_json::from_str::<Value>(&calls[0].payload).unwrap(),
+            json!({ "sku": "lamp", "unit_price": 20.0, "quantity": 10 })
+        );
+        testing::stub_invoke_error("quotes", "ValidationError", "quantity must be 1..=1000000");
+        let refused = ItemsApi::handle(testing::request("GET", "/items/lamp/quote?quantity=10"));
+        assert_eq!(
+            (refused.status, json_body(&refused)["message"].clone()),
+            (400, json!("quantity must be 1..=1000000"))
+        );
+    }
+}

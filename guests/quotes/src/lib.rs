@@ -65,3 +65,32 @@ impl InternalHandler for Quotes {
 }
 
 plugboard_guest::internal_api!(Quotes);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugboard_guest::serde_json::{Value, json};
+    use plugboard_guest::testing;
+
+    fn total(payload: &str) -> f64 {
+        let quote: Value = serde_json::from_str(&Quotes::handle(payload.into()).unwrap()).unwrap();
+        quote["total"].as_f64().unwrap()
+    }
+
+    #[test]
+    fn operators_tiers_in_the_read_only_store_replace_the_built_in_ones() {
+        testing::reset();
+        let order = r#"{"sku":"lamp","unit_price":10.0,"quantity":100}"#;
+        assert_eq!(total(order), 875.0, "built-in tiers: 12.5% from 100");
+        testing::seed_json("pricing", "tiers", &json!([{ "min_quantity": 50, "discount_pct": 20.0 }]));
+        assert_eq!(total(order), 800.0);
+        // The guest itself cannot write the store it was granted read-only.
+        assert!(store::open("pricing").unwrap().set("tiers", b"[]").is_err());
+    }
+
+    #[test]
+    fn a_zero_quantity_is_a_validation_error() {
+        let error = Quotes::handle(r#"{"sku":"lamp","unit_price":1.0,"quantity":0}"#.into()).unwrap_err();
+        assert_eq!(error.error_type, "ValidationError");
+    }
+}

@@ -42,6 +42,7 @@ pub mod http;
 pub mod kv;
 pub mod messaging;
 pub mod router;
+pub mod testing;
 
 pub use messaging::{call_json, parse_payload, send_json, to_payload};
 pub use router::{Handler, HttpResult, Params, Router};
@@ -148,10 +149,11 @@ macro_rules! error {
     ($($arg:tt)*) => { $crate::log($crate::Level::Error, &format!($($arg)*)) };
 }
 
-/// Generated bindings for the imports of every role world.
+/// Generated bindings for the imports of every role world, and of the test doubles (imported
+/// only by a test that calls [`testing`]).
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "capabilities",
+        world: "guest-tests",
         path: "../../wit",
         generate_all,
     });

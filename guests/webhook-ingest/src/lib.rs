@@ -104,3 +104,43 @@ fn accept(request: &HttpRequest) -> HttpResponse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugboard_guest::testing;
+
+    /// A webhook for `body` signed with the secret of cases/function.toml, sent now.
+    fn signed(body: &str, secret: &str) -> HttpRequest {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{now}.evt-1.{body}").as_bytes());
+        let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        testing::request("POST", "/webhooks")
+            .with_header("x-webhook-timestamp", &now)
+            .with_header("idempotency-key", "evt-1")
+            .with_header("x-signature", &signature)
+            .with_body(body)
+    }
+
+    #[test]
+    fn a_signed_webhook_is_queued_with_its_key() {
+        testing::reset();
+        let response = WebhookIngest::handle(signed(r#"{"type":"order.paid"}"#, "case-secret"));
+        assert_eq!(response.status, 202);
+        let sent = testing::sent("events");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].body, r#"{"type":"order.paid"}"#);
+        assert!(
+            matches!(&sent[0].attributes[..], [(name, AttributeValue::Text(key))] if name == "idempotency-key" && key == "evt-1")
+        );
+    }
+
+    #[test]
+    fn a_wrong_signature_is_refused_and_nothing_is_queued() {
+        testing::reset();
+        let response = WebhookIngest::handle(signed(r#"{"type":"order.paid"}"#, "another-secret"));
+        assert_eq!(response.status, 401);
+        assert!(testing::sent("events").is_empty());
+    }
+}

@@ -1,35 +1,17 @@
 //! A function: one configured guest with its grants and backends, answering Lambda events.
 
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::capabilities::config::ConfigCtx;
-use crate::capabilities::http::{HttpSender, OutboundHttpCtx};
-use crate::capabilities::invoke::{InvokeCtx, Invoker};
-use crate::capabilities::keyvalue::{KeyValueBackend, KeyValueCtx};
-use crate::capabilities::queue::{QueueBackend, QueueCtx};
 use crate::config::{FunctionConfig, Role};
 use crate::events::{ErrorType, Event, EventKind, EventResponse, FunctionError};
 use crate::roles;
-pub use crate::runtime::{FunctionEnv, Invocation};
+pub use crate::runtime::{Backends, FunctionEnv, Invocation};
 use crate::runtime::{Guest, GuestRunner, Runtime};
 use crate::telemetry::spans;
 use tracing::Instrument;
-
-/// The backends a function's capabilities are served by.
-#[derive(Clone)]
-pub struct Backends {
-    /// Key-value tables.
-    pub keyvalue: Arc<dyn KeyValueBackend>,
-    /// Queues.
-    pub queue: Arc<dyn QueueBackend>,
-    /// Other functions.
-    pub invoker: Arc<dyn Invoker>,
-    /// Outbound HTTP (built for the function's `grants.http`, e.g. a `PooledSender`).
-    pub http: Arc<dyn HttpSender>,
-}
 
 /// A configured, loaded function.
 pub struct Function {
@@ -41,24 +23,7 @@ pub struct Function {
 impl Function {
     /// Bind `guest` (loaded for `config.role`) to its grants and backends.
     pub fn new(name: &str, config: FunctionConfig, runtime: Runtime, guest: Guest, backends: Backends) -> Self {
-        let env = FunctionEnv {
-            name: name.to_string(),
-            keyvalue: KeyValueCtx::new(&config.grants, backends.keyvalue),
-            queue: QueueCtx { grants: config.grants.queues.clone(), backend: backends.queue },
-            invoke: InvokeCtx {
-                grants: config.grants.functions.clone(),
-                max_depth: config.limits.max_invoke_depth,
-                invoker: backends.invoker,
-            },
-            guest_config: ConfigCtx { values: config.config.clone() },
-            http: Arc::new(OutboundHttpCtx {
-                grants: config.grants.http.clone(),
-                sender: backends.http,
-                max_requests: config.limits.http_requests,
-                max_body_bytes: config.limits.http_body_bytes,
-            }),
-            config,
-        };
+        let env = FunctionEnv::new(name, config, backends);
         let runner = GuestRunner::new(runtime.engine().clone(), env);
         Function { runtime, guest: RwLock::new(guest), runner }
     }

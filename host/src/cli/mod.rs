@@ -47,6 +47,9 @@ enum Command {
     New(new::NewArgs),
     /// Run guests against folders of test cases (in-memory backends, stubbed invoke targets).
     Test(test::TestArgs),
+    /// Run a guest's `cargo test` binary (the `wasm32-wasip2` runner the scaffold's
+    /// `.cargo/config.toml` sets) with in-memory backends, under `cases/function.toml`.
+    CargoRunner(test::CargoRunnerArgs),
     /// Generate the AWS SAM template (deploy/template.yaml) from the app manifest.
     DeployTemplate(deploy::TemplateArgs),
     /// Lay out the manifest's guests with precompiled artifacts for the guest bucket; print the
@@ -85,6 +88,8 @@ pub fn main() -> ExitCode {
     let spans = logging::init(
         match cli.command {
             Command::Test(_) => "error",
+            // The harness's report is the output; a guest's warnings and errors join it.
+            Command::CargoRunner(_) => "warn",
             Command::Dev(_) => "info,plugboard_core::function=warn",
             _ => "info",
         },
@@ -124,6 +129,7 @@ async fn run(
         Command::Publish(args) => publish::run(args).await,
         Command::DeployTemplate(args) => deploy::template(args),
         Command::Test(args) => test::run(args).await,
+        Command::CargoRunner(args) => test::cargo_runner(args).await,
         Command::New(args) => new::run(args),
         Command::Package(args) => deploy::package(args),
         Command::Lambda => crate::lambda::run(flush).await.map(|()| ExitCode::SUCCESS),

@@ -48,6 +48,7 @@ const WIT: &[(&str, &str)] = &[
     ("invoke.wit", include_str!("../../../wit/invoke.wit")),
     ("policy.wit", include_str!("../../../wit/policy.wit")),
     ("queue.wit", include_str!("../../../wit/queue.wit")),
+    ("test-double.wit", include_str!("../../../wit/test-double.wit")),
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("worlds.wit", include_str!("../../../wit/worlds.wit")),
     ("deps/wasi-keyvalue-2024-10-17/atomic.wit", include_str!("../../../wit/deps/wasi-keyvalue-2024-10-17/atomic.wit")),
@@ -78,6 +79,7 @@ const SDK: &[(&str, &str)] = &[
     ("src/kv.rs", include_str!("../../../guests/sdk/src/kv.rs")),
     ("src/messaging.rs", include_str!("../../../guests/sdk/src/messaging.rs")),
     ("src/router.rs", include_str!("../../../guests/sdk/src/router.rs")),
+    ("src/testing.rs", include_str!("../../../guests/sdk/src/testing.rs")),
 ];
 
 /// The SDK's manifest outside the guests' workspace: the same dependencies, spelled out.
@@ -171,6 +173,18 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
 /// managed system Python).
 const PYTHON_TOOLCHAIN: &str = "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1";
 
+/// Cargo's settings for the guest: builds for `wasm32-wasip2`, and `cargo test` runs the test
+/// binary in wasmtime through `plugboard cargo-runner`.
+const CARGO_CONFIG: &str = "\
+# `cargo build` makes the component; `cargo test` runs the #[test]s in wasmtime through Plugboard,
+# as the function in cases/function.toml, with in-memory stores, queues and invoke targets.
+[build]
+target = \"wasm32-wasip2\"
+
+[target.wasm32-wasip2]
+runner = \"plugboard cargo-runner\"
+";
+
 /// The Rust crate: manifest, lock, source and the vendored SDK; the one-time setup command
 /// (`plugboard test` builds the crate itself).
 fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::Result<String> {
@@ -185,6 +199,7 @@ fn rust_files(dir: &Path, role: Role, fill: &dyn Fn(&str) -> String) -> anyhow::
     write(dir, "README.md", &fill(include_str!("../../templates/rust/README.md.tmpl")))?;
     write(dir, "src/lib.rs", &fill(source))?;
     write(dir, ".gitignore", "/target\n")?;
+    write(dir, ".cargo/config.toml", CARGO_CONFIG)?;
     write(dir, "sdk/Cargo.toml", SDK_MANIFEST)?;
     for (path, text) in SDK {
         // In the guests' workspace the WIT folder is two levels up; here it is inside the SDK.

@@ -29,6 +29,29 @@ pub struct TestArgs {
     no_build: bool,
 }
 
+/// Arguments of `plugboard cargo-runner`, as cargo passes them to a target's runner.
+#[derive(clap::Args)]
+pub struct CargoRunnerArgs {
+    /// The function the tests run as: role, grants, config, limits.
+    #[arg(long, default_value_os_t = crate::testing::cargo_runner::default_function_file())]
+    function: PathBuf,
+    /// Seconds the whole test binary may run.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+    /// The test binary (a `wasm32-wasip2` command component).
+    wasm: PathBuf,
+    /// The harness's arguments (`--nocapture`, a filter, ...), passed through.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Run the test binary; exit with its exit code.
+pub async fn cargo_runner(args: CargoRunnerArgs) -> anyhow::Result<ExitCode> {
+    let timeout = std::time::Duration::from_secs(args.timeout_secs);
+    let code = crate::testing::cargo_runner::run(&args.wasm, &args.args, &args.function, timeout).await?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
 /// Run every selected case; exit 1 when one failed or a suite could not load.
 pub async fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(EngineSettings::default())?;

@@ -26,3 +26,21 @@ impl AuthorizerHandler for Authorizer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugboard_guest::testing;
+
+    const ARN: &str = "arn:aws:execute-api:eu-west-1:123456789012:api-id/prod/GET/items";
+
+    // `cargo test` runs this in wasmtime (plugboard cargo-runner, set in .cargo/config.toml),
+    // with the config of cases/function.toml.
+    #[test]
+    fn the_configured_token_is_allowed_and_any_other_is_unauthorized() {
+        let decision = Authorizer::authorize(testing::authorization(Some("Bearer let-me-in"), ARN)).unwrap();
+        assert_eq!(decision.statements[0].resources, ["arn:aws:execute-api:eu-west-1:123456789012:api-id/prod/*"]);
+        let refused = Authorizer::authorize(testing::authorization(Some("Bearer guess"), ARN));
+        assert!(matches!(refused, Err(AuthorizeError::Unauthorized)));
+    }
+}

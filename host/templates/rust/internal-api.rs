@@ -21,3 +21,15 @@ impl InternalHandler for Guest {
 }
 
 plugboard_guest::internal_api!(Guest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `cargo test` runs this in wasmtime (plugboard cargo-runner, set in .cargo/config.toml).
+    #[test]
+    fn a_name_is_greeted_and_anything_else_is_a_validation_error() {
+        assert_eq!(Guest::handle(r#"{"name":"Ada"}"#.into()).unwrap(), r#"{"greeting":"hello, Ada"}"#);
+        assert_eq!(Guest::handle("{}".into()).unwrap_err().error_type, "ValidationError");
+    }
+}

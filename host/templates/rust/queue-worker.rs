@@ -16,3 +16,19 @@ impl QueueHandler for Worker {
         bucket.set(id, message.body.as_bytes()).map_err(|e| format!("store: {e:?}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugboard_guest::testing;
+
+    // `cargo test` runs this in wasmtime (plugboard cargo-runner, set in .cargo/config.toml),
+    // with the `data` store of cases/function.toml in memory.
+    #[test]
+    fn a_message_is_stored_under_its_id_and_a_bad_one_fails() {
+        testing::reset();
+        Worker::handle(testing::message(r#"{"id":"a1","n":1}"#)).unwrap();
+        assert_eq!(store::open("data").unwrap().get("a1").unwrap(), Some(br#"{"id":"a1","n":1}"#.to_vec()));
+        assert!(Worker::handle(testing::message("not json")).is_err());
+    }
+}

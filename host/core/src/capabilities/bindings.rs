@@ -1,8 +1,9 @@
-//! Host bindings of the `capabilities` world (generated from `wit/`): every import the host
-//! provides, once; the role worlds (`crate::bindings`) reuse them.
+//! Host bindings of the `guest-tests` world (generated from `wit/`): every import the host
+//! provides, once — the `capabilities` world's, which the role worlds (`crate::bindings`)
+//! reuse, and the test doubles only `plugboard cargo-runner` links.
 
 wasmtime::component::bindgen!({
-    world: "capabilities",
+    world: "guest-tests",
     path: "../../wit",
     imports: { default: async | trappable },
     trappable_error_type: {

@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod keyvalue;
 pub mod logging;
 pub mod queue;
+pub mod test_double;
 
 use std::future::Future;
 

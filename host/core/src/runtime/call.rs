@@ -12,13 +12,27 @@ use wasmtime::{Engine, Store};
 use super::{GuestFailure, HostState};
 use crate::capabilities::CallInfo;
 use crate::capabilities::config::ConfigCtx;
-use crate::capabilities::http::OutboundHttpCtx;
-use crate::capabilities::invoke::InvokeCtx;
-use crate::capabilities::keyvalue::KeyValueCtx;
-use crate::capabilities::queue::QueueCtx;
+use crate::capabilities::http::{HttpSender, OutboundHttpCtx};
+use crate::capabilities::invoke::{InvokeCtx, Invoker};
+use crate::capabilities::keyvalue::{KeyValueBackend, KeyValueCtx};
+use crate::capabilities::queue::{QueueBackend, QueueCtx};
+use crate::capabilities::test_double::TestDoubles;
 use crate::config::FunctionConfig;
 use crate::events::EventKind;
 use crate::telemetry::{InvocationMetrics, Metric, TraceContext};
+
+/// The backends a function's capabilities are served by.
+#[derive(Clone)]
+pub struct Backends {
+    /// Key-value tables.
+    pub keyvalue: Arc<dyn KeyValueBackend>,
+    /// Queues.
+    pub queue: Arc<dyn QueueBackend>,
+    /// Other functions.
+    pub invoker: Arc<dyn Invoker>,
+    /// Outbound HTTP (built for the function's `grants.http`, e.g. a `PooledSender`).
+    pub http: Arc<dyn HttpSender>,
+}
 
 /// What a function's guest can reach, built once per function and shared by its calls.
 pub struct FunctionEnv {
@@ -36,6 +50,39 @@ pub struct FunctionEnv {
     pub(crate) guest_config: ConfigCtx,
     /// Outbound HTTP grants and sender.
     pub(crate) http: Arc<OutboundHttpCtx>,
+    /// The in-memory backends' test view (`plugboard cargo-runner` only).
+    pub(crate) test_doubles: Option<Arc<dyn TestDoubles>>,
+}
+
+impl FunctionEnv {
+    /// What `config`'s guest can reach through `backends`.
+    pub fn new(name: &str, config: FunctionConfig, backends: Backends) -> FunctionEnv {
+        FunctionEnv {
+            name: name.to_string(),
+            keyvalue: KeyValueCtx::new(&config.grants, backends.keyvalue),
+            queue: QueueCtx { grants: config.grants.queues.clone(), backend: backends.queue },
+            invoke: InvokeCtx {
+                grants: config.grants.functions.clone(),
+                max_depth: config.limits.max_invoke_depth,
+                invoker: backends.invoker,
+            },
+            guest_config: ConfigCtx { values: config.config.clone() },
+            http: Arc::new(OutboundHttpCtx {
+                grants: config.grants.http.clone(),
+                sender: backends.http,
+                max_requests: config.limits.http_requests,
+                max_body_bytes: config.limits.http_body_bytes,
+            }),
+            test_doubles: None,
+            config,
+        }
+    }
+
+    /// This environment with `doubles` behind `plugboard:host/test-double`.
+    pub fn with_test_doubles(mut self, doubles: Arc<dyn TestDoubles>) -> FunctionEnv {
+        self.test_doubles = Some(doubles);
+        self
+    }
 }
 
 /// How one event arrived.

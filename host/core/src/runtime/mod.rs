@@ -2,6 +2,7 @@
 //! `Store` with its deadline and memory cap.
 
 mod call;
+mod command;
 mod guest;
 pub mod loader;
 mod output;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use call::{FunctionEnv, GuestExport, GuestRunner, Invocation};
+pub use call::{Backends, FunctionEnv, GuestExport, GuestRunner, Invocation};
 pub(crate) use guest::check_pin;
 pub use guest::{Guest, GuestError, HttpHandlerPre, RolePre, Trust};
 pub use loader::GuestLoader;
@@ -64,6 +65,16 @@ struct RuntimeInner {
 impl Runtime {
     /// Build the engine, link WASI and every capability, and start the epoch ticker.
     pub fn new(settings: EngineSettings) -> wasmtime::Result<Self> {
+        Self::build(settings, false)
+    }
+
+    /// [`Runtime::new`] with `plugboard:host/test-double` linked too: for `plugboard
+    /// cargo-runner` only, so no other runtime loads a guest that imports the test doubles.
+    pub fn for_guest_tests(settings: EngineSettings) -> wasmtime::Result<Self> {
+        Self::build(settings, true)
+    }
+
+    fn build(settings: EngineSettings, test_doubles: bool) -> wasmtime::Result<Self> {
         let mut config = compile_config();
         let max_memory = u64::from(settings.max_memory_mb) * 1024 * 1024;
         if let Allocator::Pooling { max_instances } = settings.allocator {
@@ -96,6 +107,9 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         link_capabilities(&mut linker)?;
+        if test_doubles {
+            crate::capabilities::test_double::add_to_linker(&mut linker, HostState::test_double)?;
+        }
         start_epoch_ticker(&engine)?;
         Ok(Runtime { inner: Arc::new(RuntimeInner { engine, linker }) })
     }

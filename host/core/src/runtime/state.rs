@@ -15,6 +15,7 @@ use crate::capabilities::invoke::InvokeView;
 use crate::capabilities::keyvalue::KeyValueView;
 use crate::capabilities::logging::LoggingView;
 use crate::capabilities::queue::QueueView;
+use crate::capabilities::test_double::TestDoubleView;
 use crate::capabilities::{CallInfo, DeadlineExceeded, MAX_HANDLES};
 use crate::telemetry::Metric;
 
@@ -51,11 +52,36 @@ impl HostState {
         // logged after the call.
         let output = CappedOutput::new(MAX_OUTPUT);
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(output.clone()).stderr(output.clone()).max_random_size(MAX_RANDOM_BYTES);
+        wasi.stdout(output.clone()).stderr(output.clone());
         if let Some(at) = call.clock {
             wasi.wall_clock(PinnedClock(at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default()));
         }
-        let wasi = wasi.build();
+        Self::build_store(engine, env, call, wasi, output)
+    }
+
+    /// A store for a `wasi:cli` command of `env` (a guest's `cargo test` binary): `args` as
+    /// its arguments and this process's stdout and stderr as its own, so the harness's report
+    /// reaches the terminal as it is written. Nothing else changes: no environment, no
+    /// directories, the same capabilities, cap and deadline.
+    pub(crate) fn new_command_store(
+        engine: &wasmtime::Engine,
+        env: Arc<FunctionEnv>,
+        call: CallInfo,
+        args: &[String],
+    ) -> Store<HostState> {
+        let mut wasi = WasiCtx::builder();
+        wasi.args(args).inherit_stdout().inherit_stderr();
+        Self::build_store(engine, env, call, wasi, CappedOutput::new(0))
+    }
+
+    fn build_store(
+        engine: &wasmtime::Engine,
+        env: Arc<FunctionEnv>,
+        call: CallInfo,
+        mut wasi: wasmtime_wasi::WasiCtxBuilder,
+        output: CappedOutput,
+    ) -> Store<HostState> {
+        let wasi = wasi.max_random_size(MAX_RANDOM_BYTES).build();
         let limiter = MemoryCap::new(u64::from(env.config.limits.memory_mb) * 1024 * 1024);
         let deadline = call.deadline;
         let mut table = ResourceTable::new();
@@ -98,6 +124,13 @@ impl HostState {
     /// The logging view for this call.
     pub(crate) fn logging(&mut self) -> LoggingView<'_> {
         LoggingView { function: &self.env.name, call: &self.call }
+    }
+
+    /// The test-double view for this call (linked for `plugboard cargo-runner` only).
+    pub(crate) fn test_double(&mut self) -> TestDoubleView<'_> {
+        let env = &self.env;
+        let (stores, queues, functions) = (&env.keyvalue.grants, &env.queue.grants, &env.invoke.grants);
+        TestDoubleView { doubles: env.test_doubles.as_ref(), stores, queues, functions }
     }
 
     /// Log what the guest wrote to stdout/stderr during this call, if anything.

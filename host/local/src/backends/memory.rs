@@ -39,6 +39,13 @@ impl MemoryKeyValue {
         self.lock().get(name).cloned()
     }
 
+    /// Empty every table; the tables stay.
+    pub fn clear(&self) {
+        for table in self.lock().values() {
+            *table.lock() = Items::default();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<MemoryTable>>> {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -90,6 +97,11 @@ impl MemoryTable {
     /// Every key and value, in key order.
     pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
         self.lock().iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
+    }
+
+    /// Write `value` at `key` with a fresh version, as a guest's `set` does.
+    pub fn put(&self, key: &str, value: Vec<u8>) {
+        Self::write(&mut self.lock(), key, value);
     }
 
     fn write(items: &mut Items, key: &str, value: Vec<u8>) {
@@ -207,6 +219,14 @@ impl MemoryQueue {
     /// What `name` holds, oldest first.
     pub fn messages(&self, name: &str) -> Vec<StoredMessage> {
         self.lock().get(name).map(|q| q.messages.clone()).unwrap_or_default()
+    }
+
+    /// Empty every queue and forget its deduplication ids; the queues stay.
+    pub fn clear(&self) {
+        for queue in self.lock().values_mut() {
+            queue.messages.clear();
+            queue.seen.clear();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemoryQueueState>> {

@@ -7,6 +7,7 @@
 
 pub mod build;
 mod captured;
+pub mod cargo_runner;
 pub mod case;
 pub mod check;
 mod http_stubs;

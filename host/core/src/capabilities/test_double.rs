@@ -1,0 +1,123 @@
+//! `plugboard:host/test-double`: what a guest's `cargo test` binary sees of its in-memory
+//! backends. Linked only into the runtime of `plugboard cargo-runner`
+//! ([`crate::runtime::Runtime::for_guest_tests`]); the names a test passes are the guest's
+//! logical ones, resolved through the function's grants as every other capability does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
+use crate::capabilities::bindings::plugboard::host::test_double::{self, Invocation};
+/// A function error as a stub answers it (the WIT record).
+pub use crate::capabilities::bindings::plugboard::host::types::FunctionError;
+use crate::config::Access;
+
+/// One invoke the code under test made, by physical function name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedInvoke {
+    /// The function called (as granted: the physical name).
+    pub function: String,
+    /// The JSON payload.
+    pub payload: String,
+    /// Whether it was an Event invoke.
+    pub is_event: bool,
+}
+
+/// The in-memory backends behind a test binary, by physical names.
+pub trait TestDoubles: Send + Sync {
+    /// Write `value` at `key` in `table`.
+    fn seed(&self, table: &str, key: &str, value: Vec<u8>);
+    /// What was sent to `queue`, oldest first.
+    fn sent(&self, queue: &str) -> Vec<OutgoingMessage>;
+    /// Answer later invokes of `function` with `response`.
+    fn stub_invoke(&self, function: &str, response: Result<String, FunctionError>);
+    /// Every invoke so far, oldest first.
+    fn invocations(&self) -> Vec<RecordedInvoke>;
+    /// Empty the stores and queues; forget stubs and invokes.
+    fn reset(&self);
+}
+
+/// The test's view: the doubles and the function's store, queue and invoke grants.
+pub(crate) struct TestDoubleView<'a> {
+    /// The doubles, when this function has them (only a cargo-runner function does).
+    pub doubles: Option<&'a Arc<dyn TestDoubles>>,
+    /// Logical store -> (table, access).
+    pub stores: &'a BTreeMap<String, (String, Access)>,
+    /// Logical queue -> physical queue.
+    pub queues: &'a BTreeMap<String, String>,
+    /// Logical target -> physical function.
+    pub functions: &'a BTreeMap<String, String>,
+}
+
+struct HasTestDouble;
+
+impl HasData for HasTestDouble {
+    type Data<'a> = TestDoubleView<'a>;
+}
+
+/// Link `plugboard:host/test-double` into `linker`.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> TestDoubleView<'_>,
+) -> wasmtime::Result<()> {
+    test_double::add_to_linker::<T, HasTestDouble>(linker, view)
+}
+
+impl TestDoubleView<'_> {
+    fn doubles(&self) -> wasmtime::Result<&Arc<dyn TestDoubles>> {
+        // Only a host bug gets here: the interface is linked for cargo-runner functions only.
+        self.doubles.ok_or_else(|| wasmtime::Error::msg("test doubles are linked but this function has none"))
+    }
+}
+
+impl test_double::Host for TestDoubleView<'_> {
+    async fn seed(&mut self, store: String, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        let doubles = self.doubles()?;
+        let Some((table, _)) = self.stores.get(&store) else {
+            return Ok(Err(format!(
+                "the function is granted no store `{store}` (grants.stores, grants.read-only-stores)"
+            )));
+        };
+        doubles.seed(table, &key, value);
+        Ok(Ok(()))
+    }
+
+    async fn sent(&mut self, queue: String) -> wasmtime::Result<Vec<OutgoingMessage>> {
+        let doubles = self.doubles()?;
+        Ok(self.queues.get(&queue).map(|physical| doubles.sent(physical)).unwrap_or_default())
+    }
+
+    async fn stub_invoke(
+        &mut self,
+        target: String,
+        response: Result<String, FunctionError>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let doubles = self.doubles()?;
+        let Some(function) = self.functions.get(&target) else {
+            return Ok(Err(format!("the function is granted no target `{target}` (grants.functions)")));
+        };
+        doubles.stub_invoke(function, response);
+        Ok(Ok(()))
+    }
+
+    async fn invocations(&mut self) -> wasmtime::Result<Vec<Invocation>> {
+        let doubles = self.doubles()?;
+        let logical: BTreeMap<&String, &String> = self.functions.iter().map(|(l, p)| (p, l)).collect();
+        Ok(doubles
+            .invocations()
+            .into_iter()
+            .map(|call| Invocation {
+                target: logical.get(&call.function).map_or(call.function.clone(), |l| (*l).clone()),
+                payload: call.payload,
+                is_event: call.is_event,
+            })
+            .collect())
+    }
+
+    async fn reset(&mut self) -> wasmtime::Result<()> {
+        self.doubles()?.reset();
+        Ok(())
+    }
+}
