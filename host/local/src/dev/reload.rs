@@ -19,18 +19,20 @@ fn stamp(path: &PathBuf) -> Stamp {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Watch every function's guest file for the life of the process.
+/// Watch every function's guest file for the life of the process. The files are stamped here,
+/// before the server answers anything, not when the task first runs: a build that lands
+/// between the two would otherwise be taken for the loaded one and never reloaded.
 pub fn spawn(app: Arc<DevApp>) {
+    let mut watched: Vec<(String, PathBuf, Stamp, Stamp)> = app
+        .functions
+        .iter()
+        .filter_map(|(name, f)| {
+            let path = PathBuf::from(f.config().guest.clone()?);
+            let now = stamp(&path);
+            Some((name.clone(), path, now, now))
+        })
+        .collect();
     tokio::spawn(async move {
-        let mut watched: Vec<(String, PathBuf, Stamp, Stamp)> = app
-            .functions
-            .iter()
-            .filter_map(|(name, f)| {
-                let path = PathBuf::from(f.config().guest.clone()?);
-                let now = stamp(&path);
-                Some((name.clone(), path, now, now))
-            })
-            .collect();
         loop {
             tokio::time::sleep(INTERVAL).await;
             for (name, path, loaded, last) in &mut watched {
