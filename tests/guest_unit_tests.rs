@@ -59,7 +59,7 @@ fn the_example_guests_tests_pass_in_wasmtime_with_seeded_and_inspected_backends(
     );
 
     // The test binary imports the test doubles: `plugboard invoke` (Lambda's loader) refuses it.
-    let binary = test_binary(&text);
+    let binary = guests.join(test_binary(&text));
     let invoke = Command::new(env!("CARGO_BIN_EXE_plugboard"))
         .args(["invoke", "--role", "internal-api", "--guest"])
         .arg(&binary)
@@ -72,29 +72,44 @@ fn the_example_guests_tests_pass_in_wasmtime_with_seeded_and_inspected_backends(
 }
 
 #[test]
-fn a_scaffolded_guest_ships_a_test_and_a_failing_one_fails_cargo_test_with_its_message() {
+fn scaffolded_guests_of_every_role_ship_a_passing_test_and_a_failing_one_fails_cargo_test() {
     let base = std::env::temp_dir().join(format!("plugboard-cargo-test-{}", uuid::Uuid::new_v4().simple()));
-    let dir = base.join("greeter");
-    let new = Command::new(env!("CARGO_BIN_EXE_plugboard"))
-        .args(["new", "--role", "http-api", "--dir"])
-        .arg(&dir)
-        .arg("greeter")
-        .output()
-        .unwrap();
-    assert!(new.status.success(), "{}", String::from_utf8_lossy(&new.stderr));
-    let config = std::fs::read_to_string(dir.join(".cargo/config.toml")).unwrap();
-    assert!(config.contains("runner = \"plugboard cargo-runner\""), "{config}");
-    // Plain `cargo test`: the scaffold's config picks the target (the runner comes from the env
-    // here, as `plugboard` is not on this machine's PATH).
-    let (out, text) = cargo_test(&dir, &[]);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("tests::hello_greets_by_name_and_counts_visits ... ok"), "{text}");
+    let roles = [
+        ("http-api", "tests::hello_greets_by_name_and_counts_visits"),
+        ("queue-worker", "tests::a_message_is_stored_under_its_id_and_a_bad_one_fails"),
+        ("authorizer", "tests::the_configured_token_is_allowed_and_any_other_is_unauthorized"),
+        ("internal-api", "tests::a_name_is_greeted_and_anything_else_is_a_validation_error"),
+    ];
+    for (role, test) in roles {
+        let dir = base.join(role);
+        let new = Command::new(env!("CARGO_BIN_EXE_plugboard"))
+            .args(["new", "--role", role, "--dir"])
+            .arg(&dir)
+            .arg(format!("my-{role}"))
+            .output()
+            .unwrap();
+        assert!(new.status.success(), "{}", String::from_utf8_lossy(&new.stderr));
+        let config = std::fs::read_to_string(dir.join(".cargo/config.toml")).unwrap();
+        assert!(config.contains("runner = \"plugboard cargo-runner\""), "{config}");
+        // Plain `cargo test`: the scaffold's config picks the target (the runner comes from the
+        // env here, as `plugboard` is not on this machine's PATH).
+        let (out, text) = cargo_test(&dir, &[]);
+        assert!(out.status.success() && text.contains(&format!("{test} ... ok")), "{role}: {text}");
+    }
 
+    let dir = base.join("http-api");
     let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
-    assert!(source.contains(r#"assert_eq!(body["message"], "hello, Ada");"#), "{source}");
-    std::fs::write(dir.join("src/lib.rs"), source.replace(r#"], "hello, Ada");"#, r#"], "hello, Bob");"#)).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(source.contains(from), "{source}");
+        std::fs::write(dir.join("src/lib.rs"), source.replace(from, to)).unwrap();
+    };
+    edit(r#"], "hello, Ada");"#, r#"], "hello, Bob");"#);
     let (out, text) = cargo_test(&dir, &[]);
     assert_eq!(out.status.code(), Some(101), "a failed test fails the run as natively: {text}");
     assert!(text.contains("assertion `left == right` failed") && text.contains("hello, Bob"), "{text}");
+    // A queue the function was not granted is an error, not an empty list that passes.
+    edit("testing::reset();", r#"testing::reset(); assert!(testing::sent("evnts").is_empty());"#);
+    let (out, text) = cargo_test(&dir, &[]);
+    assert!(out.status.code() == Some(101) && text.contains("granted no queue `evnts`"), "{text}");
     std::fs::remove_dir_all(&base).ok();
 }

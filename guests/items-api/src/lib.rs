@@ -171,7 +171,7 @@ mod tests {
         assert_eq!((quoted.status, json_body(&quoted)), (200, json!({ "total": 190.0 })));
         let calls = testing::invocations();
         assert_eq!(calls.len(), 1);
-        assert_eq!((calls[0].target.as_str(), calls[0].is_event), ("quotes", false));
+        assert_eq!((calls[0].target.as_str(), calls[0].kind), ("quotes", testing::InvokeKind::RequestResponse));
         assert_eq!(
             serde_json::from_str::<Value>(&calls[0].payload).unwrap(),
             json!({ "sku": "lamp", "unit_price": 20.0, "quantity": 10 })

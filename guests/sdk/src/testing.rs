@@ -7,6 +7,8 @@
 //! cargo runner links: call them from tests only (a deployed guest importing it does not load).
 //!
 //! ```ignore
+//! use plugboard_guest::testing;
+//!
 //! #[test]
 //! fn a_second_visit_counts_two() {
 //!     plugboard_guest::testing::reset();
@@ -20,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::plugboard::host::test_double;
-pub use crate::bindings::plugboard::host::test_double::Invocation;
+pub use crate::bindings::plugboard::host::test_double::{Invocation, InvokeKind};
 use crate::queue::OutgoingMessage;
 use crate::{AuthorizationRequest, FunctionError, HttpRequest, IncomingMessage, RequestContext};
 
@@ -100,7 +102,7 @@ pub fn authorization(token: Option<&str>, method_arn: &str) -> AuthorizationRequ
 /// Put `value` at `key` in the logical store `store`, read-only grants included (what an
 /// operator put there); panics when the function is granted no such store.
 pub fn seed(store: &str, key: &str, value: &[u8]) {
-    test_double::seed(store, key, value).unwrap_or_else(|e| panic!("seed: {e}"));
+    test_double::seed(store, key, value).unwrap_or_else(|e| panic!("seed: {e:?}"));
 }
 
 /// [`seed`] with `value` as JSON.
@@ -109,8 +111,10 @@ pub fn seed_json<T: Serialize>(store: &str, key: &str, value: &T) {
 }
 
 /// The messages sent to the logical queue `queue` so far, oldest first.
+/// Panics when the function is granted no such queue (so a misspelt name cannot pass as
+/// "nothing sent").
 pub fn sent(queue: &str) -> Vec<OutgoingMessage> {
-    test_double::sent(queue)
+    test_double::sent(queue).unwrap_or_else(|e| panic!("sent: {e:?}"))
 }
 
 /// The bodies sent to `queue` so far, each parsed as JSON `T`; panics on one that is not.
@@ -125,13 +129,14 @@ pub fn sent_json<T: DeserializeOwned>(queue: &str) -> Vec<T> {
 /// the function (`cases/function.toml`) is granted no such target.
 pub fn stub_invoke<T: Serialize>(target: &str, response: &T) {
     let json = serde_json::to_string(response).expect("a stub response serialises as JSON");
-    test_double::stub_invoke(target, Ok(&json)).unwrap_or_else(|e| panic!("stub_invoke: {e}"));
+    test_double::stub_invoke(target, Ok(&json)).unwrap_or_else(|e| panic!("stub_invoke: {e:?}"));
 }
 
-/// Make later invokes of `target` fail as the target would: `error_type` and `message`.
+/// Make later invokes of `target` fail as the target would: `error_type` and `message` (an
+/// Event invoke is still accepted, as on Lambda).
 pub fn stub_invoke_error(target: &str, error_type: &str, message: &str) {
     let error = FunctionError { error_type: error_type.to_string(), message: message.to_string() };
-    test_double::stub_invoke(target, Err(&error)).unwrap_or_else(|e| panic!("stub_invoke_error: {e}"));
+    test_double::stub_invoke(target, Err(&error)).unwrap_or_else(|e| panic!("stub_invoke_error: {e:?}"));
 }
 
 /// The invokes made so far, oldest first; a target without a stub answered `no-such-target`.

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use crate::capabilities::bindings::plugboard::host::queue::OutgoingMessage;
-use crate::capabilities::bindings::plugboard::host::test_double::{self, Invocation};
+pub use crate::capabilities::bindings::plugboard::host::test_double::InvokeKind;
+use crate::capabilities::bindings::plugboard::host::test_double::{self, Error, Invocation};
 /// A function error as a stub answers it (the WIT record).
 pub use crate::capabilities::bindings::plugboard::host::types::FunctionError;
 use crate::config::Access;
@@ -21,8 +22,8 @@ pub struct RecordedInvoke {
     pub function: String,
     /// The JSON payload.
     pub payload: String,
-    /// Whether it was an Event invoke.
-    pub is_event: bool,
+    /// How it was made.
+    pub kind: InvokeKind,
 }
 
 /// The in-memory backends behind a test binary, by physical names.
@@ -72,31 +73,34 @@ impl TestDoubleView<'_> {
     }
 }
 
+/// The refusal for a `kind` named `name` that the function's grants do not hold.
+fn not_granted(kind: &str, name: &str) -> Error {
+    Error::NotGranted(format!("the function (cases/function.toml) is granted no {kind} `{name}`"))
+}
+
 impl test_double::Host for TestDoubleView<'_> {
-    async fn seed(&mut self, store: String, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+    async fn seed(&mut self, store: String, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
         let doubles = self.doubles()?;
         let Some((table, _)) = self.stores.get(&store) else {
-            return Ok(Err(format!(
-                "the function is granted no store `{store}` (grants.stores, grants.read-only-stores)"
-            )));
+            return Ok(Err(not_granted("store", &store)));
         };
         doubles.seed(table, &key, value);
         Ok(Ok(()))
     }
 
-    async fn sent(&mut self, queue: String) -> wasmtime::Result<Vec<OutgoingMessage>> {
+    async fn sent(&mut self, queue: String) -> wasmtime::Result<Result<Vec<OutgoingMessage>, Error>> {
         let doubles = self.doubles()?;
-        Ok(self.queues.get(&queue).map(|physical| doubles.sent(physical)).unwrap_or_default())
+        Ok(self.queues.get(&queue).map(|physical| doubles.sent(physical)).ok_or_else(|| not_granted("queue", &queue)))
     }
 
     async fn stub_invoke(
         &mut self,
         target: String,
         response: Result<String, FunctionError>,
-    ) -> wasmtime::Result<Result<(), String>> {
+    ) -> wasmtime::Result<Result<(), Error>> {
         let doubles = self.doubles()?;
         let Some(function) = self.functions.get(&target) else {
-            return Ok(Err(format!("the function is granted no target `{target}` (grants.functions)")));
+            return Ok(Err(not_granted("invoke target", &target)));
         };
         doubles.stub_invoke(function, response);
         Ok(Ok(()))
@@ -104,6 +108,7 @@ impl test_double::Host for TestDoubleView<'_> {
 
     async fn invocations(&mut self) -> wasmtime::Result<Vec<Invocation>> {
         let doubles = self.doubles()?;
+        // By logical name; two names granted the same function report as one of them.
         let logical: BTreeMap<&String, &String> = self.functions.iter().map(|(l, p)| (p, l)).collect();
         Ok(doubles
             .invocations()
@@ -111,7 +116,7 @@ impl test_double::Host for TestDoubleView<'_> {
             .map(|call| Invocation {
                 target: logical.get(&call.function).map_or(call.function.clone(), |l| (*l).clone()),
                 payload: call.payload,
-                is_event: call.is_event,
+                kind: call.kind,
             })
             .collect())
     }

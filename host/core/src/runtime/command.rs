@@ -1,5 +1,5 @@
 //! A `wasi:cli` command run with a function's capabilities: how `plugboard cargo-runner` runs a
-//! guest's `cargo test` binary, in the same engine, linker, cap and deadline as the guest.
+//! guest's `cargo test` binary — the guest's linker and memory cap, one deadline for the run.
 
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ impl Runtime {
             deadline,
             budget_ms: timeout.as_millis() as u64,
             depth: 0,
-            request_id: "cargo-test".into(),
+            request_id: "command".into(),
             clock: None,
             trace: None,
             metrics: None,

@@ -39,10 +39,11 @@ impl MemoryKeyValue {
         self.lock().get(name).cloned()
     }
 
-    /// Empty every table; the tables stay.
+    /// Empty every table; the tables stay, and so do their version counters (a version is
+    /// never handed out twice, so no compare-and-swap from before matches a later write).
     pub fn clear(&self) {
         for table in self.lock().values() {
-            *table.lock() = Items::default();
+            table.lock().entries.clear();
         }
     }
 

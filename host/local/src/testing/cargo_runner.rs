@@ -1,8 +1,9 @@
 //! `plugboard cargo-runner`: `cargo test` inside a Rust guest. Cargo builds the guest's tests
 //! for `wasm32-wasip2` as a `wasi:cli` command component and hands it to the target's runner
-//! (the scaffold's `.cargo/config.toml` names this one); it runs in the same engine and linker
-//! as the guest, under the function of `cases/function.toml` (grants, config, memory cap), with
-//! in-memory backends the tests seed and inspect through the SDK's `testing` module.
+//! (the scaffold's `.cargo/config.toml` names this one); it runs with the guest's engine settings
+//! and imports plus the test doubles, under the function of `cases/function.toml` (grants,
+//! config, memory cap), with in-memory backends the tests seed and inspect through the SDK's
+//! `testing` module.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,10 +18,13 @@ use super::http_stubs::StubSender;
 use crate::backends::memory::{MemoryKeyValue, MemoryQueue};
 use plugboard_core::capabilities::invoke::{InvokeContext, InvokeError, Invoker};
 use plugboard_core::capabilities::queue::OutgoingMessage;
-use plugboard_core::capabilities::test_double::{FunctionError, RecordedInvoke, TestDoubles};
+use plugboard_core::capabilities::test_double::{FunctionError, InvokeKind, RecordedInvoke, TestDoubles};
 use plugboard_core::config::FunctionConfig;
 use plugboard_core::runtime::{Allocator, Backends, EngineSettings, FunctionEnv, GuestFailure, Runtime};
 use wasmtime::Trap;
+
+/// The tests' function's name in logs.
+const FUNCTION_NAME: &str = "cargo-test";
 
 /// Where the tests' function is described, relative to the package cargo runs the tests in.
 pub fn default_function_file() -> std::path::PathBuf {
@@ -46,8 +50,10 @@ pub async fn run(wasm: &Path, args: &[String], function_file: &Path, timeout: Du
         // No stubs: every outbound request is refused (cases with `[[http]]` stubs test those).
         http: Arc::new(StubSender::new(&[])),
     };
-    let env = FunctionEnv::new("cargo-test", config, backends).with_test_doubles(doubles);
+    let env = FunctionEnv::new(FUNCTION_NAME, config, backends).with_test_doubles(doubles);
     match runtime.run_command(&command, env, &harness_args(wasm, args), timeout).await {
+        // The harness exits 101 on a failed test; WASI only carries success or failure (1).
+        Ok(1) => Ok(101),
         Ok(code) => Ok(code),
         Err(GuestFailure::Trap { code: Some(Trap::UnreachableCodeReached), .. }) => {
             eprintln!(
@@ -127,12 +133,15 @@ struct StubbedInvoker {
 }
 
 impl StubbedInvoker {
-    fn answer(&self, function: &str, payload: String, is_event: bool) -> Result<String, InvokeError> {
-        lock(&self.calls).push(RecordedInvoke { function: function.to_string(), payload, is_event });
-        match lock(&self.stubs).get(function) {
-            None => Err(InvokeError::NoSuchTarget),
-            Some(Ok(json)) => Ok(json.clone()),
-            Some(Err(e)) => {
+    /// Record the call; answer from the stub as Lambda would: a RequestResponse call gets the
+    /// result or the function error, an Event invoke only that it was accepted.
+    fn answer(&self, function: &str, payload: String, kind: InvokeKind) -> Result<String, InvokeError> {
+        lock(&self.calls).push(RecordedInvoke { function: function.to_string(), payload, kind });
+        match (lock(&self.stubs).get(function), kind) {
+            (None, _) => Err(InvokeError::NoSuchTarget),
+            (Some(_), InvokeKind::Event) => Ok(String::new()),
+            (Some(Ok(json)), InvokeKind::RequestResponse) => Ok(json.clone()),
+            (Some(Err(e)), InvokeKind::RequestResponse) => {
                 Err(InvokeError::FunctionFailed { error_type: e.error_type.clone(), message: e.message.clone() })
             }
         }
@@ -142,11 +151,11 @@ impl StubbedInvoker {
 #[async_trait]
 impl Invoker for StubbedInvoker {
     async fn call(&self, function: &str, payload: String, _ctx: InvokeContext) -> Result<String, InvokeError> {
-        self.answer(function, payload, false)
+        self.answer(function, payload, InvokeKind::RequestResponse)
     }
 
     async fn send_event(&self, function: &str, payload: String, _ctx: InvokeContext) -> Result<(), InvokeError> {
-        self.answer(function, payload, true).map(drop)
+        self.answer(function, payload, InvokeKind::Event).map(drop)
     }
 }
 
