@@ -13,6 +13,7 @@ pub use crate::capabilities::bindings::plugboard::host::test_double::InvokeKind;
 use crate::capabilities::bindings::plugboard::host::test_double::{self, Error, Invocation};
 /// A function error as a stub answers it (the WIT record).
 pub use crate::capabilities::bindings::plugboard::host::types::FunctionError;
+use crate::capabilities::keyvalue::check_item;
 use crate::config::Access;
 
 /// One invoke the code under test made, by physical function name.
@@ -84,6 +85,11 @@ impl test_double::Host for TestDoubleView<'_> {
         let Some((table, _)) = self.stores.get(&store) else {
             return Ok(Err(not_granted("store", &store)));
         };
+        // The limits a guest's own write meets: a test cannot seed what DynamoDB would refuse,
+        // nor make the host hold more per call than one item.
+        if let Err(e) = check_item(&key, Some(&value)) {
+            return Ok(Err(Error::InvalidItem(e.to_string())));
+        }
         doubles.seed(table, &key, value);
         Ok(Ok(()))
     }
@@ -124,5 +130,49 @@ impl test_double::Host for TestDoubleView<'_> {
     async fn reset(&mut self) -> wasmtime::Result<()> {
         self.doubles()?.reset();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use test_double::Host as _;
+
+    /// Doubles that only record seeds.
+    #[derive(Default)]
+    struct Seeds(Mutex<Vec<(String, String, usize)>>);
+
+    impl TestDoubles for Seeds {
+        fn seed(&self, table: &str, key: &str, value: Vec<u8>) {
+            self.0.lock().unwrap().push((table.into(), key.into(), value.len()));
+        }
+        fn sent(&self, _: &str) -> Vec<OutgoingMessage> {
+            Vec::new()
+        }
+        fn stub_invoke(&self, _: &str, _: Result<String, FunctionError>) {}
+        fn invocations(&self) -> Vec<RecordedInvoke> {
+            Vec::new()
+        }
+        fn reset(&self) {}
+    }
+
+    #[test]
+    fn a_seed_meets_the_grants_and_item_limits_of_a_guests_own_write() {
+        let seeds = Arc::new(Seeds::default());
+        let doubles: Arc<dyn TestDoubles> = seeds.clone();
+        let stores = BTreeMap::from([("pricing".to_string(), ("pricing-table".to_string(), Access::ReadOnly))]);
+        let empty = BTreeMap::new();
+        let mut view = TestDoubleView { doubles: Some(&doubles), stores: &stores, queues: &empty, functions: &empty };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut seed = |store: &str, key: &str, bytes: usize| {
+            runtime.block_on(view.seed(store.into(), key.into(), vec![b'x'; bytes])).unwrap()
+        };
+        assert!(seed("pricing", "tiers", 10).is_ok(), "a read-only grant is seedable");
+        assert!(matches!(seed("prices", "tiers", 10), Err(Error::NotGranted(_))));
+        assert!(matches!(seed("pricing", "big", 1 << 20), Err(Error::InvalidItem(_))), "over DynamoDB's item size");
+        assert!(matches!(seed("pricing", "", 1), Err(Error::InvalidItem(_))));
+        assert_eq!(*seeds.0.lock().unwrap(), [("pricing-table".to_string(), "tiers".to_string(), 10)]);
     }
 }

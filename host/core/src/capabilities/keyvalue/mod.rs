@@ -231,7 +231,7 @@ pub fn next_counter(key: &str, stored: Option<&[u8]>, delta: i64) -> Result<i64,
 }
 
 /// Refuse keys and items DynamoDB would refuse, with DynamoDB's wording.
-fn check_item(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
+pub(crate) fn check_item(key: &str, value: Option<&[u8]>) -> Result<(), KvError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return Err(KvError::Other(format!(
             "ValidationException: key length {} is outside 1..={MAX_KEY_BYTES} bytes",
