@@ -85,7 +85,11 @@ impl Event {
             None => EventKind::detect(text),
         };
         fn typed<T: serde::de::DeserializeOwned>(text: &str, kind: EventKind) -> Result<T, FunctionError> {
-            // The path names the field at fault (`requestContext.httpMethod`, not `httpMethod`).
+            // Tracking the path costs on every field, so only a malformed event is parsed again
+            // with it, for a message naming the field at fault (`requestContext.httpMethod`).
+            if let Ok(event) = serde_json::from_str(text) {
+                return Ok(event);
+            }
             let mut json = serde_json::Deserializer::from_str(text);
             serde_path_to_error::deserialize(&mut json).map_err(|e| {
                 let at = e.path().to_string();
