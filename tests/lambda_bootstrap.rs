@@ -1,8 +1,11 @@
 //! The binary as Lambda's `bootstrap`, as a process, against cargo-lambda's Runtime API
 //! emulator on 127.0.0.1, with DynamoDB in moto: responses, function errors, a guest that
-//! runs past its deadline, and cold starts that fail with a clear message.
+//! runs past its deadline, and cold starts that fail with a clear message; concurrent
+//! invocations against a Runtime API of the test's own (concurrent.rs).
 
 mod common;
+#[path = "lambda_bootstrap/concurrent.rs"]
+mod concurrent;
 #[path = "lambda_bootstrap/metrics.rs"]
 mod metrics;
 #[path = "lambda_bootstrap/traces.rs"]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Lambda, chaos, common};
 
 /// The JSON objects written one a line to `path`.
-fn json_lines(path: &Path) -> Vec<Value> {
+pub(super) fn json_lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))).collect()
 }
@@ -59,13 +59,13 @@ fn value(doc: &Value, name: &str) -> Value {
 }
 
 /// A fresh folder for one test's captured output.
-fn scratch(label: &str) -> PathBuf {
+pub(super) fn scratch(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("plugboard-{label}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn file(path: &Path) -> Stdio {
+pub(super) fn file(path: &Path) -> Stdio {
     Stdio::from(std::fs::File::create(path).unwrap())
 }
 

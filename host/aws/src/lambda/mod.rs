@@ -13,10 +13,11 @@ use crate::backends::{DynamoDbKeyValue, LambdaInvoker, SqsQueue, sdk_config, sec
 use plugboard_core::config::env;
 use plugboard_core::events::envelope::{DEPTH_KEY, unwrap_event};
 use plugboard_core::function::{Backends, Function, Invocation};
+use plugboard_core::runtime::Runtime;
 use plugboard_core::runtime::precompiled::Origin;
-use plugboard_core::runtime::{EngineSettings, Runtime};
 use plugboard_core::telemetry::{Metric, TraceContext};
 
+pub mod concurrency;
 pub mod guest_source;
 pub mod telemetry;
 pub use guest_source::GuestSource;
@@ -60,7 +61,9 @@ pub async fn run(flush: Option<Flush>) -> anyhow::Result<()> {
         let app = app.clone();
         async move { app.handle(event).await }
     });
-    lambda_runtime::run(handler).await.map_err(|e| anyhow::anyhow!("Lambda runtime: {e}"))
+    // One event at a time, unless Lambda Managed Instances set AWS_LAMBDA_MAX_CONCURRENCY: then
+    // that many polls at once, each invocation on its own instance.
+    lambda_runtime::run_concurrent(handler).await.map_err(|e| anyhow::anyhow!("Lambda runtime: {e}"))
 }
 
 /// A function as Lambda runs it: the function and where its guest comes from.
@@ -100,7 +103,12 @@ impl LambdaApp {
         secrets::resolve(sdk, &mut config.config).await?;
         let refresh_secs = env::refresh_secs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         cold_start.lap(Metric::InitConfig);
-        let runtime = Runtime::new(EngineSettings::default())?;
+        let parallel = concurrency::max_concurrency(var(concurrency::MAX_CONCURRENCY_VAR).as_deref());
+        let function_mb = var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|mb| mb.parse().ok());
+        if let Some(warning) = concurrency::memory_warning(parallel, config.limits.memory_mb, function_mb) {
+            tracing::warn!(concurrency = parallel, "{warning}");
+        }
+        let runtime = Runtime::new(concurrency::engine_settings(parallel))?;
         cold_start.lap(Metric::InitEngine);
         let source = GuestSource::new(sdk, &config, &runtime, refresh_secs)?;
         let loaded = source.load(config.role).await?;
