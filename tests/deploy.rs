@@ -1,7 +1,8 @@
 //! The deployment generated from the manifest: the checked-in template is current, every
 //! function gets its manifest configuration through its environment, roles allow exactly the
-//! manifest's grants, the four patterns are wired, the offline template checks pass (and bite),
-//! and the glibc check rejects binaries too new for provided.al2023.
+//! manifest's grants, the four patterns are wired, the offline template checks pass (and bite)
+//! with Managed Instances mode off and on, and the glibc check rejects binaries too new for
+//! provided.al2023.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -475,6 +476,25 @@ fn templates_pass_cfn_lint_sam_validate_and_the_transform_offline() {
     let variant = Manifest::load(&root().join("tests/fixtures/deploy/rest-api.toml")).unwrap();
     let path = tempdir().join("template.yaml");
     std::fs::write(&path, deploy::render(&variant).unwrap()).unwrap();
+    check_template(&path).unwrap();
+    // Managed Instances mode: every function on the capacity provider, at Lambda's memory floor
+    // for it; off (the demo's default), no function is.
+    assert!(functions(&demo_template()).values().all(|f| f["Properties"].get("CapacityProviderConfig").is_none()));
+    let mut managed = demo();
+    managed.app.managed_instances = true;
+    let text = deploy::render(&managed).unwrap();
+    let template = parse(&text);
+    for (id, function) in functions(&template) {
+        let config = &function["Properties"]["CapacityProviderConfig"];
+        assert_eq!(config["Arn"], json!({ "Ref": "CapacityProviderArn" }), "{id}");
+        assert_eq!(
+            config["PerExecutionEnvironmentMaxConcurrency"],
+            json!({ "Ref": "PerEnvironmentConcurrency" }),
+            "{id}"
+        );
+    }
+    assert_eq!(template["Parameters"]["MemorySize"]["MinValue"], json!(2048));
+    std::fs::write(&path, text).unwrap();
     check_template(&path).unwrap();
     // cfn-lint alone passes this one; only the transform + cfn-lint sees the bad event.
     let broken = root().join("tests/fixtures/deploy/broken-event.yaml");

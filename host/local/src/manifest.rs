@@ -81,6 +81,11 @@ pub struct AppSettings {
     /// Where `plugboard dev` keeps durable state, relative to the manifest.
     #[serde(default = "AppSettings::default_state_dir")]
     pub state_dir: PathBuf,
+    /// Deploy every function on Lambda Managed Instances (a capacity provider's EC2 instances,
+    /// several invocations per execution environment). A choice made when the functions are
+    /// created: Lambda cannot move an existing function onto or off a capacity provider.
+    #[serde(default)]
+    pub managed_instances: bool,
 }
 
 impl AppSettings {
@@ -97,7 +102,12 @@ impl AppSettings {
 
 impl Default for AppSettings {
     fn default() -> Self {
-        AppSettings { name: Self::default_name(), port: Self::default_port(), state_dir: Self::default_state_dir() }
+        AppSettings {
+            name: Self::default_name(),
+            port: Self::default_port(),
+            state_dir: Self::default_state_dir(),
+            managed_instances: false,
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    HTTP_API, REST_API, Resource, Template, alarms, default_guest_key, function_id, get_att, guest_parameters, pascal,
-    queue_id, reference, role_description, sub_escape, table_id,
+    HTTP_API, REST_API, Resource, Template, alarms, default_guest_key, function_id, get_att, guest_parameters,
+    managed_instances_properties, pascal, queue_id, reference, role_description, sub_escape, table_id,
 };
 use crate::config::env::{self, EnvValue, GrantTarget};
 use crate::config::{FunctionConfig, Role};
@@ -97,6 +97,11 @@ pub(super) fn add(template: &mut Template, manifest: &Manifest, name: &str) -> R
         "Tracing": reference(&tracing),
         "Environment": { "Variables": variables },
     });
+    if manifest.app.managed_instances {
+        for (key, value) in managed_instances_properties() {
+            properties[key] = value;
+        }
+    }
     let events = events(manifest, name);
     if !events.is_empty() {
         properties["Events"] = Value::Object(events);

@@ -125,7 +125,7 @@ fn generate(manifest: &Manifest) -> Result<Template, String> {
         format_version: "2010-09-09",
         transform: "AWS::Serverless-2016-10-31",
         description: format!("{}: Plugboard app (generated from plugboard.toml)", manifest.app.name),
-        parameters: global_parameters(),
+        parameters: global_parameters(manifest.app.managed_instances),
         conditions: BTreeMap::new(),
         globals: globals(),
         resources: BTreeMap::new(),
@@ -139,10 +139,17 @@ fn generate(manifest: &Manifest) -> Result<Template, String> {
     Ok(template)
 }
 
-fn global_parameters() -> BTreeMap<String, Value> {
+/// The capacity provider every function runs on (Managed Instances mode).
+const CAPACITY_PROVIDER_PARAM: &str = "CapacityProviderArn";
+/// How many invocations one execution environment serves at once (Managed Instances mode).
+const ENVIRONMENT_CONCURRENCY_PARAM: &str = "PerEnvironmentConcurrency";
+/// The least memory Lambda gives a function on a capacity provider (MB).
+const MANAGED_INSTANCES_MIN_MEMORY_MB: u32 = 2048;
+
+fn global_parameters(managed_instances: bool) -> BTreeMap<String, Value> {
     let retention =
         [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-    BTreeMap::from([
+    let mut parameters = BTreeMap::from([
         (
             "Architecture".into(),
             json!({
@@ -171,7 +178,45 @@ fn global_parameters() -> BTreeMap<String, Value> {
                 "Description": "If set, a warm function whose guest is unpinned and unversioned re-checks its ETag this often (seconds) and swaps in a new upload; pinned or versioned functions ignore it; empty: only new instances load a new guest",
             }),
         ),
-    ])
+    ]);
+    if managed_instances {
+        add_managed_instances_parameters(&mut parameters);
+    }
+    parameters
+}
+
+/// Managed Instances mode (`app.managed-instances`): the capacity provider, the invocations each
+/// execution environment serves at once (Lambda hands the host `AWS_LAMBDA_MAX_CONCURRENCY`), and
+/// the memory floor Lambda sets for such functions.
+fn add_managed_instances_parameters(parameters: &mut BTreeMap<String, Value>) {
+    parameters.insert(CAPACITY_PROVIDER_PARAM.into(), json!({
+        "Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:capacity-provider:[A-Za-z0-9_-]+$",
+        "Description": "ARN of the Lambda capacity provider (AWS::Lambda::CapacityProvider) every function runs on",
+    }));
+    parameters.insert(ENVIRONMENT_CONCURRENCY_PARAM.into(), json!({
+        "Type": "Number", "Default": 8, "MinValue": 1, "MaxValue": 64,
+        "Description": "Invocations one execution environment serves at once; each holds a guest instance, so MemorySize needs room for this many guests' limits.memory-mb",
+    }));
+    if let Some(memory) = parameters.get_mut("MemorySize") {
+        memory["Default"] = json!(MANAGED_INSTANCES_MIN_MEMORY_MB);
+        memory["MinValue"] = json!(MANAGED_INSTANCES_MIN_MEMORY_MB);
+    }
+}
+
+/// The properties that put a function on the capacity provider (Managed Instances mode): SAM
+/// refuses a condition around `CapacityProviderConfig`, hence a generation-time setting. Every
+/// deployment publishes `$LATEST.PUBLISHED`, which unqualified invocations run.
+fn managed_instances_properties() -> [(&'static str, Value); 2] {
+    [
+        (
+            "CapacityProviderConfig",
+            json!({
+                "Arn": reference(CAPACITY_PROVIDER_PARAM),
+                "PerExecutionEnvironmentMaxConcurrency": reference(ENVIRONMENT_CONCURRENCY_PARAM),
+            }),
+        ),
+        ("PublishToLatestPublished", json!(true)),
+    ]
 }
 
 fn globals() -> Value {
